@@ -1,0 +1,91 @@
+# hopcount — plain GNU make. `make`, `make run`, `make test`, `make test SANITIZE=1`.
+
+CC ?= cc
+PKGS := libevent hiredis libxxhash inih
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# -Iinclude first: hiredis's include dir holds generic names (async.h, read.h).
+ALL_CFLAGS = -Iinclude -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lhttp_parser -lpthread -lm $(LDLIBS)
+
+ifneq ($(V),1)
+Q := @
+E := @echo
+else
+Q :=
+E := @true
+endif
+
+# Modules shared by the daemon, hopctl and the tests.
+LIB_SRC := util log conf code url privacy keys hash tally
+DAEMON_SRC := $(LIB_SRC) rconn links flush reply http handler metrics admin worker server main
+
+LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
+
+UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally
+UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+E2E_BIN := $(BUILD)/tests/test_e2e
+
+.PHONY: all clean run test deps check-deps unit e2e fmt
+all: $(BUILD)/hopcount
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests/unit $(BUILD)/tests/e2e
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/hopcount: $(DAEMON_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(E2E_BIN): $(BUILD)/tests/e2e/test_e2e.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/obj $(BUILD)/tests/unit $(BUILD)/tests/e2e:
+	$(Q)mkdir -p $@
+
+# Installs what is missing when run as root; otherwise names the command.
+deps:
+	$(Q)scripts/install-deps
+
+check-deps:
+	$(Q)scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
+
+run: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run
+
+unit: $(UNIT_BIN)
+e2e: $(BUILD)/hopcount $(E2E_BIN)
+
+test: check-deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(UNIT_BIN) $(E2E_BIN)
+	$(Q)BUILD=$(BUILD) tests/run $(UNIT_BIN) $(E2E_BIN)
+
+fmt:
+	clang-format -i src/*.c include/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*/*.d)

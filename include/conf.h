@@ -1,0 +1,83 @@
+/* conf: the hopcount.conf directives, parsed through one table with file:line
+ * errors, validated in one pass. */
+#ifndef HOPCOUNT_CONF_H
+#define HOPCOUNT_CONF_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CONF_URL_MAX 2048
+
+/* How prefetch requests are answered. */
+enum conf_prefetch {
+    CONF_PREFETCH_REFUSE = 0, /* 503, not counted: the real click comes later */
+    CONF_PREFETCH_SERVE = 1,  /* redirected and counted as a bot follow */
+};
+
+struct conf {
+    /* [server] */
+    char *listen;       /* "host:port" of the public listener */
+    char *admin_listen; /* "host:port" or "off" */
+    int threads;        /* workers; 0 in the file means one per CPU */
+    int redirect_status;
+    char *fallback_url; /* "" when unset */
+    char *root_url;     /* "" when unset */
+    bool forward_query;
+    int max_connections;
+    int read_timeout_ms;
+    int max_header_bytes;
+    int max_uri_bytes;
+    /* [redis] */
+    char *redis_host; /* an IP literal */
+    int redis_port;
+    char *redis_unix_socket; /* "" when unset; wins over host/port */
+    char *redis_password_file;
+    int redis_db;
+    char *key_prefix;
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    /* [tracking] */
+    int flush_interval_ms;
+    bool honour_dnt;
+    bool honour_gpc;
+    int prefetch; /* enum conf_prefetch */
+    char *bots_file;
+    char *spool_dir;
+    int max_pending_keys;
+    int shutdown_timeout_ms;
+    /* [links] */
+    int cache_max_entries;
+    int cache_ttl_s;
+    int negative_ttl_s;
+    /* [log] */
+    int log_level; /* enum log_level */
+    bool access_log;
+
+    /* Derived at load time, not directives. */
+    char *path;             /* the file this came from */
+    char *redis_password;   /* contents of password_file, or NULL */
+};
+
+/* A conf holding every default. Owned by the caller; free with conf_free. */
+struct conf *conf_new(void);
+void conf_free(struct conf *c);
+
+/* Parse the file at path into a fresh conf. Every error is written to err as
+ * "FILE:LINE: key: reason (accepted: ...)" lines, all in one pass; on any error
+ * returns NULL. The caller owns the result. */
+struct conf *conf_load(const char *path, FILE *err);
+
+/* Same, from an open stream named `name` in messages (used by tests and -t). */
+struct conf *conf_load_stream(FILE *in, const char *name, FILE *err);
+
+/* Print the effective conf in the file's own syntax. */
+void conf_print(const struct conf *c, FILE *out);
+
+/* Warnings worth a log line at start (301/308...), written one per line. */
+void conf_warnings(const struct conf *c, FILE *out);
+
+/* Split "host:port" or "[v6]:port" into host (caller frees) and port. -1 on
+ * error. */
+int conf_split_hostport(const char *s, char **host, int *port);
+
+#endif

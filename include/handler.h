@@ -1,0 +1,29 @@
+/* handler: one public request: classify it, resolve its link, answer it
+ * exactly once, and count the follow unless it is opted out. */
+#ifndef HOPCOUNT_HANDLER_H
+#define HOPCOUNT_HANDLER_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct conf;
+struct links;
+struct tally;
+struct metrics;
+struct handler;
+
+/* All borrowed; they must outlive the handler. */
+struct handler *handler_new(const struct conf *conf, struct links *links, struct tally *tally,
+                            struct metrics *m);
+void handler_free(struct handler *h);
+
+/* Bytes of per-connection storage the handler needs (http's slot). */
+size_t handler_slot_size(void);
+
+/* http callbacks; arg is the handler. */
+void handler_on_request(struct http_conn *c, const struct http_request *req, void *slot,
+                        void *arg);
+void handler_on_abort(struct http_conn *c, void *slot, void *arg);
+
+#endif

@@ -1,0 +1,34 @@
+/* keys: the one place that spells Redis key and field names (SPEC §4). */
+#ifndef HOPCOUNT_KEYS_H
+#define HOPCOUNT_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_FIELD_URL "url"
+#define KEYS_FIELD_CAMPAIGN "campaign"
+#define KEYS_FIELD_CREATED "created"
+#define KEYS_FIELD_TOTAL "total"
+#define KEYS_FIELD_BOT "bot"
+
+/* Room for any key: a 32-byte prefix, the longest suffix and a 64-byte name. */
+#define KEYS_MAX 128
+/* Room for any counter field. */
+#define KEYS_FIELD_MAX 24
+
+/* Each writes a NUL-terminated key into buf (KEYS_MAX bytes) and returns its
+ * length, or -1 when it would not fit. name[0..len) is not validated here. */
+int keys_link(char *buf, const char *prefix, const char *code, size_t len);
+int keys_clicks(char *buf, const char *prefix, const char *code, size_t len);
+int keys_campaign_clicks(char *buf, const char *prefix, const char *name, size_t len);
+int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t len);
+int keys_events(char *buf, const char *prefix);
+
+/* Counter fields for the UTC hour `hour` (hours since the epoch), written into
+ * buf (KEYS_FIELD_MAX bytes): "d:YYYY-MM-DD", "h:YYYY-MM-DDTHH",
+ * "bot:d:YYYY-MM-DD". Return the length. */
+int keys_field_day(char *buf, int64_t hour);
+int keys_field_hour(char *buf, int64_t hour);
+int keys_field_bot_day(char *buf, int64_t hour);
+
+#endif

@@ -1,0 +1,73 @@
+/* links: one worker's link cache (bounded, LRU, XXH3-keyed) in front of
+ * P:link:CODE, with negative caching and invalidation from P:events. */
+#ifndef HOPCOUNT_LINKS_H
+#define HOPCOUNT_LINKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+struct rconn;
+struct metrics;
+struct links;
+struct links_entry;
+
+/* A resolved link. Borrowed: valid until the caller returns to the loop. */
+struct link {
+    const char *code;
+    size_t code_len;
+    uint64_t code_hash;
+    const char *url; /* already checked by url_target_ok */
+    size_t url_len;
+    const char *campaign; /* NULL when the link has none */
+    size_t campaign_len;
+    uint64_t campaign_hash;
+};
+
+/* Outcome of a lookup. */
+enum links_status {
+    LINKS_FOUND = 0,       /* *link is set */
+    LINKS_UNKNOWN = 1,     /* no such link, or its target is not emitted */
+    LINKS_UNAVAILABLE = 2, /* Redis cannot be asked and nothing is cached */
+    LINKS_PENDING = 3,     /* the waiter's function will run exactly once */
+};
+
+typedef void links_fn(enum links_status st, const struct link *link, void *arg);
+
+/* A request waiting on a lookup. Owned and embedded by the caller; the links
+ * module only links it into its lists. */
+struct links_waiter {
+    struct links_waiter *next, *prev;
+    struct links_entry *entry; /* NULL when not waiting */
+    links_fn *fn;
+    void *arg;
+};
+
+/* A cache of at most max_entries links, asking Redis through rc. conf, rc and
+ * m are borrowed and must outlive it. */
+struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_entries,
+                        struct metrics *m);
+void links_free(struct links *l);
+
+/* Resolve code[0..len), which must already be valid (code_valid). On FOUND,
+ * *out points to the link. On PENDING, w is queued and fn(arg) runs later,
+ * exactly once, unless links_cancel(w) comes first. */
+enum links_status links_lookup(struct links *l, const char *code, size_t len,
+                               const struct link **out, struct links_waiter *w, links_fn *fn,
+                               void *arg);
+
+/* Withdraw a queued waiter; harmless when it is not queued. */
+void links_cancel(struct links_waiter *w);
+
+/* Forget code[0..len) so the next lookup asks Redis (a P:events message). */
+void links_invalidate(struct links *l, const char *code, size_t len);
+
+/* Treat every entry as stale (the subscription was re-established and
+ * messages may have been missed). Stale entries are still served while Redis
+ * cannot be reached. */
+void links_invalidate_all(struct links *l);
+
+size_t links_count(const struct links *l);
+
+#endif

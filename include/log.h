@@ -1,0 +1,42 @@
+/* log: one printf-style logger to stderr, one key=value line per event.
+ * Callers never pass client addresses or user agents. */
+#ifndef HOPCOUNT_LOG_H
+#define HOPCOUNT_LOG_H
+
+#include <stdbool.h>
+
+/* Levels, lowest first. */
+enum log_level {
+    LOG_DEBUG = 0, /* per-request or per-command detail */
+    LOG_INFO = 1,  /* start, stop, reload, reconnects */
+    LOG_WARN = 2,  /* recoverable trouble: bad data in Redis, retries */
+    LOG_ERROR = 3, /* trouble that loses service or needs an operator */
+};
+
+/* The current threshold; written by log_set_level, read on every call. */
+extern volatile int log_threshold;
+
+void log_set_level(enum log_level level);
+
+/* Parse "debug", "info", "warn" or "error"; returns -1 on anything else. */
+int log_level_parse(const char *s);
+const char *log_level_name(enum log_level level);
+
+/* Route libevent's internal warnings into this logger. */
+void log_route_libevent(void);
+
+void log_write(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The level test comes before the arguments are evaluated. */
+#define log_at(level, ...)                                                          \
+    do {                                                                            \
+        if ((int)(level) >= log_threshold)                                          \
+            log_write((level), __VA_ARGS__);                                        \
+    } while (0)
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
+
+#endif

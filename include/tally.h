@@ -1,0 +1,60 @@
+/* tally: in-memory aggregation of follows per counter key and UTC hour, owned
+ * by one worker thread. Pure data structure: no I/O. */
+#ifndef HOPCOUNT_TALLY_H
+#define HOPCOUNT_TALLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "code.h"
+
+/* Which counter hash an entry feeds. */
+enum tally_kind {
+    TALLY_LINK = 0,     /* P:clicks:CODE */
+    TALLY_CAMPAIGN = 1, /* P:campaign:NAME:clicks */
+};
+
+/* One aggregated key: the follows of `name` during UTC hour `hour`. */
+struct tally_entry {
+    struct tally_entry *next; /* hash chain, or batch list */
+    uint64_t hash;
+    int64_t hour; /* hours since the epoch */
+    uint64_t human;
+    uint64_t bot;
+    unsigned char kind; /* enum tally_kind */
+    unsigned char len;
+    char name[CODE_MAX_LEN + 1];
+};
+
+struct tally;
+
+/* A tally that holds at most max_keys entries. */
+struct tally *tally_new(size_t max_keys);
+void tally_free(struct tally *t);
+
+/* Count one follow of name[0..len) (len <= 64) whose hash_bytes() is
+ * name_hash. Returns 0, or -1 when the key is new and the tally is full (the
+ * follow is not counted; the caller decides what to do with it). */
+int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
+              size_t len, int64_t hour, bool bot);
+
+/* Number of entries held. */
+size_t tally_keys(const struct tally *t);
+
+/* Total follows held (human + bot), for tests and shutdown reports. */
+uint64_t tally_follows(const struct tally *t);
+
+/* Detach every entry as a singly linked list (via next) the caller owns,
+ * leaving the tally empty. NULL when empty. */
+struct tally_entry *tally_take(struct tally *t);
+
+/* Add an entry (taken earlier, not delivered) back into the tally, merging
+ * with a live entry of the same key. Takes ownership of e. Never refuses:
+ * counts that were already made are never dropped. */
+void tally_merge(struct tally *t, struct tally_entry *e);
+
+/* Free a list returned by tally_take. */
+void tally_list_free(struct tally_entry *list);
+
+#endif

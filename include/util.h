@@ -1,0 +1,33 @@
+/* util: allocation that aborts on failure, clocks and small string helpers. */
+#ifndef HOPCOUNT_UTIL_H
+#define HOPCOUNT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocators: on failure they print the size to stderr and abort(); they never
+ * return NULL. Free with free(). */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t util_now_ms(void);
+
+/* Parse a whole decimal string into *out. Rejects empty strings, signs other
+ * than a leading '-', trailing bytes and overflow. Returns 0 or -1. */
+int util_parse_ll(const char *s, long long *out);
+
+/* True when s equals one of on/yes/true/1 (*out = true) or off/no/false/0. */
+bool util_parse_bool(const char *s, bool *out);
+
+/* Copy src into dst of size dstsz, always NUL-terminated; returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
+
+/* Number of online CPUs, at least 1. */
+int util_ncpus(void);
+
+#endif

@@ -1,0 +1,39 @@
+/* worker: one thread with its own event_base, listener (SO_REUSEPORT), Redis
+ * connections, link cache, tally and flusher. Nothing on its request path is
+ * shared with another thread. */
+#ifndef HOPCOUNT_WORKER_H
+#define HOPCOUNT_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "metrics.h"
+
+struct conf;
+struct worker;
+
+/* Build worker `id` (binding its listener now, so errors surface before any
+ * thread starts). conf is borrowed. NULL with a reason in err on failure. */
+struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *err,
+                          size_t errsz);
+
+/* Run the worker's loop on a new thread. 0 or -1. */
+int worker_start(struct worker *w);
+
+/* Ask the worker to stop: stop accepting, answer what is in flight, flush
+ * its counts (bounded by shutdown_timeout_ms), then leave its loop. Safe to
+ * call from another thread. */
+void worker_stop(struct worker *w);
+
+/* Wait for the thread to end. */
+void worker_join(struct worker *w);
+
+/* Its metrics, for the admin thread to read. */
+struct metrics *worker_metrics(struct worker *w);
+
+/* Follows counted but not delivered when it stopped. */
+unsigned long long worker_unflushed(const struct worker *w);
+
+void worker_free(struct worker *w);
+
+#endif

@@ -1,0 +1,572 @@
+/* conf: the hopcount.conf directives, parsed through one table with file:line
+ * errors, validated in one pass (inih does the INI syntax). */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "code.h"
+#include "log.h"
+#include "url.h"
+#include "util.h"
+
+/* How a directive's value is parsed and stored. */
+enum conf_type {
+    CT_INT,       /* int in [min, max] */
+    CT_INT_AUTO,  /* int in [min, max], or "auto" stored as 0 */
+    CT_BOOL,      /* on/off (also yes/no, true/false, 1/0) */
+    CT_PATH,      /* free-form non-empty path */
+    CT_PATH_OPT,  /* a path or empty */
+    CT_HOSTPORT,  /* IP literal host:port */
+    CT_HOSTPORT_OFF, /* host:port or "off" */
+    CT_IP,        /* an IPv4 or IPv6 literal */
+    CT_URL_OPT,   /* empty, or a valid redirect target */
+    CT_PREFIX,    /* Redis key prefix [A-Za-z0-9_.-]{1,32} */
+    CT_STATUS,    /* 301 302 303 307 308 */
+    CT_PREFETCH,  /* refuse | serve */
+    CT_LEVEL,     /* debug | info | warn | error */
+};
+
+struct directive {
+    const char *section;
+    const char *name;
+    enum conf_type type;
+    long long min, max;
+    const char *def;
+    size_t offset;
+    bool reloadable; /* SIGHUP may change it live */
+};
+
+#define O(field) offsetof(struct conf, field)
+
+static const struct directive directives[] = {
+    {"server", "listen", CT_HOSTPORT, 0, 0, "127.0.0.1:8080", O(listen), false},
+    {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen), false},
+    {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false},
+    {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), false},
+    {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), false},
+    {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), false},
+    {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), false},
+    {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false},
+    {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms), false},
+    {"server", "max_header_bytes", CT_INT, 1024, 65536, "8192", O(max_header_bytes), false},
+    {"server", "max_uri_bytes", CT_INT, 256, 65536, "4096", O(max_uri_bytes), false},
+    {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false},
+    {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false},
+    {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false},
+    {"redis", "password_file", CT_PATH_OPT, 0, 0, "", O(redis_password_file), false},
+    {"redis", "db", CT_INT, 0, 1023, "0", O(redis_db), false},
+    {"redis", "key_prefix", CT_PREFIX, 0, 0, "hc", O(key_prefix), false},
+    {"redis", "connect_timeout_ms", CT_INT, 10, 60000, "1000", O(connect_timeout_ms), false},
+    {"redis", "command_timeout_ms", CT_INT, 10, 60000, "2000", O(command_timeout_ms), false},
+    {"tracking", "flush_interval_ms", CT_INT, 10, 60000, "1000", O(flush_interval_ms), true},
+    {"tracking", "honour_dnt", CT_BOOL, 0, 0, "on", O(honour_dnt), true},
+    {"tracking", "honour_gpc", CT_BOOL, 0, 0, "on", O(honour_gpc), true},
+    {"tracking", "prefetch", CT_PREFETCH, 0, 0, "refuse", O(prefetch), true},
+    {"tracking", "bots_file", CT_PATH_OPT, 0, 0, "conf/bots.txt", O(bots_file), true},
+    {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false},
+    {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000", O(max_pending_keys), true},
+    {"tracking", "shutdown_timeout_ms", CT_INT, 100, 600000, "5000", O(shutdown_timeout_ms), true},
+    {"links", "cache_max_entries", CT_INT, 100, 100000000, "1000000", O(cache_max_entries), true},
+    {"links", "cache_ttl_s", CT_INT, 1, 86400, "60", O(cache_ttl_s), true},
+    {"links", "negative_ttl_s", CT_INT, 1, 3600, "10", O(negative_ttl_s), true},
+    {"log", "level", CT_LEVEL, 0, 0, "info", O(log_level), true},
+    {"log", "access_log", CT_BOOL, 0, 0, "off", O(access_log), true},
+};
+
+#define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
+
+static const char *const sections[] = {"server", "redis", "tracking", "links", "log"};
+
+static const int statuses[] = {301, 302, 303, 307, 308};
+
+/* The accepted values of a directive, for error messages. */
+static void accepted(const struct directive *d, char *buf, size_t sz)
+{
+    switch (d->type) {
+    case CT_INT:
+        snprintf(buf, sz, "%lld..%lld", d->min, d->max);
+        break;
+    case CT_INT_AUTO:
+        snprintf(buf, sz, "auto or %lld..%lld", d->min, d->max);
+        break;
+    case CT_BOOL:
+        snprintf(buf, sz, "on or off");
+        break;
+    case CT_PATH:
+        snprintf(buf, sz, "a path");
+        break;
+    case CT_PATH_OPT:
+        snprintf(buf, sz, "a path, or empty");
+        break;
+    case CT_HOSTPORT:
+        snprintf(buf, sz, "IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080");
+        break;
+    case CT_HOSTPORT_OFF:
+        snprintf(buf, sz, "IP:PORT or off");
+        break;
+    case CT_IP:
+        snprintf(buf, sz, "an IPv4 or IPv6 address literal");
+        break;
+    case CT_URL_OPT:
+        snprintf(buf, sz, "empty, or an absolute http/https URL of at most %d bytes",
+                 URL_MAX_LEN);
+        break;
+    case CT_PREFIX:
+        snprintf(buf, sz, "1 to 32 of A-Z a-z 0-9 _ . -");
+        break;
+    case CT_STATUS:
+        snprintf(buf, sz, "301, 302, 303, 307 or 308");
+        break;
+    case CT_PREFETCH:
+        snprintf(buf, sz, "refuse or serve");
+        break;
+    case CT_LEVEL:
+        snprintf(buf, sz, "debug, info, warn or error");
+        break;
+    }
+}
+
+int conf_split_hostport(const char *s, char **host, int *port)
+{
+    const char *colon;
+    const char *h;
+    size_t hlen;
+    long long p;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -1;
+        h = s;
+        hlen = (size_t)(colon - s);
+        if (memchr(h, ':', hlen) != NULL)
+            return -1; /* a v6 literal needs brackets */
+    }
+    if (hlen == 0 || util_parse_ll(colon + 1, &p) != 0 || p < 1 || p > 65535)
+        return -1;
+    char *hs = xstrndup(h, hlen);
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, hs, addr) != 1 && inet_pton(AF_INET6, hs, addr) != 1) {
+        free(hs);
+        return -1;
+    }
+    *host = hs;
+    *port = (int)p;
+    return 0;
+}
+
+static bool prefix_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!code_char_ok(s[i]) && s[i] != '.')
+            return false;
+    return true;
+}
+
+/* Parse val for d into conf c. Returns 0, or -1 with *why set. */
+static int directive_set(const struct directive *d, struct conf *c, const char *val,
+                         const char **why)
+{
+    void *dst = (char *)c + d->offset;
+    long long n;
+    bool b;
+
+    switch (d->type) {
+    case CT_INT_AUTO:
+        if (strcmp(val, "auto") == 0) {
+            *(int *)dst = 0;
+            return 0;
+        }
+        /* fall through */
+    case CT_INT:
+        if (util_parse_ll(val, &n) != 0) {
+            *why = "not a whole number";
+            return -1;
+        }
+        if (n < d->min || n > d->max) {
+            *why = "out of range";
+            return -1;
+        }
+        *(int *)dst = (int)n;
+        return 0;
+    case CT_BOOL:
+        if (!util_parse_bool(val, &b)) {
+            *why = "not a boolean";
+            return -1;
+        }
+        *(bool *)dst = b;
+        return 0;
+    case CT_PATH:
+        if (*val == '\0') {
+            *why = "must not be empty";
+            return -1;
+        }
+        break;
+    case CT_PATH_OPT:
+        break;
+    case CT_HOSTPORT_OFF:
+        if (strcmp(val, "off") == 0)
+            break;
+        /* fall through */
+    case CT_HOSTPORT: {
+        char *h;
+        int p;
+        if (conf_split_hostport(val, &h, &p) != 0) {
+            *why = "not an IP:PORT address";
+            return -1;
+        }
+        free(h);
+        break;
+    }
+    case CT_IP: {
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, val, addr) != 1 && inet_pton(AF_INET6, val, addr) != 1) {
+            *why = "not an IP address literal (names are not resolved)";
+            return -1;
+        }
+        break;
+    }
+    case CT_URL_OPT:
+        if (*val != '\0' && !url_target_ok(val, strlen(val), why))
+            return -1;
+        break;
+    case CT_PREFIX:
+        if (!prefix_ok(val)) {
+            *why = "bad key prefix";
+            return -1;
+        }
+        break;
+    case CT_STATUS:
+        if (util_parse_ll(val, &n) == 0)
+            for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+                if (n == statuses[i]) {
+                    *(int *)dst = (int)n;
+                    return 0;
+                }
+        *why = "not a redirect status";
+        return -1;
+    case CT_PREFETCH:
+        if (strcmp(val, "refuse") == 0)
+            *(int *)dst = CONF_PREFETCH_REFUSE;
+        else if (strcmp(val, "serve") == 0)
+            *(int *)dst = CONF_PREFETCH_SERVE;
+        else {
+            *why = "unknown value";
+            return -1;
+        }
+        return 0;
+    case CT_LEVEL: {
+        int l = log_level_parse(val);
+        if (l < 0) {
+            *why = "unknown level";
+            return -1;
+        }
+        *(int *)dst = l;
+        return 0;
+    }
+    }
+    /* String types. */
+    char **sp = dst;
+    free(*sp);
+    *sp = xstrdup(val);
+    return 0;
+}
+
+static const struct directive *directive_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < NDIRECTIVES; i++)
+        if (strcmp(directives[i].section, section) == 0 &&
+            strcmp(directives[i].name, name) == 0)
+            return &directives[i];
+    return NULL;
+}
+
+static bool section_known(const char *s)
+{
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        if (strcmp(sections[i], s) == 0)
+            return true;
+    return false;
+}
+
+struct conf *conf_new(void)
+{
+    struct conf *c = xcalloc(1, sizeof(*c));
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        const char *why = NULL;
+        if (directive_set(&directives[i], c, directives[i].def, &why) != 0) {
+            /* A bad built-in default is a programming error. */
+            fprintf(stderr, "hopcount: bad default for %s: %s\n", directives[i].name, why);
+            abort();
+        }
+    }
+    return c;
+}
+
+void conf_free(struct conf *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        switch (directives[i].type) {
+        case CT_PATH:
+        case CT_PATH_OPT:
+        case CT_HOSTPORT:
+        case CT_HOSTPORT_OFF:
+        case CT_IP:
+        case CT_URL_OPT:
+        case CT_PREFIX:
+            free(*(char **)((char *)c + directives[i].offset));
+            break;
+        default:
+            break;
+        }
+    }
+    free(c->path);
+    free(c->redis_password);
+    free(c);
+}
+
+/* State shared by the line reader and the handler during one parse. */
+struct parse_state {
+    FILE *in;
+    const char *name;
+    FILE *err;
+    int lineno;
+    int errors;
+    bool section_bad; /* the current section is unknown (reported once) */
+    struct conf *conf;
+    unsigned char seen[NDIRECTIVES];
+};
+
+static void parse_error(struct parse_state *ps, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void parse_error(struct parse_state *ps, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(ps->err, "%s:%d: ", ps->name, ps->lineno);
+    if (key != NULL)
+        fprintf(ps->err, "%s: ", key);
+    va_start(ap, fmt);
+    vfprintf(ps->err, fmt, ap);
+    va_end(ap);
+    fputc('\n', ps->err);
+    ps->errors++;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                     s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* inih's reader: hands over one line at a time so that every line is counted
+ * (inih r55 gives its handler no line number), checks what inih would
+ * silently accept or split, and tracks the current section. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_state *ps = stream;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, ps->in);
+
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    ps->lineno++;
+    if (n >= num - 1) {
+        parse_error(ps, NULL, "line too long (accepted: at most %d bytes)", num - 2);
+        free(line);
+        util_strlcpy(str, "#\n", (size_t)num);
+        return str;
+    }
+    memcpy(str, line, (size_t)n + 1);
+    char *t = trim(line);
+    if (*t == '[') {
+        char *close = strchr(t, ']');
+        if (close == NULL || close[1] != '\0') {
+            parse_error(ps, NULL, "malformed section header (accepted: [name])");
+            util_strlcpy(str, "#\n", (size_t)num);
+        } else {
+            *close = '\0';
+            ps->section_bad = !section_known(t + 1);
+            if (ps->section_bad)
+                parse_error(ps, NULL,
+                            "unknown section [%s] (accepted: server, redis, tracking, "
+                            "links, log)",
+                            t + 1);
+        }
+    } else if (*t != '\0' && *t != '#' && *t != ';' && strchr(t, '=') == NULL) {
+        parse_error(ps, NULL, "expected key = value");
+        util_strlcpy(str, "#\n", (size_t)num);
+    }
+    free(line);
+    return str;
+}
+
+static int on_directive(void *user, const char *section, const char *name,
+                        const char *value)
+{
+    struct parse_state *ps = user;
+    char acc[128];
+    const char *why = NULL;
+
+    if (ps->section_bad)
+        return 1; /* the section line was reported */
+    if (*section == '\0') {
+        parse_error(ps, name, "directive outside any section");
+        return 1;
+    }
+    const struct directive *d = directive_find(section, name);
+    if (d == NULL) {
+        parse_error(ps, name, "unknown key in [%s]", section);
+        return 1;
+    }
+    size_t idx = (size_t)(d - directives);
+    if (ps->seen[idx]) {
+        parse_error(ps, name, "duplicate (or an indented continuation line)");
+        return 1;
+    }
+    ps->seen[idx] = 1;
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            parse_error(ps, name, "control character in value");
+            return 1;
+        }
+    if (directive_set(d, ps->conf, value, &why) != 0) {
+        accepted(d, acc, sizeof(acc));
+        parse_error(ps, name, "%s: \"%s\" (accepted: %s)", why, value, acc);
+    }
+    return 1;
+}
+
+/* Read the password file: its first line, without the newline. */
+static int read_password(struct conf *c, FILE *err)
+{
+    FILE *f = fopen(c->redis_password_file, "r");
+    if (f == NULL) {
+        fprintf(err, "%s: password_file: cannot open %s: %s\n", c->path,
+                c->redis_password_file, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n <= 0) {
+        free(line);
+        fprintf(err, "%s: password_file: %s is empty\n", c->path, c->redis_password_file);
+        return -1;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    c->redis_password = line;
+    return 0;
+}
+
+struct conf *conf_load_stream(FILE *in, const char *name, FILE *err)
+{
+    struct parse_state ps = {.in = in, .name = name, .err = err};
+    ps.conf = conf_new();
+    ps.conf->path = xstrdup(name);
+
+    int rc = ini_parse_stream(read_line, &ps, on_directive, &ps);
+    if (rc == -2) {
+        fprintf(err, "%s: out of memory while parsing\n", name);
+        ps.errors++;
+    } else if (rc > 0 && ps.errors == 0) {
+        ps.lineno = rc;
+        parse_error(&ps, NULL, "syntax error");
+    }
+    if (ferror(in)) {
+        fprintf(err, "%s: read error: %s\n", name, strerror(errno));
+        ps.errors++;
+    }
+    if (ps.errors == 0 && ps.conf->redis_password_file[0] != '\0' &&
+        read_password(ps.conf, err) != 0)
+        ps.errors++;
+    if (ps.errors > 0) {
+        conf_free(ps.conf);
+        return NULL;
+    }
+    if (ps.conf->threads == 0)
+        ps.conf->threads = util_ncpus();
+    return ps.conf;
+}
+
+struct conf *conf_load(const char *path, FILE *err)
+{
+    FILE *in = fopen(path, "r");
+    if (in == NULL) {
+        fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    struct conf *c = conf_load_stream(in, path, err);
+    fclose(in);
+    return c;
+}
+
+void conf_print(const struct conf *c, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        const void *src = (const char *)c + d->offset;
+        if (strcmp(section, d->section) != 0) {
+            fprintf(out, "%s[%s]\n", *section ? "\n" : "", d->section);
+            section = d->section;
+        }
+        fprintf(out, "%s = ", d->name);
+        switch (d->type) {
+        case CT_INT:
+        case CT_INT_AUTO:
+        case CT_STATUS:
+            fprintf(out, "%d\n", *(const int *)src);
+            break;
+        case CT_BOOL:
+            fprintf(out, "%s\n", *(const bool *)src ? "on" : "off");
+            break;
+        case CT_PREFETCH:
+            fprintf(out, "%s\n", *(const int *)src == CONF_PREFETCH_SERVE ? "serve" : "refuse");
+            break;
+        case CT_LEVEL:
+            fprintf(out, "%s\n", log_level_name((enum log_level) * (const int *)src));
+            break;
+        default:
+            fprintf(out, "%s\n", *(char *const *)src);
+            break;
+        }
+    }
+}
+
+void conf_warnings(const struct conf *c, FILE *out)
+{
+    if (c->redirect_status == 301 || c->redirect_status == 308)
+        fprintf(out,
+                "%s: redirect_status: %d is permanent: browsers cache it and the follows "
+                "they then skip are never counted\n",
+                c->path, c->redirect_status);
+}

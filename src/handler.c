@@ -1,0 +1,213 @@
+/* handler: one public request: classify it, resolve its link, answer it
+ * exactly once, and count the follow unless it is opted out. */
+#include "handler.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "code.h"
+#include "conf.h"
+#include "links.h"
+#include "log.h"
+#include "metrics.h"
+#include "privacy.h"
+#include "tally.h"
+#include "url.h"
+#include "util.h"
+
+struct handler {
+    const struct conf *conf;
+    struct links *links;
+    struct tally *tally;
+    struct metrics *m;
+    uint64_t drops_logged_at; /* monotonic ms of the last "dropped" line */
+    char loc[URL_MAX_LEN + 1];
+};
+
+/* Per-connection storage: what a deferred request waits with. */
+struct handler_slot {
+    struct links_waiter w;
+    struct handler *h;
+    struct http_conn *c;
+};
+
+size_t handler_slot_size(void)
+{
+    return sizeof(struct handler_slot);
+}
+
+struct handler *handler_new(const struct conf *conf, struct links *links, struct tally *tally,
+                            struct metrics *m)
+{
+    struct handler *h = xcalloc(1, sizeof(*h));
+    h->conf = conf;
+    h->links = links;
+    h->tally = tally;
+    h->m = m;
+    return h;
+}
+
+void handler_free(struct handler *h)
+{
+    free(h);
+}
+
+static bool path_is(const struct http_request *req, const char *s)
+{
+    size_t n = strlen(s);
+    return req->path_len == n && memcmp(req->path, s, n) == 0;
+}
+
+static void access_line(const struct handler *h, const struct http_request *req, int status,
+                        const struct link *link)
+{
+    if (!h->conf->access_log)
+        return;
+    log_info("event=access method=%s status=%d code=%.*s", req->head ? "HEAD" : "GET", status,
+             link ? (int)link->code_len : 1, link ? link->code : "-");
+}
+
+static void not_found(struct handler *h, struct http_conn *c, const struct http_request *req)
+{
+    const char *fb = h->conf->fallback_url;
+    if (fb[0] != '\0') {
+        http_reply_redirect(c, 302, fb, strlen(fb), false);
+        access_line(h, req, 302, NULL);
+    } else {
+        http_reply_fixed(c, REPLY_NOT_FOUND);
+        access_line(h, req, 404, NULL);
+    }
+}
+
+static void count(struct handler *h, const struct link *link, bool bot)
+{
+    int64_t hour = (int64_t)(time(NULL) / 3600);
+    int rc = tally_add(h->tally, TALLY_LINK, link->code_hash, link->code, link->code_len, hour,
+                       bot);
+    if (rc == 0 && link->campaign != NULL)
+        rc = tally_add(h->tally, TALLY_CAMPAIGN, link->campaign_hash, link->campaign,
+                       link->campaign_len, hour, bot);
+    if (rc != 0) {
+        /* Pending keys are full (Redis has been away a long while). */
+        metric_add(&h->m->follows_dropped, 1);
+        uint64_t now = util_now_ms();
+        if (now - h->drops_logged_at >= 1000 || h->drops_logged_at == 0) {
+            log_error("event=follow_dropped reason=\"max_pending_keys reached\" "
+                      "pending_keys=%zu",
+                      tally_keys(h->tally));
+            h->drops_logged_at = now;
+        }
+        return;
+    }
+    metric_set(&h->m->pending_keys, tally_keys(h->tally));
+    metric_add(bot ? &h->m->follows_bot : &h->m->follows_tracked, 1);
+}
+
+/* The link is known: answer with its redirect and count the follow. */
+static void follow(struct handler *h, struct http_conn *c, const struct http_request *req,
+                   const struct link *link)
+{
+    const struct conf *conf = h->conf;
+    unsigned flags = req->privacy;
+    bool prefetch = (flags & PRIVACY_PREFETCH) != 0;
+
+    if (prefetch && conf->prefetch == CONF_PREFETCH_REFUSE) {
+        metric_add(&h->m->prefetch_refused, 1);
+        http_reply_fixed(c, REPLY_PREFETCH_REFUSED);
+        access_line(h, req, 503, link);
+        return;
+    }
+    const char *loc = link->url;
+    size_t len = link->url_len;
+    if (conf->forward_query && req->query_len > 0) {
+        int n = url_join_query(link->url, link->url_len, req->query, req->query_len, h->loc,
+                               sizeof(h->loc));
+        if (n > 0) {
+            loc = h->loc;
+            len = (size_t)n;
+        }
+        /* else: too long or not a valid target with it; the plain target is. */
+    }
+    if (privacy_opted_out(flags, conf->honour_dnt, conf->honour_gpc)) {
+        /* Nothing about this request is recorded, its code not even logged. */
+        metric_add(&h->m->follows_opted_out, 1);
+        http_reply_redirect(c, conf->redirect_status, loc, len, true);
+        access_line(h, req, conf->redirect_status, NULL);
+        return;
+    }
+    count(h, link, req->head || (flags & PRIVACY_BOT_UA) || prefetch);
+    http_reply_redirect(c, conf->redirect_status, loc, len, false);
+    access_line(h, req, conf->redirect_status, link);
+}
+
+static void answer(struct handler *h, struct http_conn *c, const struct http_request *req,
+                   enum links_status st, const struct link *link)
+{
+    switch (st) {
+    case LINKS_FOUND:
+        follow(h, c, req, link);
+        break;
+    case LINKS_UNKNOWN:
+        not_found(h, c, req);
+        break;
+    case LINKS_UNAVAILABLE:
+        http_reply_fixed(c, REPLY_UNAVAILABLE);
+        access_line(h, req, 503, NULL);
+        break;
+    case LINKS_PENDING:
+        break;
+    }
+}
+
+static void on_link(enum links_status st, const struct link *link, void *arg)
+{
+    struct handler_slot *slot = arg;
+    answer(slot->h, slot->c, http_conn_request(slot->c), st, link);
+}
+
+void handler_on_request(struct http_conn *c, const struct http_request *req, void *slotp,
+                        void *arg)
+{
+    struct handler *h = arg;
+    struct handler_slot *slot = slotp;
+    const struct link *link = NULL;
+
+    if (req->path_len == 1) {
+        const char *root = h->conf->root_url;
+        if (root[0] != '\0') {
+            http_reply_redirect(c, 302, root, strlen(root), false);
+            access_line(h, req, 302, NULL);
+        } else {
+            http_reply_fixed(c, REPLY_NOT_FOUND);
+            access_line(h, req, 404, NULL);
+        }
+        return;
+    }
+    const char *code = req->path + 1;
+    size_t len = req->path_len - 1;
+    if (!code_valid(code, len)) {
+        /* Not a code: the fixed resources, or nothing. Never reaches Redis. */
+        if (path_is(req, "/robots.txt"))
+            http_reply_fixed(c, REPLY_ROBOTS);
+        else if (path_is(req, "/.well-known/gpc.json"))
+            http_reply_fixed(c, REPLY_GPC);
+        else if (path_is(req, "/.well-known/dnt/") || path_is(req, "/.well-known/dnt"))
+            http_reply_fixed(c, REPLY_DNT);
+        else
+            not_found(h, c, req);
+        return;
+    }
+    slot->h = h;
+    slot->c = c;
+    enum links_status st = links_lookup(h->links, code, len, &link, &slot->w, on_link, slot);
+    answer(h, c, req, st, link);
+}
+
+void handler_on_abort(struct http_conn *c, void *slotp, void *arg)
+{
+    struct handler_slot *slot = slotp;
+    (void)c;
+    (void)arg;
+    links_cancel(&slot->w);
+}

@@ -1,0 +1,755 @@
+/* http: the public HTTP/1.x listener of one worker, on libevent's core with
+ * http-parser doing the parsing. One allocation per connection, none per
+ * request; responses are written from preformatted blocks with one send(). */
+#include "http.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "metrics.h"
+#include "privacy.h"
+#include "util.h"
+
+#define HTTP_IN_SIZE 4096      /* read buffer per connection */
+#define HTTP_VAL_MAX 1024      /* bytes of an interesting header value kept */
+#define HTTP_NAME_MAX 24       /* longer header names are never interesting */
+#define HTTP_MAX_HEADERS 100   /* more is answered with 431 */
+#define HTTP_LINGER_MS 2000    /* reading what a closed client still sends */
+#define HTTP_FREE_MAX 256      /* connection structs kept for reuse */
+#define HTTP_ACCEPT_RETRY_MS 100
+
+/* Where a connection is in its life. */
+enum conn_phase {
+    PHASE_ACTIVE = 0, /* reading requests, writing answers */
+    PHASE_LINGER = 1, /* answered and shut down for writing; draining input */
+};
+
+struct http_conn {
+    struct http_server *s;
+    struct http_conn *prev, *next; /* the server's list */
+    int fd;
+    enum conn_phase phase;
+    struct event ev_read;
+    struct event ev_write;
+    struct event ev_timer;
+    http_parser parser;
+    bool reading;    /* ev_read is added */
+    bool in_message; /* a request has begun and is not complete */
+    bool waiting;    /* the handler has not answered yet */
+    bool answered;   /* the current request has its answer */
+    bool closing;    /* close once the output is written */
+    bool keep;       /* the current request allows keep-alive */
+    bool http10;
+    bool in_value;
+    bool name_long;
+    int err_status; /* 414 or 431 found by a callback, else 0 */
+    enum privacy_header hkind;
+    unsigned privacy;
+    unsigned nheaders;
+    size_t header_bytes;
+    size_t name_len, val_len;
+    char name[HTTP_NAME_MAX];
+    char val[HTTP_VAL_MAX];
+    char *url;
+    size_t url_len, url_cap;
+    struct http_request req;
+    struct reply_buf out;
+    size_t in_len, in_pos;
+    char *in;   /* HTTP_IN_SIZE bytes, allocated with the struct */
+    void *slot; /* the handler's storage, allocated with the struct */
+};
+
+struct http_server {
+    struct event_base *base;
+    const struct conf *conf;
+    struct metrics *m;
+    struct privacy_bots *bots;
+    struct evconnlistener *listener;
+    struct event *accept_retry;
+    bool listener_on;
+    int max_conns;
+    size_t nconns;
+    size_t slot_size;
+    http_request_fn *on_request;
+    http_abort_fn *on_abort;
+    void *arg;
+    http_parser_settings settings;
+    struct reply_date date;
+    const struct timeval *read_timeout; /* a common timeout */
+    struct http_conn *conns;
+    struct http_conn *free_list;
+    size_t nfree;
+    bool stopping;
+    http_drained_fn *drained;
+    void *drained_arg;
+};
+
+static int flush_out(struct http_conn *c);
+static void process(struct http_conn *c);
+
+static void count_status(struct http_server *s, int status)
+{
+    metric_add(&s->m->requests[metrics_status_index(status)], 1);
+}
+
+static void listener_update(struct http_server *s)
+{
+    if (s->listener == NULL)
+        return;
+    bool want = !s->stopping && s->nconns < (size_t)s->max_conns;
+    if (want && !s->listener_on && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
+        evconnlistener_enable(s->listener);
+        s->listener_on = true;
+    } else if (!want && s->listener_on) {
+        evconnlistener_disable(s->listener);
+        s->listener_on = false;
+    }
+}
+
+/* Release a connection; c is gone when this returns. */
+static void conn_free(struct http_conn *c)
+{
+    struct http_server *s = c->s;
+
+    if (c->waiting && s->on_abort != NULL)
+        s->on_abort(c, c->slot, s->arg);
+    c->waiting = false;
+    event_del(&c->ev_read);
+    event_del(&c->ev_write);
+    event_del(&c->ev_timer);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    metric_set(&s->m->connections, s->nconns);
+
+    if (s->nfree < HTTP_FREE_MAX && c->out.cap <= 16384) {
+        c->out.len = c->out.off = 0;
+        c->next = s->free_list;
+        s->free_list = c;
+        s->nfree++;
+    } else {
+        reply_buf_free(&c->out);
+        free(c->url);
+        free(c);
+    }
+    listener_update(s);
+    if (s->stopping && s->nconns == 0 && s->drained != NULL) {
+        http_drained_fn *fn = s->drained;
+        s->drained = NULL;
+        fn(s->drained_arg);
+    }
+}
+
+static void arm_read_timeout(struct http_conn *c)
+{
+    event_add(&c->ev_timer, c->s->read_timeout);
+}
+
+static void start_reading(struct http_conn *c)
+{
+    if (!c->reading) {
+        event_add(&c->ev_read, NULL);
+        c->reading = true;
+    }
+}
+
+static void stop_reading(struct http_conn *c)
+{
+    if (c->reading) {
+        event_del(&c->ev_read);
+        c->reading = false;
+    }
+}
+
+/* The answer is written and the client may still be sending: shut our side
+ * and drain theirs for a while, so a close never turns into a reset that
+ * destroys the answer in flight. */
+static void begin_linger(struct http_conn *c)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 0};
+    int ms = c->s->conf->read_timeout_ms < HTTP_LINGER_MS ? c->s->conf->read_timeout_ms
+                                                          : HTTP_LINGER_MS;
+
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        conn_free(c);
+        return;
+    }
+    c->phase = PHASE_LINGER;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    event_add(&c->ev_timer, &tv);
+    start_reading(c);
+}
+
+/* Write what is buffered. Returns -1 when the connection was freed. */
+static int flush_out(struct http_conn *c)
+{
+    while (c->out.off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out.off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* The client is slow to read: wait, bounded by the same timeout. */
+            stop_reading(c);
+            event_add(&c->ev_write, NULL);
+            arm_read_timeout(c);
+            return 0;
+        }
+        conn_free(c);
+        return -1;
+    }
+    c->out.off = c->out.len = 0;
+    if (c->closing) {
+        begin_linger(c);
+        return c->phase == PHASE_LINGER ? 0 : -1;
+    }
+    if (c->waiting)
+        stop_reading(c);
+    else
+        start_reading(c);
+    return 0;
+}
+
+static enum reply_conn conn_mode(const struct http_conn *c)
+{
+    if (!c->keep)
+        return REPLY_CLOSE;
+    return c->http10 ? REPLY_KEEP_10 : REPLY_KEEP;
+}
+
+/* Common tail of every answer to a parsed request. */
+static void answered(struct http_conn *c, int status)
+{
+    count_status(c->s, status);
+    c->answered = true;
+    if (!c->keep)
+        c->closing = true;
+    if (c->waiting) {
+        /* A late answer: resume from the loop, not from inside the caller. */
+        c->waiting = false;
+        if (!c->closing)
+            http_parser_pause(&c->parser, 0);
+        arm_read_timeout(c);
+        event_active(&c->ev_write, EV_WRITE, 1);
+    }
+}
+
+void http_reply_redirect(struct http_conn *c, int status, const char *loc, size_t len,
+                         bool tk_n)
+{
+    unsigned flags = (c->req.head ? REPLY_HEAD : 0) | (tk_n ? REPLY_TK_N : 0);
+    int st = reply_redirect(&c->out, &c->s->date, status, loc, len, flags, conn_mode(c));
+    if (st < 0) {
+        log_error("event=unsafe_location_refused");
+        st = reply_kind_status(REPLY_NOT_FOUND);
+    }
+    answered(c, st);
+}
+
+const struct http_request *http_conn_request(const struct http_conn *c)
+{
+    return &c->req;
+}
+
+void http_reply_fixed(struct http_conn *c, enum reply_kind kind)
+{
+    answered(c, reply_fixed(&c->out, &c->s->date, kind, c->req.head, conn_mode(c)));
+}
+
+/* An answer the http layer gives itself, closing the connection. */
+static void reply_error(struct http_conn *c, enum reply_kind kind)
+{
+    c->keep = false;
+    c->closing = true;
+    c->waiting = false;
+    count_status(c->s, reply_fixed(&c->out, &c->s->date, kind, false, REPLY_CLOSE));
+}
+
+/* http-parser callbacks. */
+
+static int on_message_begin(http_parser *p)
+{
+    struct http_conn *c = p->data;
+    c->in_message = true;
+    c->url_len = 0;
+    c->header_bytes = 0;
+    c->nheaders = 0;
+    c->privacy = 0;
+    c->in_value = false;
+    c->name_len = 0;
+    c->name_long = false;
+    c->val_len = 0;
+    c->err_status = 0;
+    c->hkind = PRIVACY_H_OTHER;
+    c->answered = false;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = p->data;
+    size_t max = (size_t)c->s->conf->max_uri_bytes;
+
+    if (c->url_len + len > max) {
+        c->err_status = 414;
+        return -1;
+    }
+    if (c->url_len + len + 1 > c->url_cap) {
+        size_t cap = c->url_cap ? c->url_cap : 256;
+        while (cap < c->url_len + len + 1)
+            cap *= 2;
+        c->url = xrealloc(c->url, cap);
+        c->url_cap = cap;
+    }
+    memcpy(c->url + c->url_len, at, len);
+    c->url_len += len;
+    return 0;
+}
+
+static int count_header_bytes(struct http_conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes > (size_t)c->s->conf->max_header_bytes) {
+        c->err_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static void finish_header(struct http_conn *c)
+{
+    if (c->hkind != PRIVACY_H_OTHER)
+        c->privacy |= privacy_header_flags(c->hkind, c->val, c->val_len, c->s->bots);
+    c->hkind = PRIVACY_H_OTHER;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = p->data;
+
+    if (count_header_bytes(c, len + 4) != 0)
+        return -1;
+    if (c->in_value || c->nheaders == 0) {
+        if (c->in_value)
+            finish_header(c);
+        c->in_value = false;
+        c->name_len = 0;
+        c->name_long = false;
+        if (++c->nheaders > HTTP_MAX_HEADERS) {
+            c->err_status = 431;
+            return -1;
+        }
+    }
+    if (c->name_len + len > sizeof(c->name)) {
+        c->name_long = true;
+        return 0;
+    }
+    memcpy(c->name + c->name_len, at, len);
+    c->name_len += len;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *c = p->data;
+
+    if (count_header_bytes(c, len) != 0)
+        return -1;
+    if (!c->in_value) {
+        c->in_value = true;
+        c->hkind = c->name_long ? PRIVACY_H_OTHER : privacy_header_kind(c->name, c->name_len);
+        c->val_len = 0;
+    }
+    if (c->hkind != PRIVACY_H_OTHER) {
+        size_t n = sizeof(c->val) - c->val_len;
+        if (n > len)
+            n = len;
+        memcpy(c->val + c->val_len, at, n);
+        c->val_len += n;
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_conn *c = p->data;
+
+    if (c->in_value)
+        finish_header(c);
+    c->in_value = false;
+    if (p->http_major != 1) {
+        c->err_status = 400; /* HTTP/0.9 and 2.x are not spoken here */
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch(struct http_conn *c)
+{
+    struct http_server *s = c->s;
+    struct timeval tv;
+    http_parser *p = &c->parser;
+
+    event_base_gettimeofday_cached(s->base, &tv);
+    reply_date_update(&s->date, tv.tv_sec);
+    c->keep = http_should_keep_alive(p) && !s->stopping && !p->upgrade;
+    c->http10 = p->http_minor == 0;
+    c->req.head = p->method == HTTP_HEAD;
+    if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
+        reply_error(c, REPLY_BAD_METHOD);
+        return;
+    }
+    if (c->url_len == 0 || c->url[0] != '/') {
+        reply_error(c, REPLY_BAD_REQUEST); /* absolute-form, '*', or empty */
+        return;
+    }
+    c->url[c->url_len] = '\0';
+    size_t end = c->url_len;
+    char *hash = memchr(c->url, '#', end);
+    if (hash != NULL)
+        end = (size_t)(hash - c->url);
+    char *q = memchr(c->url, '?', end);
+    c->req.path = c->url;
+    c->req.path_len = q ? (size_t)(q - c->url) : end;
+    c->req.query = q ? q + 1 : NULL;
+    c->req.query_len = q ? end - (size_t)(q + 1 - c->url) : 0;
+    c->req.privacy = c->privacy;
+    c->answered = false;
+    c->waiting = false;
+
+    s->on_request(c, &c->req, c->slot, s->arg);
+    if (!c->answered) {
+        c->waiting = true;
+        event_del(&c->ev_timer); /* the handler's wait is bounded by its own timer */
+    }
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_conn *c = p->data;
+
+    c->in_message = false;
+    dispatch(c);
+    if (c->waiting || c->closing)
+        http_parser_pause(p, 1);
+    else
+        arm_read_timeout(c);
+    return 0;
+}
+
+static enum reply_kind error_kind(struct http_conn *c, enum http_errno err)
+{
+    if (c->err_status == 414)
+        return REPLY_URI_TOO_LONG;
+    if (c->err_status == 431 || err == HPE_HEADER_OVERFLOW)
+        return REPLY_HEADERS_TOO_LARGE;
+    if (err == HPE_INVALID_METHOD) {
+        /* A well-formed token we do not know ("FOO /x") is a method we do not
+         * allow; anything else is garbage. */
+        size_t i = 0;
+        while (i < c->in_len && c->in[i] >= 'A' && c->in[i] <= 'Z')
+            i++;
+        if (i > 0 && i < c->in_len && c->in[i] == ' ')
+            return REPLY_BAD_METHOD;
+    }
+    return REPLY_BAD_REQUEST;
+}
+
+/* Parse what is buffered, answering as far as the handler allows. */
+static void process(struct http_conn *c)
+{
+    struct http_server *s = c->s;
+
+    while (c->in_pos < c->in_len && !c->waiting && !c->closing) {
+        size_t avail = c->in_len - c->in_pos;
+        size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_pos, avail);
+        c->in_pos += n;
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        if (err == HPE_PAUSED) {
+            if (!c->waiting && !c->closing)
+                http_parser_pause(&c->parser, 0);
+            continue;
+        }
+        if (err != HPE_OK) {
+            log_debug("event=bad_request reason=%s", http_errno_name(err));
+            reply_error(c, error_kind(c, err));
+            break;
+        }
+        if (n < avail) {
+            /* http-parser stops after an Upgrade request: close after it. */
+            c->closing = true;
+            break;
+        }
+    }
+    if (c->in_pos >= c->in_len)
+        c->in_pos = c->in_len = 0;
+    flush_out(c);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    (void)what;
+
+    if (c->phase == PHASE_LINGER) {
+        char sink[4096];
+        ssize_t n;
+        while ((n = recv(fd, sink, sizeof(sink), 0)) > 0)
+            ;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            conn_free(c);
+        return;
+    }
+    if (c->in_len == HTTP_IN_SIZE) {
+        if (c->in_pos == 0)
+            return; /* cannot happen: the parser consumes everything it is given */
+        memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+        c->in_len -= c->in_pos;
+        c->in_pos = 0;
+    }
+    ssize_t n = recv(fd, c->in + c->in_len, HTTP_IN_SIZE - c->in_len, 0);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        process(c);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    /* EOF or error: the client is gone; a half-sent request is dropped. */
+    conn_free(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    (void)fd;
+    (void)what;
+
+    if (flush_out(c) != 0 || c->out.len != 0 || c->phase != PHASE_ACTIVE)
+        return;
+    if (!c->waiting && !c->closing && c->in_pos < c->in_len)
+        process(c); /* pipelined requests that arrived while we waited */
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->phase == PHASE_ACTIVE)
+        log_debug("event=client_timeout in_request=%d", c->in_message ? 1 : 0);
+    conn_free(c);
+}
+
+static void conn_new(struct http_server *s, evutil_socket_t fd)
+{
+    struct http_conn *c = s->free_list;
+
+    if (c != NULL) {
+        s->free_list = c->next;
+        s->nfree--;
+    } else {
+        size_t base = (sizeof(*c) + 15) & ~(size_t)15;
+        size_t slot = (s->slot_size + 15) & ~(size_t)15;
+        c = xcalloc(1, base + slot + HTTP_IN_SIZE);
+        c->slot = (char *)c + base;
+        c->in = (char *)c + base + slot;
+    }
+    c->s = s;
+    c->fd = fd;
+    c->phase = PHASE_ACTIVE;
+    c->reading = false;
+    c->in_message = c->waiting = c->answered = c->closing = false;
+    c->in_len = c->in_pos = 0;
+    c->out.len = c->out.off = 0;
+    memset(c->slot, 0, s->slot_size);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    event_assign(&c->ev_read, s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(&c->ev_write, s->base, fd, EV_WRITE, on_write, c);
+    evtimer_assign(&c->ev_timer, s->base, on_timeout, c);
+    c->prev = NULL;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    metric_set(&s->m->connections, s->nconns);
+    start_reading(c);
+    arm_read_timeout(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+                      int socklen, void *arg)
+{
+    struct http_server *s = arg;
+    int one = 1;
+    (void)l;
+    (void)addr; /* never looked at: hopcount keeps no client address */
+    (void)socklen;
+
+    if (s->stopping || s->nconns >= (size_t)s->max_conns) {
+        close(fd);
+        listener_update(s);
+        return;
+    }
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 && errno != EOPNOTSUPP)
+        log_debug("event=setsockopt_failed option=TCP_NODELAY errno=%d", errno);
+    conn_new(s, fd);
+    listener_update(s);
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    listener_update(arg);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct http_server *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_ACCEPT_RETRY_MS * 1000};
+    (void)l;
+
+    /* EMFILE and friends: pause accepting instead of spinning. */
+    log_error("event=accept_failed reason=\"%s\"", evutil_socket_error_to_string(err));
+    if (s->listener_on) {
+        evconnlistener_disable(s->listener);
+        s->listener_on = false;
+    }
+    event_add(s->accept_retry, &tv);
+}
+
+struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
+                                    struct metrics *m, struct privacy_bots *bots,
+                                    int max_conns, size_t slot_size, http_request_fn *on_request,
+                                    http_abort_fn *on_abort, void *arg, char *err, size_t errsz)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+
+    if (evutil_parse_sockaddr_port(conf->listen, (struct sockaddr *)&ss, &sslen) != 0) {
+        snprintf(err, errsz, "cannot parse listen address %s", conf->listen);
+        return NULL;
+    }
+    struct http_server *s = xcalloc(1, sizeof(*s));
+    s->base = base;
+    s->conf = conf;
+    s->m = m;
+    s->bots = bots;
+    s->max_conns = max_conns;
+    s->slot_size = slot_size;
+    s->on_request = on_request;
+    s->on_abort = on_abort;
+    s->arg = arg;
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_message_complete = on_message_complete;
+    struct timeval tv = {.tv_sec = conf->read_timeout_ms / 1000,
+                         .tv_usec = (conf->read_timeout_ms % 1000) * 1000};
+    s->read_timeout = event_base_init_common_timeout(base, &tv);
+    s->accept_retry = evtimer_new(base, on_accept_retry, s);
+    s->listener = evconnlistener_new_bind(
+        base, on_accept, s,
+        LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+            LEV_OPT_CLOSE_ON_EXEC,
+        1024, (struct sockaddr *)&ss, sslen);
+    if (s->listener == NULL || s->read_timeout == NULL || s->accept_retry == NULL) {
+        snprintf(err, errsz, "cannot listen on %s: %s", conf->listen,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        http_server_free(s);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    s->listener_on = true;
+    return s;
+}
+
+void http_server_set_bots(struct http_server *s, struct privacy_bots *bots)
+{
+    s->bots = bots;
+}
+
+void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg)
+{
+    s->stopping = true;
+    s->drained = drained;
+    s->drained_arg = arg;
+    if (s->listener != NULL) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+        s->listener_on = false;
+    }
+    event_del(s->accept_retry);
+    /* Idle connections go now; busy ones close after their answer. */
+    struct http_conn *c = s->conns, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->phase == PHASE_ACTIVE && !c->in_message && !c->waiting && c->out.len == 0 &&
+            c->in_len == c->in_pos)
+            conn_free(c);
+    }
+    if (s->nconns == 0 && s->drained != NULL) {
+        s->drained = NULL;
+        drained(arg);
+    }
+}
+
+void http_server_close_all(struct http_server *s)
+{
+    s->drained = NULL;
+    while (s->conns != NULL)
+        conn_free(s->conns);
+}
+
+size_t http_server_connections(const struct http_server *s)
+{
+    return s->nconns;
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    http_server_close_all(s);
+    if (s->listener != NULL)
+        evconnlistener_free(s->listener);
+    if (s->accept_retry != NULL)
+        event_free(s->accept_retry);
+    while (s->free_list != NULL) {
+        struct http_conn *c = s->free_list;
+        s->free_list = c->next;
+        reply_buf_free(&c->out);
+        free(c->url);
+        free(c);
+    }
+    free(s);
+}

@@ -1,0 +1,67 @@
+/* keys: the one place that spells Redis key and field names (SPEC §4). */
+#include "keys.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int key(char *buf, const char *prefix, const char *mid, const char *name,
+               size_t len, const char *suffix)
+{
+    int n = snprintf(buf, KEYS_MAX, "%s:%s%.*s%s", prefix, mid, (int)len, name, suffix);
+    return n < 0 || n >= KEYS_MAX ? -1 : n;
+}
+
+int keys_link(char *buf, const char *prefix, const char *code, size_t len)
+{
+    return key(buf, prefix, "link:", code, len, "");
+}
+
+int keys_clicks(char *buf, const char *prefix, const char *code, size_t len)
+{
+    return key(buf, prefix, "clicks:", code, len, "");
+}
+
+int keys_campaign_clicks(char *buf, const char *prefix, const char *name, size_t len)
+{
+    return key(buf, prefix, "campaign:", name, len, ":clicks");
+}
+
+int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t len)
+{
+    return key(buf, prefix, "campaign:", name, len, ":links");
+}
+
+int keys_events(char *buf, const char *prefix)
+{
+    return key(buf, prefix, "events", "", 0, "");
+}
+
+static void utc(int64_t hour, struct tm *tm)
+{
+    time_t t = (time_t)(hour * 3600);
+    gmtime_r(&t, tm);
+}
+
+int keys_field_day(char *buf, int64_t hour)
+{
+    struct tm tm;
+    utc(hour, &tm);
+    return snprintf(buf, KEYS_FIELD_MAX, "d:%04d-%02d-%02d", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday);
+}
+
+int keys_field_hour(char *buf, int64_t hour)
+{
+    struct tm tm;
+    utc(hour, &tm);
+    return snprintf(buf, KEYS_FIELD_MAX, "h:%04d-%02d-%02dT%02d", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
+}
+
+int keys_field_bot_day(char *buf, int64_t hour)
+{
+    struct tm tm;
+    utc(hour, &tm);
+    return snprintf(buf, KEYS_FIELD_MAX, "bot:d:%04d-%02d-%02d", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday);
+}

@@ -1,0 +1,374 @@
+/* links: one worker's link cache in front of P:link:CODE. */
+#include "links.h"
+
+#include <hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "code.h"
+#include "conf.h"
+#include "hash.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "rconn.h"
+#include "url.h"
+#include "util.h"
+
+#define LINKS_MIN_BUCKETS 1024
+
+struct links_entry {
+    struct links_entry *hnext;              /* hash chain */
+    struct links_entry *lru_prev, *lru_next; /* in the LRU list when idle with data */
+    struct links_waiter *waiters;
+    struct links *owner;
+    uint64_t expires_ms;
+    uint32_t gen;
+    bool has_data;  /* a Redis answer is held (found or unknown) */
+    bool found;     /* has_data and the link exists with a good target */
+    bool fetching;  /* an HMGET is in flight */
+    bool refetch;   /* invalidated while fetching: the answer is stale at once */
+    bool notifying; /* waiters are being called: must not be freed */
+    bool in_lru;
+    bool bad_logged;
+    struct link link;
+    char *url;
+    char code[CODE_MAX_LEN + 1];
+    char campaign[CAMPAIGN_MAX_LEN + 1];
+};
+
+struct links {
+    const struct conf *conf;
+    struct rconn *rc;
+    struct metrics *m;
+    struct links_entry **buckets;
+    size_t nbuckets;
+    size_t count;
+    size_t max_entries;
+    uint32_t gen;
+    struct links_entry *lru_head, *lru_tail; /* head is most recent */
+};
+
+static void lru_unlink(struct links *l, struct links_entry *e)
+{
+    if (!e->in_lru)
+        return;
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        l->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        l->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+    e->in_lru = false;
+}
+
+static void lru_push(struct links *l, struct links_entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = l->lru_head;
+    if (l->lru_head)
+        l->lru_head->lru_prev = e;
+    else
+        l->lru_tail = e;
+    l->lru_head = e;
+    e->in_lru = true;
+}
+
+static struct links_entry **find(struct links *l, uint64_t h, const char *code, size_t len)
+{
+    struct links_entry **pp = &l->buckets[h & (l->nbuckets - 1)];
+    for (; *pp != NULL; pp = &(*pp)->hnext) {
+        struct links_entry *e = *pp;
+        if (e->link.code_hash == h && e->link.code_len == len && memcmp(e->code, code, len) == 0)
+            break;
+    }
+    return pp;
+}
+
+static void entry_free(struct links_entry *e)
+{
+    free(e->url);
+    free(e);
+}
+
+/* Remove an entry that nobody waits on and that is not fetching. */
+static void entry_remove(struct links *l, struct links_entry *e)
+{
+    struct links_entry **pp = find(l, e->link.code_hash, e->code, e->link.code_len);
+    if (*pp == e)
+        *pp = e->hnext;
+    lru_unlink(l, e);
+    l->count--;
+    metric_set(&l->m->cache_entries, l->count);
+    entry_free(e);
+}
+
+static void grow(struct links *l)
+{
+    size_t n = l->nbuckets * 2;
+    struct links_entry **b = xcalloc(n, sizeof(*b));
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        struct links_entry *e = l->buckets[i], *next;
+        for (; e != NULL; e = next) {
+            next = e->hnext;
+            size_t j = e->link.code_hash & (n - 1);
+            e->hnext = b[j];
+            b[j] = e;
+        }
+    }
+    free(l->buckets);
+    l->buckets = b;
+    l->nbuckets = n;
+}
+
+struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_entries,
+                        struct metrics *m)
+{
+    struct links *l = xcalloc(1, sizeof(*l));
+    l->conf = conf;
+    l->rc = rc;
+    l->m = m;
+    l->max_entries = max_entries;
+    l->nbuckets = LINKS_MIN_BUCKETS;
+    l->buckets = xcalloc(l->nbuckets, sizeof(*l->buckets));
+    return l;
+}
+
+void links_free(struct links *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->nbuckets; i++) {
+        struct links_entry *e = l->buckets[i], *next;
+        for (; e != NULL; e = next) {
+            next = e->hnext;
+            /* Waiters belong to connections that are already gone. */
+            for (struct links_waiter *w = e->waiters; w != NULL; w = w->next)
+                w->entry = NULL;
+            entry_free(e);
+        }
+    }
+    free(l->buckets);
+    free(l);
+}
+
+static bool fresh(const struct links *l, const struct links_entry *e, uint64_t now)
+{
+    return e->has_data && e->gen == l->gen && now < e->expires_ms;
+}
+
+static enum links_status answer(struct links_entry *e, const struct link **out)
+{
+    if (e->found) {
+        *out = &e->link;
+        return LINKS_FOUND;
+    }
+    return LINKS_UNKNOWN;
+}
+
+/* Store Redis's answer to HMGET P:link:CODE url campaign in e. */
+static void store(struct links *l, struct links_entry *e, redisReply *r)
+{
+    const char *why = NULL;
+    uint64_t now = util_now_ms();
+    redisReply *url = r->element[0], *camp = r->element[1];
+
+    free(e->url);
+    e->url = NULL;
+    e->found = false;
+    e->link.url = NULL;
+    e->link.url_len = 0;
+    e->link.campaign = NULL;
+    e->link.campaign_len = 0;
+    if (url->type == REDIS_REPLY_STRING) {
+        if (url_target_ok(url->str, url->len, &why)) {
+            e->url = xstrndup(url->str, url->len);
+            e->link.url = e->url;
+            e->link.url_len = url->len;
+            e->found = true;
+            e->bad_logged = false;
+        } else {
+            metric_add(&l->m->bad_targets, 1);
+            if (!e->bad_logged)
+                log_warn("event=bad_target code=%s reason=\"%s\"", e->code, why);
+            e->bad_logged = true;
+        }
+    }
+    if (e->found && camp->type == REDIS_REPLY_STRING) {
+        if (code_campaign_valid(camp->str, camp->len)) {
+            memcpy(e->campaign, camp->str, camp->len);
+            e->campaign[camp->len] = '\0';
+            e->link.campaign = e->campaign;
+            e->link.campaign_len = camp->len;
+            e->link.campaign_hash = hash_bytes(e->campaign, camp->len);
+        } else {
+            log_warn("event=bad_campaign code=%s reason=\"campaign name not "
+                     "[A-Za-z0-9_.-]{1,64}; counted without campaign\"",
+                     e->code);
+        }
+    }
+    e->has_data = true;
+    e->gen = l->gen;
+    e->expires_ms = now + 1000u * (uint64_t)(e->found ? l->conf->cache_ttl_s
+                                                     : l->conf->negative_ttl_s);
+    if (e->refetch) {
+        e->expires_ms = 0;
+        e->refetch = false;
+    }
+}
+
+static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
+{
+    struct links_entry *e = arg;
+    struct links *l = e->owner;
+    enum links_status st;
+    (void)rc;
+
+    e->fetching = false;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        store(l, e, r);
+        st = e->found ? LINKS_FOUND : LINKS_UNKNOWN;
+    } else {
+        metric_add(&l->m->redis_lookup_errors, 1);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR)
+            log_warn("event=lookup_error code=%s reason=\"%.120s\"", e->code, r->str);
+        /* Serve what we had, if anything, rather than fail the request. */
+        st = e->has_data ? (e->found ? LINKS_FOUND : LINKS_UNKNOWN) : LINKS_UNAVAILABLE;
+        e->refetch = false;
+    }
+
+    /* Detach the waiters first: their functions may look up again. */
+    struct links_waiter *w = e->waiters;
+    e->waiters = NULL;
+    e->notifying = true;
+    while (w != NULL) {
+        struct links_waiter *next = w->next;
+        w->entry = NULL;
+        w->next = w->prev = NULL;
+        w->fn(st, st == LINKS_FOUND ? &e->link : NULL, w->arg);
+        w = next;
+    }
+    e->notifying = false;
+    if (e->fetching)
+        return; /* a waiter started a new fetch */
+    if (!e->has_data) {
+        entry_remove(l, e);
+        return;
+    }
+    lru_push(l, e);
+}
+
+static void evict(struct links *l)
+{
+    while (l->count >= l->max_entries && l->lru_tail != NULL)
+        entry_remove(l, l->lru_tail);
+}
+
+enum links_status links_lookup(struct links *l, const char *code, size_t len,
+                               const struct link **out, struct links_waiter *w, links_fn *fn,
+                               void *arg)
+{
+    uint64_t h = hash_bytes(code, len);
+    uint64_t now = util_now_ms();
+    struct links_entry *e = *find(l, h, code, len);
+
+    if (e != NULL && !e->fetching && fresh(l, e, now)) {
+        metric_add(&l->m->cache_hits, 1);
+        if (e->in_lru && l->lru_head != e) {
+            lru_unlink(l, e);
+            lru_push(l, e);
+        }
+        return answer(e, out);
+    }
+    metric_add(&l->m->cache_misses, 1);
+    if (e == NULL || !e->fetching) {
+        if (!rconn_ready(l->rc))
+            return e != NULL && e->has_data ? answer(e, out) : LINKS_UNAVAILABLE;
+        if (e == NULL) {
+            evict(l);
+            e = xcalloc(1, sizeof(*e));
+            e->owner = l;
+            memcpy(e->code, code, len);
+            e->code[len] = '\0';
+            e->link.code = e->code;
+            e->link.code_len = len;
+            e->link.code_hash = h;
+            if (l->count >= l->nbuckets)
+                grow(l);
+            struct links_entry **pp = &l->buckets[h & (l->nbuckets - 1)];
+            e->hnext = *pp;
+            *pp = e;
+            l->count++;
+            metric_set(&l->m->cache_entries, l->count);
+        }
+        char key[KEYS_MAX];
+        int klen = keys_link(key, l->conf->key_prefix, code, len);
+        const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN};
+        size_t argvlen[] = {5, (size_t)klen, strlen(KEYS_FIELD_URL),
+                            strlen(KEYS_FIELD_CAMPAIGN)};
+        if (klen < 0 || rconn_command(l->rc, on_fetch, e, 4, argv, argvlen) != 0) {
+            if (e->has_data)
+                return answer(e, out);
+            if (e->waiters == NULL && !e->notifying)
+                entry_remove(l, e);
+            return LINKS_UNAVAILABLE;
+        }
+        metric_add(&l->m->redis_lookups, 1);
+        e->fetching = true;
+        lru_unlink(l, e);
+    }
+    w->entry = e;
+    w->fn = fn;
+    w->arg = arg;
+    w->prev = NULL;
+    w->next = e->waiters;
+    if (e->waiters)
+        e->waiters->prev = w;
+    e->waiters = w;
+    return LINKS_PENDING;
+}
+
+void links_cancel(struct links_waiter *w)
+{
+    struct links_entry *e = w->entry;
+    if (e == NULL)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        e->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    w->entry = NULL;
+}
+
+void links_invalidate(struct links *l, const char *code, size_t len)
+{
+    struct links_entry *e = *find(l, hash_bytes(code, len), code, len);
+    if (e == NULL)
+        return;
+    if (e->fetching)
+        e->refetch = true;
+    else if (e->notifying || e->waiters != NULL)
+        e->expires_ms = 0;
+    else
+        entry_remove(l, e);
+}
+
+void links_invalidate_all(struct links *l)
+{
+    l->gen++;
+    for (size_t i = 0; i < l->nbuckets; i++)
+        for (struct links_entry *e = l->buckets[i]; e != NULL; e = e->hnext)
+            if (e->fetching)
+                e->refetch = true;
+}
+
+size_t links_count(const struct links *l)
+{
+    return l->count;
+}

@@ -1,0 +1,87 @@
+/* main: command line, conf, logging, then the server. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "privacy.h"
+#include "server.h"
+
+#ifndef HOPCOUNT_VERSION
+#define HOPCOUNT_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: hopcount [-c FILE] [-t] [-V] [-h]\n"
+                 "  -c FILE  configuration file (default conf/hopcount.conf)\n"
+                 "  -t       check the configuration, print it and exit 0 or 1\n"
+                 "  -V       print the version and exit\n"
+                 "  -h       this help\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "conf/hopcount.conf";
+    int test = 0;
+    int opt;
+
+    while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'V':
+            printf("hopcount %s\n", HOPCOUNT_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct conf *conf = conf_load(path, stderr);
+    if (conf == NULL) {
+        fprintf(stderr, "hopcount: configuration %s has errors; not starting\n", path);
+        return 1;
+    }
+    /* The bots list is read at start by each worker; check it here too so
+     * that -t and a bad file fail the same way. */
+    if (conf->bots_file[0] != '\0') {
+        char err[256];
+        struct privacy_bots *b = privacy_bots_load(conf->bots_file, err, sizeof(err));
+        if (b == NULL) {
+            fprintf(stderr, "%s: bots_file: %s\n", path, err);
+            conf_free(conf);
+            return 1;
+        }
+        privacy_bots_free(b);
+    }
+    if (test) {
+        conf_warnings(conf, stderr);
+        conf_print(conf, stdout);
+        fprintf(stderr, "hopcount: configuration %s is valid\n", path);
+        conf_free(conf);
+        return 0;
+    }
+    log_set_level((enum log_level)conf->log_level);
+    log_route_libevent();
+    if (conf->redirect_status == 301 || conf->redirect_status == 308)
+        log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
+                 "follows they skip are never counted\"",
+                 conf->redirect_status);
+    int status = server_run(conf);
+    conf_free(conf);
+    return status;
+}

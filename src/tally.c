@@ -1,0 +1,164 @@
+/* tally: in-memory aggregation of follows per counter key and UTC hour. */
+#include "tally.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define TALLY_MIN_BUCKETS 1024
+
+struct tally {
+    struct tally_entry **buckets;
+    size_t nbuckets; /* power of two */
+    size_t count;
+    size_t max_keys;
+    uint64_t follows;
+};
+
+static uint64_t entry_hash(enum tally_kind kind, uint64_t name_hash, int64_t hour)
+{
+    /* Mix the hour and kind in so one name's hours spread across buckets. */
+    uint64_t h = name_hash ^ ((uint64_t)hour * 0x9E3779B97F4A7C15ull) ^ (uint64_t)kind;
+    return h ^ (h >> 29);
+}
+
+struct tally *tally_new(size_t max_keys)
+{
+    struct tally *t = xcalloc(1, sizeof(*t));
+    t->nbuckets = TALLY_MIN_BUCKETS;
+    t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
+    t->max_keys = max_keys;
+    return t;
+}
+
+void tally_free(struct tally *t)
+{
+    if (t == NULL)
+        return;
+    tally_list_free(tally_take(t));
+    free(t->buckets);
+    free(t);
+}
+
+static void grow(struct tally *t)
+{
+    size_t n = t->nbuckets * 2;
+    struct tally_entry **b = xcalloc(n, sizeof(*b));
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct tally_entry *e = t->buckets[i], *next;
+        for (; e != NULL; e = next) {
+            next = e->next;
+            size_t j = e->hash & (n - 1);
+            e->next = b[j];
+            b[j] = e;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+}
+
+static struct tally_entry **find(struct tally *t, uint64_t h, enum tally_kind kind,
+                                 const char *name, size_t len, int64_t hour)
+{
+    struct tally_entry **pp = &t->buckets[h & (t->nbuckets - 1)];
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        struct tally_entry *e = *pp;
+        if (e->hash == h && e->hour == hour && e->kind == kind && e->len == len &&
+            memcmp(e->name, name, len) == 0)
+            break;
+    }
+    return pp;
+}
+
+static void insert(struct tally *t, struct tally_entry *e)
+{
+    if (t->count >= t->nbuckets)
+        grow(t);
+    size_t i = e->hash & (t->nbuckets - 1);
+    e->next = t->buckets[i];
+    t->buckets[i] = e;
+    t->count++;
+}
+
+int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
+              size_t len, int64_t hour, bool bot)
+{
+    uint64_t h = entry_hash(kind, name_hash, hour);
+    struct tally_entry **pp = find(t, h, kind, name, len, hour);
+    struct tally_entry *e = *pp;
+
+    if (e == NULL) {
+        if (t->count >= t->max_keys || len > CODE_MAX_LEN)
+            return -1;
+        e = xmalloc(sizeof(*e));
+        e->hash = h;
+        e->hour = hour;
+        e->human = 0;
+        e->bot = 0;
+        e->kind = (unsigned char)kind;
+        e->len = (unsigned char)len;
+        memcpy(e->name, name, len);
+        e->name[len] = '\0';
+        insert(t, e);
+    }
+    if (bot)
+        e->bot++;
+    else
+        e->human++;
+    t->follows++;
+    return 0;
+}
+
+size_t tally_keys(const struct tally *t)
+{
+    return t->count;
+}
+
+uint64_t tally_follows(const struct tally *t)
+{
+    return t->follows;
+}
+
+struct tally_entry *tally_take(struct tally *t)
+{
+    struct tally_entry *list = NULL;
+    if (t->count == 0)
+        return NULL;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct tally_entry *e = t->buckets[i], *next;
+        for (; e != NULL; e = next) {
+            next = e->next;
+            e->next = list;
+            list = e;
+        }
+        t->buckets[i] = NULL;
+    }
+    t->count = 0;
+    t->follows = 0;
+    return list;
+}
+
+void tally_merge(struct tally *t, struct tally_entry *e)
+{
+    struct tally_entry **pp = find(t, e->hash, (enum tally_kind)e->kind, e->name, e->len,
+                                   e->hour);
+    t->follows += e->human + e->bot;
+    if (*pp != NULL) {
+        (*pp)->human += e->human;
+        (*pp)->bot += e->bot;
+        free(e);
+        return;
+    }
+    insert(t, e);
+}
+
+void tally_list_free(struct tally_entry *list)
+{
+    while (list != NULL) {
+        struct tally_entry *next = list->next;
+        free(list);
+        list = next;
+    }
+}

@@ -1,0 +1,255 @@
+/* worker: one thread with its own event_base and everything on its path. */
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "code.h"
+#include "conf.h"
+#include "flush.h"
+#include "handler.h"
+#include "http.h"
+#include "keys.h"
+#include "links.h"
+#include "log.h"
+#include "privacy.h"
+#include "rconn.h"
+#include "tally.h"
+#include "util.h"
+
+struct worker {
+    int id;
+    const struct conf *conf;
+    struct event_base *base;
+    pthread_t thread;
+    bool started;
+    struct metrics metrics;
+    struct privacy_bots *bots; /* this thread's copy: its memo is not shared */
+    struct rconn *rc;          /* commands: link lookups and flushes */
+    struct rconn *sub;         /* P:events subscriber */
+    struct links *links;
+    struct tally *tally;
+    struct flush *flush;
+    struct handler *handler;
+    struct http_server *http;
+    int stop_pipe[2];
+    struct event *stop_ev;
+    struct event *deadline;
+    bool stopping;
+    unsigned long long unflushed;
+};
+
+static void finish(struct worker *w)
+{
+    w->unflushed = tally_follows(w->tally) + flush_inflight_follows(w->flush);
+    event_base_loopexit(w->base, NULL);
+}
+
+static void on_flushed(void *arg)
+{
+    struct worker *w = arg;
+    log_debug("event=worker_flushed worker=%d", w->id);
+    event_del(w->deadline);
+    finish(w);
+}
+
+static void on_drained(void *arg)
+{
+    struct worker *w = arg;
+    /* No request is in flight any more: what is tallied is final. */
+    flush_drain(w->flush, on_flushed, w);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    http_server_close_all(w->http);
+    finish(w);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    char b[16];
+    (void)what;
+
+    while (read(fd, b, sizeof(b)) > 0)
+        ;
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    struct timeval tv = {.tv_sec = w->conf->shutdown_timeout_ms / 1000,
+                         .tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000};
+    event_add(w->deadline, &tv);
+    http_server_stop(w->http, on_drained, w);
+}
+
+static void on_rc_state(struct rconn *rc, enum rconn_state st, void *arg)
+{
+    struct worker *w = arg;
+    (void)rc;
+    metric_set(&w->metrics.redis_up, st == RCONN_READY);
+    if (st == RCONN_READY && w->flush != NULL)
+        flush_round(w->flush); /* deliver what piled up while Redis was away */
+}
+
+static void on_sub_state(struct rconn *rc, enum rconn_state st, void *arg)
+{
+    struct worker *w = arg;
+    (void)rc;
+    /* Messages may have been missed while the subscription was down. */
+    if (st == RCONN_READY)
+        links_invalidate_all(w->links);
+}
+
+static void on_event(struct rconn *rc, const char *msg, size_t len, void *arg)
+{
+    struct worker *w = arg;
+    (void)rc;
+    if (code_valid(msg, len))
+        links_invalidate(w->links, msg, len);
+}
+
+struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *err,
+                          size_t errsz)
+{
+    struct worker *w = xcalloc(1, sizeof(*w));
+    char name[32];
+    char chan[KEYS_MAX];
+    w->id = id;
+    w->conf = conf;
+    w->stop_pipe[0] = w->stop_pipe[1] = -1;
+
+    struct event_config *cfg = event_config_new();
+    if (cfg == NULL) {
+        snprintf(err, errsz, "cannot create an event config");
+        goto err;
+    }
+    /* One thread per base: no locks; the changelist merges epoll_ctl calls. */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
+                                   EVENT_BASE_FLAG_IGNORE_ENV);
+    w->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (w->base == NULL) {
+        snprintf(err, errsz, "cannot create an event base");
+        goto err;
+    }
+    if (conf->bots_file[0] != '\0') {
+        w->bots = privacy_bots_load(conf->bots_file, err, errsz);
+        if (w->bots == NULL)
+            goto err;
+    }
+    if (pipe2(w->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "pipe: %s", strerror(errno));
+        goto err;
+    }
+    w->stop_ev = event_new(w->base, w->stop_pipe[0], EV_READ | EV_PERSIST, on_stop, w);
+    w->deadline = evtimer_new(w->base, on_deadline, w);
+    if (w->stop_ev == NULL || w->deadline == NULL || event_add(w->stop_ev, NULL) != 0) {
+        snprintf(err, errsz, "cannot create worker events");
+        goto err;
+    }
+
+    size_t n = (size_t)nworkers;
+    size_t cache = (size_t)conf->cache_max_entries / n;
+    size_t pending = (size_t)conf->max_pending_keys / n;
+    int conns = (int)(((size_t)conf->max_connections + n - 1) / n);
+
+    snprintf(name, sizeof(name), "w%d", id);
+    w->rc = rconn_new(w->base, conf, name, on_rc_state, w);
+    snprintf(name, sizeof(name), "w%d-events", id);
+    w->sub = rconn_new(w->base, conf, name, on_sub_state, w);
+    keys_events(chan, conf->key_prefix);
+    rconn_subscribe(w->sub, chan, on_event, w);
+    w->links = links_new(conf, w->rc, cache < 100 ? 100 : cache, &w->metrics);
+    w->tally = tally_new(pending < 1000 ? 1000 : pending);
+    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics);
+    w->handler = handler_new(conf, w->links, w->tally, &w->metrics);
+    w->http = http_server_new(w->base, conf, &w->metrics, w->bots, conns < 1 ? 1 : conns,
+                              handler_slot_size(), handler_on_request, handler_on_abort,
+                              w->handler, err, errsz);
+    if (w->http == NULL)
+        goto err;
+    return w;
+err:
+    worker_free(w);
+    return NULL;
+}
+
+static void *run(void *arg)
+{
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    int rc = pthread_create(&w->thread, NULL, run, w);
+    if (rc != 0) {
+        log_error("event=thread_create_failed reason=\"%s\"", strerror(rc));
+        return -1;
+    }
+    w->started = true;
+    return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+    ssize_t n;
+    do {
+        n = write(w->stop_pipe[1], "s", 1);
+    } while (n < 0 && errno == EINTR);
+}
+
+void worker_join(struct worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+struct metrics *worker_metrics(struct worker *w)
+{
+    return &w->metrics;
+}
+
+unsigned long long worker_unflushed(const struct worker *w)
+{
+    return w->unflushed;
+}
+
+void worker_free(struct worker *w)
+{
+    if (w == NULL)
+        return;
+    /* Reverse order of creation. Connections go first so that no request
+     * waits on a lookup when the Redis connections fail their callbacks. */
+    http_server_free(w->http);
+    handler_free(w->handler);
+    rconn_free(w->sub);
+    rconn_free(w->rc); /* unanswered flushes go back into the tally */
+    flush_free(w->flush);
+    tally_free(w->tally);
+    links_free(w->links);
+    if (w->deadline)
+        event_free(w->deadline);
+    if (w->stop_ev)
+        event_free(w->stop_ev);
+    if (w->stop_pipe[0] >= 0)
+        close(w->stop_pipe[0]);
+    if (w->stop_pipe[1] >= 0)
+        close(w->stop_pipe[1]);
+    privacy_bots_free(w->bots);
+    if (w->base)
+        event_base_free(w->base);
+    free(w);
+}
