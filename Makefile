@@ -28,16 +28,17 @@ E := @true
 endif
 
 # Modules shared by the daemon, hopctl and the tests.
-LIB_SRC := util log conf code url privacy keys hash tally
-DAEMON_SRC := $(LIB_SRC) rconn links flush reply http handler metrics admin worker server main
+LIB_SRC := util log conf code url privacy keys hash tally reply
+DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin worker server main
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
 
-UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally
+UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e
 
+.SECONDARY:
 .PHONY: all clean run test deps check-deps unit e2e fmt
 all: $(BUILD)/hopcount
 

@@ -1,0 +1,259 @@
+/* Unit tests for conf: defaults, the shipped file, and every kind of error
+ * with its file:line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+/* Parse text; returns the conf (or NULL) and the error output in *errs. */
+static struct conf *parse(const char *text, char **errs)
+{
+    size_t errlen;
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    FILE *err = open_memstream(errs, &errlen);
+    struct conf *c = conf_load_stream(in, "t.conf", err);
+    fclose(in);
+    fclose(err);
+    return c;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("", &errs);
+    assert_non_null(c);
+    assert_string_equal(errs, "");
+    assert_string_equal(c->listen, "127.0.0.1:8080");
+    assert_string_equal(c->admin_listen, "127.0.0.1:9090");
+    assert_int_equal(c->threads, util_ncpus());
+    assert_int_equal(c->redirect_status, 302);
+    assert_string_equal(c->fallback_url, "");
+    assert_false(c->forward_query);
+    assert_string_equal(c->key_prefix, "hc");
+    assert_int_equal(c->redis_port, 6379);
+    assert_true(c->honour_dnt);
+    assert_true(c->honour_gpc);
+    assert_int_equal(c->prefetch, CONF_PREFETCH_REFUSE);
+    assert_int_equal(c->flush_interval_ms, 1000);
+    assert_int_equal(c->negative_ttl_s, 10);
+    assert_null(c->redis_password);
+    conf_free(c);
+    free(errs);
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("[server]\nthreads = 3\nredirect_status = 307\n"
+                           "fallback_url = https://example.com/missing\n"
+                           "forward_query = on\nlisten = [::1]:8081\n"
+                           "[redis]\nhost = ::1\nport = 7000\nkey_prefix = app.v2\n"
+                           "[tracking]\nprefetch = serve\nhonour_dnt = off\n"
+                           "[links]\nnegative_ttl_s = 3\n[log]\nlevel = debug\n",
+                           &errs);
+    assert_non_null(c);
+    assert_string_equal(errs, "");
+    assert_int_equal(c->threads, 3);
+    assert_int_equal(c->redirect_status, 307);
+    assert_string_equal(c->fallback_url, "https://example.com/missing");
+    assert_true(c->forward_query);
+    assert_string_equal(c->listen, "[::1]:8081");
+    assert_string_equal(c->redis_host, "::1");
+    assert_int_equal(c->redis_port, 7000);
+    assert_string_equal(c->key_prefix, "app.v2");
+    assert_int_equal(c->prefetch, CONF_PREFETCH_SERVE);
+    assert_false(c->honour_dnt);
+    assert_int_equal(c->negative_ttl_s, 3);
+    assert_int_equal(c->log_level, 0);
+    conf_free(c);
+    free(errs);
+}
+
+/* Each bad line is reported with its number, key, reason and accepted
+ * values, all in one pass. */
+static void test_errors_all_in_one_pass(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("[server]\n"                       /* 1 */
+                           "threads = 999\n"                  /* 2 */
+                           "bogus = 1\n"                      /* 3 */
+                           "redirect_status = 200\n"          /* 4 */
+                           "forward_query = maybe\n"          /* 5 */
+                           "fallback_url = javascript:x()\n"  /* 6 */
+                           "listen = localhost:80\n"          /* 7 */
+                           "[redis]\n"                        /* 8 */
+                           "port = 70000\n"                   /* 9 */
+                           "host = redis.example.com\n"       /* 10 */
+                           "key_prefix = a:b\n"               /* 11 */
+                           "[nosuch]\n"                       /* 12 */
+                           "x = 1\n"                          /* 13 */
+                           "[tracking]\n"                     /* 14 */
+                           "prefetch = sometimes\n"           /* 15 */
+                           "flush_interval_ms = 12abc\n"      /* 16 */
+                           "flush_interval_ms = 100\n"        /* 17 */
+                           "just some words\n"                /* 18 */
+                           "[log]\nlevel = loud\n",           /* 19, 20 */
+                           &errs);
+    assert_null(c);
+    const char *want[] = {
+        "t.conf:2: threads: out of range: \"999\" (accepted: auto or 1..256)\n",
+        "t.conf:3: bogus: unknown key in [server]\n",
+        "t.conf:4: redirect_status: not a redirect status: \"200\" (accepted: 301, 302, "
+        "303, 307 or 308)\n",
+        "t.conf:5: forward_query: not a boolean: \"maybe\" (accepted: on or off)\n",
+        "t.conf:6: fallback_url: scheme is not http or https",
+        "t.conf:7: listen: not an IP:PORT address",
+        "t.conf:9: port: out of range: \"70000\" (accepted: 1..65535)\n",
+        "t.conf:10: host: not an IP address literal",
+        "t.conf:11: key_prefix: bad key prefix",
+        "t.conf:12: unknown section [nosuch]",
+        "t.conf:15: prefetch: unknown value: \"sometimes\" (accepted: refuse or serve)\n",
+        "t.conf:16: flush_interval_ms: not a whole number: \"12abc\" (accepted: 10..60000)\n",
+        "t.conf:17: flush_interval_ms: duplicate",
+        "t.conf:18: expected key = value\n",
+        "t.conf:20: level: unknown level: \"loud\" (accepted: debug, info, warn or error)\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(errs, want[i]) == NULL)
+            fail_msg("missing error %s in:\n%s", want[i], errs);
+    assert_null(strstr(errs, "t.conf:13:")); /* keys of an unknown section: reported once */
+    size_t lines = 0;
+    for (const char *p = errs; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, sizeof(want) / sizeof(want[0]));
+    free(errs);
+}
+
+static void test_long_line(void **state)
+{
+    (void)state;
+    char text[400];
+    char *errs = NULL;
+    snprintf(text, sizeof(text), "[server]\nroot_url = https://example.com/%0300d\n", 0);
+    struct conf *c = parse(text, &errs);
+    assert_null(c);
+    assert_non_null(strstr(errs, "t.conf:2: line too long"));
+    free(errs);
+}
+
+static void test_outside_section_and_control(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("threads = 2\n", &errs);
+    assert_null(c);
+    assert_non_null(strstr(errs, "t.conf:1: threads: directive outside any section"));
+    free(errs);
+}
+
+static void test_password_file_missing(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("[redis]\npassword_file = /nonexistent/pw\n", &errs);
+    assert_null(c);
+    assert_non_null(strstr(errs, "password_file: cannot open /nonexistent/pw"));
+    free(errs);
+}
+
+/* conf/hopcount.conf documents every key, each at its default. */
+static void test_shipped_conf_is_defaults(void **state)
+{
+    (void)state;
+    char *a = NULL, *b = NULL;
+    size_t al, bl;
+    FILE *err = fopen("/dev/null", "w");
+    struct conf *shipped = conf_load("conf/hopcount.conf", err);
+    fclose(err);
+    assert_non_null(shipped);
+    struct conf *def = conf_new();
+    def->threads = shipped->threads;
+    FILE *fa = open_memstream(&a, &al), *fb = open_memstream(&b, &bl);
+    conf_print(shipped, fa);
+    conf_print(def, fb);
+    fclose(fa);
+    fclose(fb);
+    assert_string_equal(a, b);
+
+    /* Every key appears in the file as "key =". */
+    FILE *f = fopen("conf/hopcount.conf", "r");
+    assert_non_null(f);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '[')
+            continue;
+        char key[64];
+        assert_int_equal(sscanf(line, "%63s", key), 1);
+        char pat[80];
+        snprintf(pat, sizeof(pat), "\n%s =", key);
+        if (strstr(text, pat) == NULL)
+            fail_msg("conf/hopcount.conf does not document %s", key);
+    }
+    free(a);
+    free(b);
+    conf_free(shipped);
+    conf_free(def);
+}
+
+static void test_hostport(void **state)
+{
+    (void)state;
+    char *h;
+    int p;
+    assert_int_equal(conf_split_hostport("127.0.0.1:80", &h, &p), 0);
+    assert_string_equal(h, "127.0.0.1");
+    assert_int_equal(p, 80);
+    free(h);
+    assert_int_equal(conf_split_hostport("[::1]:9090", &h, &p), 0);
+    assert_string_equal(h, "::1");
+    free(h);
+    assert_int_equal(conf_split_hostport("::1:80", &h, &p), -1);
+    assert_int_equal(conf_split_hostport("127.0.0.1", &h, &p), -1);
+    assert_int_equal(conf_split_hostport("127.0.0.1:0", &h, &p), -1);
+    assert_int_equal(conf_split_hostport("127.0.0.1:http", &h, &p), -1);
+    assert_int_equal(conf_split_hostport("example.com:80", &h, &p), -1);
+}
+
+static void test_permanent_warning(void **state)
+{
+    (void)state;
+    char *errs = NULL, *warn = NULL;
+    size_t wl;
+    struct conf *c = parse("[server]\nredirect_status = 301\n", &errs);
+    assert_non_null(c);
+    FILE *w = open_memstream(&warn, &wl);
+    conf_warnings(c, w);
+    fclose(w);
+    assert_non_null(strstr(warn, "redirect_status: 301 is permanent"));
+    conf_free(c);
+    free(errs);
+    free(warn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_errors_all_in_one_pass),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_outside_section_and_control),
+        cmocka_unit_test(test_password_file_missing),
+        cmocka_unit_test(test_shipped_conf_is_defaults),
+        cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_permanent_warning),
+    };
+    return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}

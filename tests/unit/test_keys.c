@@ -1,0 +1,62 @@
+/* Unit tests for keys: the Redis names dashboards read (SPEC §4). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys.h"
+
+static void test_keys(void **state)
+{
+    (void)state;
+    char k[KEYS_MAX];
+    assert_int_equal(keys_link(k, "hc", "spring24", 8), 16);
+    assert_string_equal(k, "hc:link:spring24");
+    keys_clicks(k, "hc", "spring24", 8);
+    assert_string_equal(k, "hc:clicks:spring24");
+    keys_campaign_clicks(k, "app.v2", "spring", 6);
+    assert_string_equal(k, "app.v2:campaign:spring:clicks");
+    keys_campaign_links(k, "hc", "spring", 6);
+    assert_string_equal(k, "hc:campaign:spring:links");
+    keys_events(k, "hc");
+    assert_string_equal(k, "hc:events");
+
+    char name[64];
+    memset(name, 'x', sizeof(name));
+    char prefix[33];
+    memset(prefix, 'p', 32);
+    prefix[32] = '\0';
+    assert_true(keys_campaign_clicks(k, prefix, name, 64) > 0); /* the longest fits */
+}
+
+static void test_fields(void **state)
+{
+    (void)state;
+    char f[KEYS_FIELD_MAX];
+    struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 2, .tm_mday = 1, .tm_hour = 13};
+    int64_t hour = (int64_t)(timegm(&tm) / 3600);
+
+    assert_int_equal(keys_field_day(f, hour), 12);
+    assert_string_equal(f, "d:2026-03-01");
+    keys_field_hour(f, hour);
+    assert_string_equal(f, "h:2026-03-01T13");
+    keys_field_bot_day(f, hour);
+    assert_string_equal(f, "bot:d:2026-03-01");
+    /* Hours are UTC: 23:00 on Dec 31 is still that day. */
+    struct tm nye = {.tm_year = 2025 - 1900, .tm_mon = 11, .tm_mday = 31, .tm_hour = 23};
+    keys_field_hour(f, (int64_t)(timegm(&nye) / 3600));
+    assert_string_equal(f, "h:2025-12-31T23");
+    assert_string_equal(KEYS_FIELD_TOTAL, "total");
+    assert_string_equal(KEYS_FIELD_BOT, "bot");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_fields),
+    };
+    return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
+}

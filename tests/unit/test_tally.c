@@ -1,0 +1,122 @@
+/* Unit tests for tally: aggregation per key and hour, bounds, take/merge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "tally.h"
+
+static int add(struct tally *t, enum tally_kind k, const char *name, int64_t hour, bool bot)
+{
+    return tally_add(t, k, hash_bytes(name, strlen(name)), name, strlen(name), hour, bot);
+}
+
+static struct tally_entry *find(struct tally_entry *list, enum tally_kind k, const char *name,
+                                int64_t hour)
+{
+    for (; list; list = list->next)
+        if (list->kind == k && list->hour == hour && strcmp(list->name, name) == 0)
+            return list;
+    return NULL;
+}
+
+static void test_aggregates(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(1000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(add(t, TALLY_LINK, "a", 100, false), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 100, true), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 101, false), 0);
+    assert_int_equal(add(t, TALLY_CAMPAIGN, "a", 100, false), 0);
+    assert_int_equal(tally_keys(t), 3);
+    assert_int_equal(tally_follows(t), 8);
+
+    struct tally_entry *list = tally_take(t);
+    assert_int_equal(tally_keys(t), 0);
+    assert_int_equal(tally_follows(t), 0);
+    struct tally_entry *e = find(list, TALLY_LINK, "a", 100);
+    assert_non_null(e);
+    assert_int_equal(e->human, 5);
+    assert_int_equal(e->bot, 1);
+    assert_int_equal(find(list, TALLY_LINK, "a", 101)->human, 1);
+    assert_int_equal(find(list, TALLY_CAMPAIGN, "a", 100)->human, 1);
+    tally_list_free(list);
+    tally_free(t);
+}
+
+static void test_bound(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(1000);
+    char name[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof(name), "c%d", i);
+        assert_int_equal(add(t, TALLY_LINK, name, 1, false), 0);
+    }
+    assert_int_equal(add(t, TALLY_LINK, "new", 1, false), -1); /* new key: refused */
+    assert_int_equal(add(t, TALLY_LINK, "c7", 1, true), 0);     /* old key: counted */
+    assert_int_equal(tally_keys(t), 1000);
+    assert_int_equal(tally_follows(t), 1001);
+    tally_free(t);
+}
+
+/* A failed delivery goes back and merges with what arrived meanwhile. */
+static void test_merge(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(1000);
+    add(t, TALLY_LINK, "x", 5, false);
+    add(t, TALLY_LINK, "y", 5, true);
+    struct tally_entry *list = tally_take(t);
+    add(t, TALLY_LINK, "x", 5, false);
+    add(t, TALLY_LINK, "x", 5, false);
+    while (list) {
+        struct tally_entry *next = list->next;
+        tally_merge(t, list);
+        list = next;
+    }
+    assert_int_equal(tally_keys(t), 2);
+    assert_int_equal(tally_follows(t), 4);
+    list = tally_take(t);
+    assert_int_equal(find(list, TALLY_LINK, "x", 5)->human, 3);
+    assert_int_equal(find(list, TALLY_LINK, "y", 5)->bot, 1);
+    tally_list_free(list);
+    tally_free(t);
+}
+
+static void test_many_keys_grow(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(100000);
+    char name[16];
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 20000; i++) {
+            snprintf(name, sizeof(name), "k%d", i);
+            assert_int_equal(add(t, TALLY_LINK, name, 7, false), 0);
+        }
+    assert_int_equal(tally_keys(t), 20000);
+    struct tally_entry *list = tally_take(t);
+    size_t n = 0;
+    for (struct tally_entry *e = list; e; e = e->next) {
+        assert_int_equal(e->human, 3);
+        n++;
+    }
+    assert_int_equal(n, 20000);
+    tally_list_free(list);
+    tally_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_many_keys_grow),
+    };
+    return cmocka_run_group_tests_name("tally", tests, NULL, NULL);
+}
