@@ -81,7 +81,7 @@ e2e: $(BUILD)/hopcount $(E2E_BIN)
 
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(UNIT_BIN) $(E2E_BIN)
-	$(Q)BUILD=$(BUILD) tests/run $(UNIT_BIN) $(E2E_BIN)
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(UNIT_BIN) $(E2E_BIN)
 
 fmt:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h

@@ -467,12 +467,17 @@ static enum reply_kind error_kind(struct http_conn *c, enum http_errno err)
     if (c->err_status == 431 || err == HPE_HEADER_OVERFLOW)
         return REPLY_HEADERS_TOO_LARGE;
     if (err == HPE_INVALID_METHOD) {
-        /* A well-formed token we do not know ("FOO /x") is a method we do not
-         * allow; anything else is garbage. */
-        size_t i = 0;
-        while (i < c->in_len && c->in[i] >= 'A' && c->in[i] <= 'Z')
-            i++;
-        if (i > 0 && i < c->in_len && c->in[i] == ' ')
+        /* A well-formed token we do not know ("BREW /x") is a method we do
+         * not allow; anything else is garbage. The parser stopped inside the
+         * token, at c->in_pos. */
+        size_t start = c->in_pos < c->in_len ? c->in_pos : c->in_len;
+        while (start > 0 && c->in[start - 1] >= 'A' && c->in[start - 1] <= 'Z')
+            start--;
+        size_t end = start;
+        while (end < c->in_len && c->in[end] >= 'A' && c->in[end] <= 'Z')
+            end++;
+        bool line_start = start == 0 || c->in[start - 1] == '\n';
+        if (line_start && end > start && end < c->in_len && c->in[end] == ' ')
             return REPLY_BAD_METHOD;
     }
     return REPLY_BAD_REQUEST;

@@ -1,0 +1,480 @@
+/* harness: end-to-end test helpers (see harness.h). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+void h_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int h_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* fork + exec argv with stdout/stderr to logpath (or /dev/null); the child
+ * gets SIGKILL if this process dies, so nothing outlives a failed test. */
+static pid_t spawn(char *const argv[], const char *logpath)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    int fd = open(logpath ? logpath : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) {
+        dup2(null, 0);
+        close(null);
+    }
+    execvp(argv[0], argv);
+    _exit(127);
+}
+
+redisContext *h_redis_connect(const struct h_redis *r)
+{
+    struct timeval tv = {.tv_sec = 5};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (c != NULL && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    if (c != NULL)
+        redisSetTimeout(c, tv);
+    return c;
+}
+
+int h_redis_start(struct h_redis *r)
+{
+    char port[16];
+    if (r->dir[0] == '\0') {
+        snprintf(r->dir, sizeof(r->dir), "/tmp/hopcount-test-XXXXXX");
+        if (mkdtemp(r->dir) == NULL)
+            return -1;
+        r->port = h_free_port();
+    }
+    snprintf(port, sizeof(port), "%d", r->port);
+    char logpath[300];
+    snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
+    char *argv[] = {"redis-server", "--port",      port,          "--bind", "127.0.0.1",
+                    "--dir",        r->dir,        "--save",      "",       "--appendonly",
+                    "no",           "--daemonize", "no",          NULL};
+    r->pid = spawn(argv, logpath);
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = h_redis_connect(r);
+        if (c != NULL) {
+            redisReply *rep = redisCommand(c, "PING");
+            bool ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+            freeReplyObject(rep);
+            redisFree(c);
+            if (ok)
+                return 0;
+        }
+        h_sleep_ms(25);
+    }
+    return -1;
+}
+
+void h_redis_stop(struct h_redis *r, bool save)
+{
+    if (r->pid <= 0)
+        return;
+    redisContext *c = h_redis_connect(r);
+    if (c != NULL) {
+        redisReply *rep = redisCommand(c, save ? "SHUTDOWN SAVE" : "SHUTDOWN NOSAVE");
+        freeReplyObject(rep);
+        redisFree(c);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+            r->pid = 0;
+            return;
+        }
+        h_sleep_ms(25);
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    r->pid = 0;
+}
+
+long long h_redis_int(const struct h_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    long long v = -1;
+    redisContext *c = h_redis_connect(r);
+    if (c == NULL)
+        return -1;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
+        v = rep->integer;
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+long long h_hget(const struct h_redis *r, const char *key, const char *field)
+{
+    long long v = 0;
+    redisContext *c = h_redis_connect(r);
+    if (c == NULL)
+        return -1;
+    redisReply *rep = redisCommand(c, "HGET %s %s", key, field);
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING)
+        v = atoll(rep->str);
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+long long h_cmd_calls(const struct h_redis *r, const char *name)
+{
+    long long v = 0;
+    char pat[64];
+    redisContext *c = h_redis_connect(r);
+    if (c == NULL)
+        return -1;
+    redisReply *rep = redisCommand(c, "INFO commandstats");
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", name);
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
+        const char *p = strstr(rep->str, pat);
+        if (p != NULL)
+            v = atoll(p + strlen(pat));
+    }
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+void h_link_add(const struct h_redis *r, const char *code, const char *url,
+                const char *campaign)
+{
+    redisContext *c = h_redis_connect(r);
+    if (c == NULL)
+        return;
+    redisReply *rep;
+    if (campaign != NULL)
+        rep = redisCommand(c, "HSET hc:link:%s url %s campaign %s created 1", code, url,
+                           campaign);
+    else
+        rep = redisCommand(c, "HSET hc:link:%s url %s created 1", code, url);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "PUBLISH hc:events %s", code);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
+/* Base conf lines; "section.key = value". extra lines with the same
+ * section.key replace them, others are added. */
+static const char *const base_conf[] = {
+    "server.threads = 2",
+    "server.read_timeout_ms = 3000",
+    "tracking.flush_interval_ms = 100",
+    "tracking.shutdown_timeout_ms = 3000",
+    "redis.connect_timeout_ms = 500",
+    "redis.command_timeout_ms = 1000",
+    "links.negative_ttl_s = 30",
+    "log.level = info",
+};
+
+static const char *const sections[] = {"server", "redis", "tracking", "links", "log"};
+
+static bool same_key(const char *a, const char *b)
+{
+    size_t la = strcspn(a, " ="), lb = strcspn(b, " =");
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
+static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *extra)
+{
+    char lines[64][600];
+    int n = 0;
+    char bots[512];
+
+    if (realpath("conf/bots.txt", bots) == NULL)
+        return -1;
+    snprintf(lines[n++], 600, "server.listen = 127.0.0.1:%d", d->port);
+    snprintf(lines[n++], 600, "server.admin_listen = 127.0.0.1:%d", d->admin_port);
+    snprintf(lines[n++], 600, "redis.host = 127.0.0.1");
+    snprintf(lines[n++], 600, "redis.port = %d", r->port);
+    snprintf(lines[n++], 600, "tracking.bots_file = %s", bots);
+    snprintf(lines[n++], 600, "tracking.spool_dir = %s/spool", r->dir);
+    for (size_t i = 0; i < sizeof(base_conf) / sizeof(base_conf[0]); i++)
+        snprintf(lines[n++], 600, "%s", base_conf[i]);
+    if (extra != NULL) {
+        char *copy = strdup(extra), *save = NULL;
+        for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) {
+            int j;
+            for (j = 0; j < n; j++)
+                if (same_key(lines[j], l))
+                    break;
+            snprintf(lines[j], 600, "%s", l);
+            if (j == n)
+                n++;
+        }
+        free(copy);
+    }
+    FILE *f = fopen(d->conf, "w");
+    if (f == NULL)
+        return -1;
+    for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
+        fprintf(f, "[%s]\n", sections[s]);
+        size_t sl = strlen(sections[s]);
+        for (int j = 0; j < n; j++)
+            if (strncmp(lines[j], sections[s], sl) == 0 && lines[j][sl] == '.')
+                fprintf(f, "%s\n", lines[j] + sl + 1);
+    }
+    fclose(f);
+    return 0;
+}
+
+int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extra,
+                   bool wait_ready)
+{
+    const char *bin = getenv("HOPCOUNT_BIN");
+    if (bin == NULL)
+        bin = "build/hopcount";
+    d->port = h_free_port();
+    d->admin_port = h_free_port();
+    snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
+    snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
+    if (write_conf(d, r, extra) != 0)
+        return -1;
+    char *argv[] = {(char *)bin, "-c", d->conf, NULL};
+    d->pid = spawn(argv, d->log);
+    char resp[4096];
+    for (int i = 0; i < 200; i++) {
+        if (!h_daemon_alive(d))
+            return -1;
+        int st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp));
+        if ((st == 200) || (!wait_ready && st > 0))
+            return 0;
+        h_sleep_ms(25);
+    }
+    return -1;
+}
+
+bool h_daemon_alive(const struct h_daemon *d)
+{
+    int status;
+    return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+int h_daemon_stop(struct h_daemon *d, int sig)
+{
+    int status;
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, sig);
+    long long deadline = now_ms() + 15000;
+    while (now_ms() < deadline) {
+        pid_t p = waitpid(d->pid, &status, WNOHANG);
+        if (p == d->pid) {
+            d->pid = 0;
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return 128 + WTERMSIG(status);
+        }
+        h_sleep_ms(10);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    return -1;
+}
+
+const char *h_daemon_log(const struct h_daemon *d)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(d->log, "r");
+    size_t n = 0;
+    if (f != NULL) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int h_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 5};
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int h_raw(int port, const char *req, size_t len, char *resp, size_t cap)
+{
+    int fd = h_connect(port);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may close early (414): read what it said */
+        off += (size_t)n;
+    }
+    size_t got = 0;
+    while (got + 1 < cap) {
+        ssize_t n = recv(fd, resp + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    resp[got] = '\0';
+    close(fd);
+    return (int)got;
+}
+
+int h_get(int port, const char *method, const char *path, const char *headers, char *resp,
+          size_t cap)
+{
+    char req[16384];
+    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: go.example\r\n%sConnection: close\r\n\r\n",
+                     method, path, headers ? headers : "");
+    if (n < 0 || (size_t)n >= sizeof(req))
+        return -1;
+    if (h_raw(port, req, (size_t)n, resp, cap) <= 0)
+        return -1;
+    return h_status(resp);
+}
+
+int h_read_response(int fd, bool head, char *resp, size_t cap)
+{
+    size_t got = 0;
+    char *end = NULL;
+    while (end == NULL) {
+        if (got + 1 >= cap)
+            return -1;
+        ssize_t n = recv(fd, resp + got, 1, 0); /* byte by byte: never read past it */
+        if (n <= 0)
+            return -1;
+        got++;
+        resp[got] = '\0';
+        if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0)
+            end = resp + got;
+    }
+    char v[32];
+    size_t body = 0;
+    if (!head && h_header(resp, "Content-Length", v, sizeof(v)) != NULL)
+        body = (size_t)atol(v);
+    while (body > 0 && got + 1 < cap) {
+        ssize_t n = recv(fd, resp + got, body, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+        body -= (size_t)n;
+    }
+    resp[got] = '\0';
+    return h_status(resp);
+}
+
+int h_status(const char *resp)
+{
+    int st;
+    if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
+        return -1;
+    return st;
+}
+
+const char *h_header(const char *resp, const char *name, char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *end = strstr(resp, "\r\n\r\n");
+    for (const char *p = strstr(resp, "\r\n"); p != NULL && p < end; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t l = strcspn(v, "\r\n");
+            if (l >= cap)
+                l = cap - 1;
+            memcpy(buf, v, l);
+            buf[l] = '\0';
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+long long h_wait_hget(const struct h_redis *r, const char *key, const char *field,
+                      long long want, int ms)
+{
+    long long deadline = now_ms() + ms, v = -1;
+    do {
+        v = h_hget(r, key, field);
+        if (v == want)
+            return v;
+        h_sleep_ms(20);
+    } while (now_ms() < deadline);
+    return v;
+}
+
+void h_fields(char *day, char *hour, char *botday, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(day, cap, "d:%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    snprintf(hour, cap, "h:%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour);
+    snprintf(botday, cap, "bot:d:%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday);
+}

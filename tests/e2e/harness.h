@@ -1,0 +1,85 @@
+/* harness: end-to-end test helpers: a real redis-server on a free port in a
+ * temp dir, the real build/hopcount with a generated conf, raw HTTP over
+ * loopback. Children die with the test process (PR_SET_PDEATHSIG). */
+#ifndef HOPCOUNT_TEST_HARNESS_H
+#define HOPCOUNT_TEST_HARNESS_H
+
+#include <hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct h_redis {
+    pid_t pid;
+    int port;
+    char dir[256];
+};
+
+struct h_daemon {
+    pid_t pid;
+    int port;
+    int admin_port;
+    char conf[300];
+    char log[300];
+};
+
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+int h_free_port(void);
+
+/* Start (or restart, keeping port and dir) a redis-server; waits until it
+ * answers PING. 0 or -1. */
+int h_redis_start(struct h_redis *r);
+/* Stop it: SHUTDOWN SAVE when save is true (data survives a restart). */
+void h_redis_stop(struct h_redis *r, bool save);
+/* A fresh synchronous connection; the caller frees it. */
+redisContext *h_redis_connect(const struct h_redis *r);
+/* Run a command (printf-like, hiredis syntax) and return the integer reply,
+ * or -1 on error / non-integer. */
+long long h_redis_int(const struct h_redis *r, const char *fmt, ...);
+/* HGET key field as a number; 0 when absent. */
+long long h_hget(const struct h_redis *r, const char *key, const char *field);
+/* calls= of cmdstat_NAME in INFO commandstats (0 when never called). */
+long long h_cmd_calls(const struct h_redis *r, const char *name);
+/* HSET the link and PUBLISH its code on hc:events. */
+void h_link_add(const struct h_redis *r, const char *code, const char *url,
+                const char *campaign);
+
+/* Write a conf for r (plus `extra` lines, "section.key = value" separated by
+ * newlines, replacing defaults) and start hopcount; waits until /readyz is
+ * 200 when wait_ready. 0 or -1. */
+int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extra,
+                   bool wait_ready);
+/* Send sig and wait; returns the exit status (or 128+signal), -1 on timeout. */
+int h_daemon_stop(struct h_daemon *d, int sig);
+/* True while the process runs. */
+bool h_daemon_alive(const struct h_daemon *d);
+/* The daemon's stderr so far (static buffer). */
+const char *h_daemon_log(const struct h_daemon *d);
+
+/* Connect to 127.0.0.1:port; fd or -1. Receive timeout 5 s. */
+int h_connect(int port);
+/* Send raw bytes on a new connection and read until EOF (or 5 s); returns
+ * the bytes read into resp (NUL-terminated), -1 on connect failure. */
+int h_raw(int port, const char *req, size_t len, char *resp, size_t cap);
+/* GET (or HEAD) path with extra header lines ("Name: v\r\n..."), on a new
+ * connection with Connection: close. Returns the status, -1 on failure. */
+int h_get(int port, const char *method, const char *path, const char *headers, char *resp,
+          size_t cap);
+/* Read one response from fd (headers, plus Content-Length body unless head).
+ * Returns its status, -1 on EOF/timeout. */
+int h_read_response(int fd, bool head, char *resp, size_t cap);
+/* Status of a response text; -1 when it is not one. */
+int h_status(const char *resp);
+/* Value of header name in resp, copied into buf; NULL when absent. */
+const char *h_header(const char *resp, const char *name, char *buf, size_t cap);
+
+/* Poll until h_hget(key, field) == want or ms pass; returns the last value. */
+long long h_wait_hget(const struct h_redis *r, const char *key, const char *field,
+                      long long want, int ms);
+
+/* Field names for the current UTC hour/day. */
+void h_fields(char *day, char *hour, char *botday, size_t cap);
+
+void h_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,702 @@
+/* End-to-end tests: a real redis-server, the real build/hopcount, raw HTTP
+ * over loopback. Each test starts its own Redis and daemon. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RESP 65536
+
+struct fx {
+    struct h_redis r;
+    struct h_daemon d;
+    char resp[RESP];
+};
+
+static const char *BROWSER = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) "
+                             "Gecko/20100101 Firefox/120.0\r\n";
+
+static void seed(const struct h_redis *r)
+{
+    h_link_add(r, "spring24", "https://example.com/spring?src=nl", "spring");
+    h_link_add(r, "solo", "https://example.org/solo", NULL);
+}
+
+static int start_with(void **state, const char *extra)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    *state = f;
+    if (h_redis_start(&f->r) != 0)
+        return -1;
+    seed(&f->r);
+    if (h_daemon_start(&f->d, &f->r, extra, true) != 0) {
+        fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(&f->d));
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return start_with(state, NULL);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[400];
+    int rc = 0;
+    if (f == NULL)
+        return 0;
+    if (f->d.pid > 0) {
+        /* Every test ends with a clean stop; sanitizer reports fail it. */
+        int st = h_daemon_stop(&f->d, SIGTERM);
+        if (st != 0) {
+            fprintf(stderr, "daemon exit %d; log:\n%s\n", st, h_daemon_log(&f->d));
+            rc = -1;
+        }
+    }
+    if (f->d.log[0] != '\0') {
+        const char *log = h_daemon_log(&f->d);
+        if (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error") != NULL) {
+            fprintf(stderr, "sanitizer report in the daemon's log:\n%s\n", log);
+            rc = -1;
+        }
+    }
+    h_redis_stop(&f->r, false);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->r.dir);
+    if (strncmp(f->r.dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", f->r.dir);
+    free(f);
+    return rc;
+}
+
+static int get(struct fx *f, const char *path, const char *headers)
+{
+    return h_get(f->d.port, "GET", path, headers, f->resp, sizeof(f->resp));
+}
+
+/* Follows of hc:clicks:CODE once flushed (waits up to 3 s for want). */
+static long long total(struct fx *f, const char *key, long long want)
+{
+    return h_wait_hget(&f->r, key, "total", want, 3000);
+}
+
+static void test_redirect_headers(void **state)
+{
+    struct fx *f = *state;
+    char v[256];
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/spring?src=nl");
+    assert_string_equal(h_header(f->resp, "Cache-Control", v, sizeof(v)), "private, no-store");
+    assert_string_equal(h_header(f->resp, "X-Robots-Tag", v, sizeof(v)), "noindex");
+    assert_string_equal(h_header(f->resp, "Content-Length", v, sizeof(v)), "0");
+    assert_non_null(h_header(f->resp, "Date", v, sizeof(v)));
+    assert_null(h_header(f->resp, "Set-Cookie", v, sizeof(v)));
+    assert_null(h_header(f->resp, "Tk", v, sizeof(v)));
+}
+
+/* Every counter field is exact after N human, HEAD and bot follows. */
+static void test_exact_counts_every_field(void **state)
+{
+    struct fx *f = *state;
+    char day[32], hour[32], botday[32], hour2[32];
+    h_fields(day, hour, botday, sizeof(day));
+    for (int i = 0; i < 25; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(h_get(f->d.port, "HEAD", "/spring24", BROWSER, f->resp, RESP), 302);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(get(f, "/spring24", "User-Agent: Mozilla/5.0 (compatible; "
+                                             "Googlebot/2.1)\r\n"),
+                         302);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "bot", 9, 3000), 9);
+    assert_int_equal(total(f, "hc:clicks:spring24", 25), 25);
+    h_fields(day, hour2, botday, sizeof(day));
+    const char *keys[] = {"hc:clicks:spring24", "hc:campaign:spring:clicks"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(h_wait_hget(&f->r, keys[k], "total", 25, 3000), 25);
+        assert_int_equal(h_hget(&f->r, keys[k], day), 25);
+        /* An hour may have turned during the test: both hours add up. */
+        long long h = h_hget(&f->r, keys[k], hour);
+        if (strcmp(hour, hour2) != 0)
+            h += h_hget(&f->r, keys[k], hour2);
+        assert_int_equal(h, 25);
+        assert_int_equal(h_hget(&f->r, keys[k], "bot"), 9);
+        assert_int_equal(h_hget(&f->r, keys[k], botday), 9);
+    }
+    /* Nothing else in the hash: exactly the schema's fields. */
+    assert_int_equal(h_redis_int(&f->r, "HLEN hc:clicks:spring24"),
+                     strcmp(hour, hour2) != 0 ? 6 : 5);
+    /* A link without campaign creates no campaign key. */
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:campaign::clicks"), 0);
+}
+
+/* Many concurrent keep-alive clients: every redirect counted once. */
+static void test_concurrent_clients(void **state)
+{
+    struct fx *f = *state;
+    enum { CLIENTS = 8, EACH = 150 };
+    pid_t pids[CLIENTS];
+    for (int c = 0; c < CLIENTS; c++) {
+        pids[c] = fork();
+        if (pids[c] == 0) {
+            char resp[4096];
+            char req[512];
+            int fd = h_connect(f->d.port), ok = 0;
+            int n = snprintf(req, sizeof(req), "GET /spring24 HTTP/1.1\r\nHost: x\r\n%s\r\n",
+                             BROWSER);
+            for (int i = 0; i < EACH && fd >= 0; i++) {
+                if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+                    break;
+                if (h_read_response(fd, false, resp, sizeof(resp)) == 302)
+                    ok++;
+            }
+            _exit(ok == EACH ? 0 : 1);
+        }
+    }
+    for (int c = 0; c < CLIENTS; c++) {
+        int st;
+        waitpid(pids[c], &st, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    assert_int_equal(total(f, "hc:clicks:spring24", CLIENTS * EACH), CLIENTS * EACH);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", CLIENTS * EACH,
+                                 3000),
+                     CLIENTS * EACH);
+}
+
+/* Pipelined requests are answered in order, even when one waits on Redis. */
+static void test_pipelined_in_order(void **state)
+{
+    struct fx *f = *state;
+    char v[256];
+    assert_int_equal(get(f, "/spring24", BROWSER), 302); /* cached now */
+    int fd = h_connect(f->d.port);
+    assert_true(fd >= 0);
+    const char *req = "GET /spring24 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /notcached HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /robots.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "HEAD /spring24 HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/spring?src=nl");
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 404);
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.org/solo");
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 200);
+    assert_non_null(strstr(f->resp, "Disallow: /"));
+    assert_int_equal(h_read_response(fd, true, f->resp, RESP), 302);
+    close(fd);
+}
+
+/* DNT and GPC: redirected with Tk: N, and nothing recorded at all. */
+static void test_opt_out_records_nothing(void **state)
+{
+    struct fx *f = *state;
+    char v[64];
+    long long keys = h_redis_int(&f->r, "DBSIZE");
+    assert_int_equal(get(f, "/spring24", "DNT: 1\r\n"), 302);
+    assert_string_equal(h_header(f->resp, "Tk", v, sizeof(v)), "N");
+    assert_int_equal(get(f, "/spring24", "Sec-GPC: 1\r\n"), 302);
+    assert_string_equal(h_header(f->resp, "Tk", v, sizeof(v)), "N");
+    assert_int_equal(h_get(f->d.port, "HEAD", "/solo", "DNT: 1\r\n", f->resp, RESP), 302);
+    assert_int_equal(get(f, "/spring24", "dnt:1\r\nUser-Agent: Googlebot\r\n"), 302);
+    h_sleep_ms(500); /* five flush intervals */
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), keys);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:campaign:spring:clicks"), 0);
+    /* DNT: 0 is not an opt-out. */
+    assert_int_equal(get(f, "/spring24", "DNT: 0\r\n"), 302);
+    assert_null(h_header(f->resp, "Tk", v, sizeof(v)));
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
+}
+
+static void test_opt_out_not_logged(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get(f, "/solo", "Sec-GPC: 1\r\n"), 302);
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    h_sleep_ms(200);
+    const char *log = h_daemon_log(&f->d);
+    assert_non_null(strstr(log, "event=access method=GET status=302 code=spring24"));
+    assert_null(strstr(log, "solo"));
+    assert_null(strstr(log, "127.0.0.1 "));
+    assert_null(strstr(log, "Firefox"));
+}
+
+static int setup_access_log(void **state)
+{
+    return start_with(state, "log.access_log = on");
+}
+
+static int setup_one_thread(void **state)
+{
+    return start_with(state, "server.threads = 1");
+}
+
+static void test_unknown_and_invalid_codes(void **state)
+{
+    struct fx *f = *state;
+    long long keys = h_redis_int(&f->r, "DBSIZE");
+    long long hmget = h_cmd_calls(&f->r, "hmget");
+
+    assert_int_equal(get(f, "/nosuchcode", BROWSER), 404);
+    assert_non_null(strstr(f->resp, "<html>"));
+    assert_int_equal(get(f, "/nosuchcode", BROWSER), 404); /* negatively cached */
+    assert_int_equal(get(f, "/nosuchcode", BROWSER), 404);
+    /* One lookup per code per negative_ttl_s in each worker (threads = 1 here). */
+    assert_int_equal(h_cmd_calls(&f->r, "hmget"), hmget + 1);
+
+    const char *invalid[] = {"/a.b", "/%73pring24", "/spring24/", "/x/y", "/caf%C3%A9",
+                             "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                             "/favicon.ico", "/.well-known/other"};
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+        assert_int_equal(get(f, invalid[i], BROWSER), 404);
+    h_sleep_ms(300);
+    assert_int_equal(h_cmd_calls(&f->r, "hmget"), hmget + 1); /* never reached Redis */
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), keys);     /* no key created */
+}
+
+static void test_fixed_resources(void **state)
+{
+    struct fx *f = *state;
+    char v[128];
+    assert_int_equal(get(f, "/robots.txt", ""), 200);
+    assert_non_null(strstr(f->resp, "\r\n\r\nUser-agent: *\nDisallow: /\n"));
+    assert_int_equal(get(f, "/.well-known/gpc.json", ""), 200);
+    assert_non_null(strstr(f->resp, "\"gpc\": true"));
+    assert_non_null(strstr(f->resp, "\"lastUpdate\": \""));
+    assert_int_equal(get(f, "/.well-known/dnt/", ""), 200);
+    assert_non_null(strstr(f->resp, "{\"tracking\": \"N\"}"));
+    assert_int_equal(get(f, "/", ""), 404); /* no root_url */
+    assert_int_equal(h_get(f->d.port, "POST", "/spring24", "Content-Length: 0\r\n", f->resp,
+                           RESP),
+                     405);
+    assert_string_equal(h_header(f->resp, "Allow", v, sizeof(v)), "GET, HEAD");
+    assert_int_equal(h_get(f->d.port, "DELETE", "/spring24", "", f->resp, RESP), 405);
+    assert_int_equal(h_get(f->d.port, "BREW", "/spring24", "", f->resp, RESP), 405);
+    h_sleep_ms(300);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0);
+}
+
+static int setup_urls(void **state)
+{
+    return start_with(state, "server.root_url = https://example.com/home\n"
+                             "server.fallback_url = https://example.com/missing\n"
+                             "server.forward_query = on");
+}
+
+static void test_root_fallback_forward_query(void **state)
+{
+    struct fx *f = *state;
+    char v[512];
+    assert_int_equal(get(f, "/", ""), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.com/home");
+    assert_int_equal(get(f, "/unknown1", ""), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/missing");
+    assert_int_equal(get(f, "/bad.code", ""), 302);
+    assert_int_equal(get(f, "/solo?utm_source=nl&utm_medium=email", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.org/solo?utm_source=nl&utm_medium=email");
+    assert_int_equal(get(f, "/spring24?utm_source=nl", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/spring?src=nl&utm_source=nl");
+    assert_int_equal(get(f, "/solo?q=%0d%0aSet-Cookie:x=\"1\"", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.org/solo?q=%0d%0aSet-Cookie:x=%221%22");
+    assert_null(h_header(f->resp, "Set-Cookie", v, sizeof(v)));
+    assert_int_equal(total(f, "hc:clicks:solo", 2), 2);
+}
+
+static void test_head_and_bots_are_bots(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_get(f->d.port, "HEAD", "/solo", BROWSER, f->resp, RESP), 302);
+    assert_string_equal(strstr(f->resp, "\r\n\r\n"), "\r\n\r\n"); /* no body */
+    assert_int_equal(get(f, "/solo", "User-Agent: Slackbot-LinkExpanding 1.0\r\n"), 302);
+    assert_int_equal(get(f, "/solo", "User-Agent: curl/8.0\r\n"), 302);
+    assert_int_equal(get(f, "/solo", "User-Agent: facebookexternalhit/1.1\r\n"), 302);
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(get(f, "/solo", ""), 302); /* no user agent: not guessed a bot */
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "bot", 4, 3000), 4);
+    assert_int_equal(total(f, "hc:clicks:solo", 2), 2);
+}
+
+static void test_prefetch_refused(void **state)
+{
+    struct fx *f = *state;
+    char v[64];
+    assert_int_equal(get(f, "/solo", "Sec-Purpose: prefetch\r\n"), 503);
+    assert_string_equal(h_header(f->resp, "Cache-Control", v, sizeof(v)), "no-store");
+    assert_null(h_header(f->resp, "Location", v, sizeof(v)));
+    assert_int_equal(get(f, "/solo", "X-Moz: prefetch\r\n"), 503);
+    assert_int_equal(get(f, "/solo", "Purpose: prefetch\r\n"), 503);
+    assert_int_equal(get(f, "/solo", "X-Purpose: preview\r\n"), 503);
+    assert_int_equal(get(f, "/nosuch", "Sec-Purpose: prefetch\r\n"), 404);
+    h_sleep_ms(400);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:solo"), 0);
+    assert_int_equal(get(f, "/solo", BROWSER), 302); /* the real click */
+    assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "bot"), 0);
+}
+
+static int setup_prefetch_serve(void **state)
+{
+    return start_with(state, "tracking.prefetch = serve");
+}
+
+static void test_prefetch_served_as_bot(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get(f, "/solo", "Sec-Purpose: prefetch\r\n" "User-Agent: Mozilla/5.0\r\n"),
+                     302);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "bot", 1, 3000), 1);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "total"), 0);
+}
+
+/* A link added, changed or removed in Redis is live within 1 s. */
+static void test_events_live_within_1s(void **state)
+{
+    struct fx *f = *state;
+    char v[256];
+    assert_int_equal(get(f, "/fresh", BROWSER), 404); /* negatively cached for 30 s */
+    h_link_add(&f->r, "fresh", "https://example.net/new", NULL);
+    h_sleep_ms(1000);
+    assert_int_equal(get(f, "/fresh", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.net/new");
+    h_link_add(&f->r, "fresh", "https://example.net/changed", NULL);
+    h_sleep_ms(1000);
+    assert_int_equal(get(f, "/fresh", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.net/changed");
+    assert_true(h_redis_int(&f->r, "DEL hc:link:fresh") == 1);
+    h_redis_int(&f->r, "PUBLISH hc:events fresh");
+    h_sleep_ms(1000);
+    assert_int_equal(get(f, "/fresh", BROWSER), 404);
+}
+
+/* A target written into Redis by someone else is checked before use. */
+static void test_bad_targets_never_emitted(void **state)
+{
+    struct fx *f = *state;
+    char big[10240];
+    memcpy(big, "https://example.com/", 20);
+    memset(big + 20, 'a', sizeof(big) - 21);
+    big[sizeof(big) - 1] = '\0';
+    const char *bad[] = {"javascript:alert(1)", "https://example.com/\r\nSet-Cookie: a=b",
+                         "https://example.com/a b", "/relative", "//evil.example/x",
+                         "data:text/html,x", big};
+    char code[16];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(code, sizeof(code), "bad%zu", i);
+        redisContext *c = h_redis_connect(&f->r);
+        freeReplyObject(redisCommand(c, "HSET hc:link:%s url %b", code, bad[i], strlen(bad[i])));
+        redisFree(c);
+        char path[32];
+        snprintf(path, sizeof(path), "/%s", code);
+        assert_int_equal(get(f, path, BROWSER), 404);
+        assert_null(strstr(f->resp, "Location"));
+        assert_null(strstr(f->resp, "Set-Cookie"));
+    }
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=bad_target code=bad0"));
+}
+
+/* Malformed requests get their error, and the daemon keeps serving. */
+static void test_malformed_requests(void **state)
+{
+    struct fx *f = *state;
+    static char big[12000];
+    struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GET /spr\r\ning24 HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* CRLF in the path */
+        {"GET /spr\0ing24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},   /* NUL in the path */
+        {"GET /spring24\r\n\r\n", 400},                        /* HTTP/0.9 */
+        {"GET http://evil.example/spring24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GET /spring24 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400},
+        {"GET /spring24 HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},
+        {"\x01\x02\x03garbage\r\n\r\n", 400},
+        {"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+        {"GET /spring24 HTTP/9.9\r\nHost: x\r\n\r\n", 400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = strlen(cases[i].req);
+        if (i == 1)
+            len = 37; /* the NUL is part of the request */
+        int n = h_raw(f->d.port, cases[i].req, len, f->resp, RESP);
+        if (n <= 0 || h_status(f->resp) != cases[i].status)
+            fail_msg("case %zu: got \"%.40s\"", i, f->resp);
+        assert_non_null(strstr(f->resp, "Connection: close"));
+    }
+    /* An 8 KB path: 414. */
+    int n = snprintf(big, sizeof(big), "GET /");
+    memset(big + n, 'a', 8192);
+    n += 8192;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(h_raw(f->d.port, big, (size_t)n, f->resp, RESP) > 0);
+    assert_int_equal(h_status(f->resp), 414);
+    /* 10 KB of headers: 431. */
+    n = snprintf(big, sizeof(big), "GET /spring24 HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(big + n, 'b', 10000);
+    n += 10000;
+    n += snprintf(big + n, sizeof(big) - (size_t)n, "\r\n\r\n");
+    assert_true(h_raw(f->d.port, big, (size_t)n, f->resp, RESP) > 0);
+    assert_int_equal(h_status(f->resp), 431);
+    /* Pipelined garbage after a good request: the good one is answered. */
+    const char *pipe = "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n\x01 not http at all\r\n\r\n";
+    assert_true(h_raw(f->d.port, pipe, strlen(pipe), f->resp, RESP) > 0);
+    assert_int_equal(h_status(f->resp), 302);
+    assert_non_null(strstr(f->resp, "HTTP/1.1 400 Bad Request"));
+
+    assert_true(h_daemon_alive(&f->d));
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "total", 1, 3000), 1);
+}
+
+static int setup_short_timeout(void **state)
+{
+    return start_with(state, "server.read_timeout_ms = 500");
+}
+
+/* A half-sent request is closed at read_timeout_ms and never counted; a
+ * client that leaves before its answer harms nothing. */
+static void test_half_sent_and_leaving_clients(void **state)
+{
+    struct fx *f = *state;
+    char buf[256];
+    int fd = h_connect(f->d.port);
+    assert_true(fd >= 0);
+    const char *half = "GET /spring24 HTTP/1.1\r\nHost: x\r\n";
+    assert_int_equal(send(fd, half, strlen(half), 0), (ssize_t)strlen(half));
+    /* Trickle a byte at a time: still closed at the deadline. */
+    for (int i = 0; i < 3; i++) {
+        h_sleep_ms(100);
+        send(fd, "X", 1, MSG_NOSIGNAL);
+    }
+    ssize_t n = recv(fd, buf, sizeof(buf), 0); /* SO_RCVTIMEO is 5 s */
+    assert_int_equal(n, 0);
+    close(fd);
+
+    /* Leave while the lookup waits on a paused Redis. */
+    redisContext *c = h_redis_connect(&f->r);
+    freeReplyObject(redisCommand(c, "CLIENT PAUSE 300"));
+    redisFree(c);
+    for (int i = 0; i < 5; i++) {
+        fd = h_connect(f->d.port);
+        const char *req = "GET /notyet HTTP/1.1\r\nHost: x\r\n\r\n";
+        send(fd, req, strlen(req), 0);
+        close(fd);
+    }
+    h_sleep_ms(500);
+    assert_true(h_daemon_alive(&f->d));
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0);
+}
+
+static int setup_slow_flush(void **state)
+{
+    return start_with(state, "tracking.flush_interval_ms = 60000");
+}
+
+/* SIGTERM: stop accepting, flush what is pending, exit 0. */
+static void test_sigterm_flushes(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    h_sleep_ms(200);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0); /* still pending */
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 20);
+    assert_int_equal(h_hget(&f->r, "hc:campaign:spring:clicks", "total"), 20);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=stopped unflushed=0"));
+}
+
+/* Redis restarted mid-test: reconnected, and nothing redirected is lost. */
+static void test_redis_restart(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 10), 10);
+    h_redis_stop(&f->r, true);
+    /* Cached links are still served while Redis is away, and counted. */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    /* An uncached code cannot be resolved: 503 with Retry-After. */
+    char v[16];
+    assert_int_equal(get(f, "/uncached", BROWSER), 503);
+    assert_string_equal(h_header(f->resp, "Retry-After", v, sizeof(v)), "5");
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP), 503);
+    h_sleep_ms(300);
+    assert_int_equal(h_redis_start(&f->r), 0);
+    assert_int_equal(total(f, "hc:clicks:spring24", 20), 20);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 20, 3000), 20);
+    for (int i = 0; i < 100 && h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP) != 200; i++)
+        h_sleep_ms(50);
+    assert_int_equal(h_status(f->resp), 200);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=redis_up"));
+}
+
+static void test_admin(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(get(f, "/spring24", "DNT: 1\r\n"), 302);
+    assert_int_equal(get(f, "/nope", BROWSER), 404);
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/healthz", "", f->resp, RESP), 200);
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP), 200);
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
+    const char *want[] = {
+        "hopcount_requests_total{status=\"302\"} 2\n",
+        "hopcount_requests_total{status=\"404\"} 1\n",
+        "hopcount_follows_total{outcome=\"tracked\"} 1\n",
+        "hopcount_follows_total{outcome=\"opted_out\"} 1\n",
+        "hopcount_follows_total{outcome=\"bot\"} 0\n",
+        "hopcount_cache_misses_total ",
+        "hopcount_flush_commands_total 2\n",
+        "hopcount_flush_errors_total 0\n",
+        "hopcount_pending_keys 0\n",
+        "hopcount_redis_connected 2\n",
+        "# TYPE hopcount_requests_total counter\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(f->resp, want[i]) == NULL)
+            fail_msg("metrics lack %s in:\n%s", want[i], f->resp);
+    assert_null(strstr(f->resp, "spring24")); /* no code names in metrics */
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/other", "", f->resp, RESP), 404);
+}
+
+static int setup_capped(void **state)
+{
+    return start_with(state, "server.threads = 1\nserver.max_connections = 3");
+}
+
+/* max_connections holds: the next client waits until a slot frees. */
+static void test_connection_cap(void **state)
+{
+    struct fx *f = *state;
+    int fds[3];
+    char buf[4096];
+    const char *req = "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        fds[i] = h_connect(f->d.port);
+        assert_true(fds[i] >= 0);
+        send(fds[i], req, strlen(req), 0);
+        assert_int_equal(h_read_response(fds[i], false, buf, sizeof(buf)), 302);
+    }
+    int extra = h_connect(f->d.port); /* accepted by the kernel's backlog only */
+    assert_true(extra >= 0);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 400000};
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    send(extra, req, strlen(req), 0);
+    assert_int_equal(h_read_response(extra, false, buf, sizeof(buf)), -1);
+    close(fds[0]);
+    tv.tv_sec = 3;
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(h_read_response(extra, false, buf, sizeof(buf)), 302);
+    close(extra);
+    close(fds[1]);
+    close(fds[2]);
+}
+
+static void test_http10_keepalive(void **state)
+{
+    struct fx *f = *state;
+    char v[64];
+    int fd = h_connect(f->d.port);
+    const char *req = "GET /solo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
+    assert_string_equal(h_header(f->resp, "Connection", v, sizeof(v)), "keep-alive");
+    req = "GET /solo HTTP/1.0\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
+    assert_string_equal(h_header(f->resp, "Connection", v, sizeof(v)), "close");
+    assert_int_equal(recv(fd, v, sizeof(v), 0), 0);
+    close(fd);
+}
+
+/* Bad conf files: exit 1 naming the file and line, before listening. */
+static void test_bad_conf_exits_1(void **state)
+{
+    struct fx *f = *state;
+    char path[320], cmd[800], out[4096];
+    const char *bin = getenv("HOPCOUNT_BIN") ? getenv("HOPCOUNT_BIN") : "build/hopcount";
+    snprintf(path, sizeof(path), "%s/bad.conf", f->r.dir);
+    FILE *c = fopen(path, "w");
+    fprintf(c, "[server]\nthreads = 0\nlisten = nowhere\n[redis]\nport = 99999\n");
+    fclose(c);
+    for (int t = 0; t < 2; t++) {
+        snprintf(cmd, sizeof(cmd), "%s %s -c %s 2>&1; echo exit=$?", bin, t ? "-t" : "", path);
+        FILE *p = popen(cmd, "r");
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        pclose(p);
+        char want[400];
+        snprintf(want, sizeof(want), "%s:2: threads: out of range: \"0\" (accepted: auto or 1..256)", path);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof(want), "%s:3: listen: not an IP:PORT address", path);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof(want), "%s:5: port: out of range", path);
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "exit=1"));
+    }
+    /* -t on a good conf prints the effective conf and exits 0. */
+    snprintf(cmd, sizeof(cmd), "%s -t -c %s 2>&1; echo exit=$?", bin, f->d.conf);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    assert_non_null(strstr(out, "[tracking]\nflush_interval_ms = 100\n"));
+    assert_non_null(strstr(out, "exit=0"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_redirect_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact_counts_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_opt_out_records_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_opt_out_not_logged, setup_access_log, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_and_invalid_codes, setup_one_thread, teardown),
+        cmocka_unit_test_setup_teardown(test_fixed_resources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_root_fallback_forward_query, setup_urls, teardown),
+        cmocka_unit_test_setup_teardown(test_head_and_bots_are_bots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_served_as_bot, setup_prefetch_serve, teardown),
+        cmocka_unit_test_setup_teardown(test_events_live_within_1s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_targets_never_emitted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_sent_and_leaving_clients, setup_short_timeout, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_flushes, setup_slow_flush, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
+}
