@@ -54,8 +54,8 @@ struct conf {
     bool access_log;
 
     /* Derived at load time, not directives. */
-    char *path;             /* the file this came from */
-    char *redis_password;   /* contents of password_file, or NULL */
+    char *path;           /* the file this came from */
+    char *redis_password; /* contents of password_file, or NULL */
 };
 
 /* A conf holding every default. Owned by the caller; free with conf_free. */

@@ -15,8 +15,8 @@ struct flush;
 
 /* All arguments are borrowed and must outlive the flusher. Starts the
  * interval timer. */
-struct flush *flush_new(struct event_base *base, const struct conf *conf, struct rconn *rc,
-                        struct tally *t, struct metrics *m);
+struct flush *flush_new(struct event_base *base, const struct conf *conf,
+                        struct rconn *rc, struct tally *t, struct metrics *m);
 void flush_free(struct flush *f);
 
 /* Start a round now unless one is in flight. */

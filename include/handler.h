@@ -14,8 +14,8 @@ struct metrics;
 struct handler;
 
 /* All borrowed; they must outlive the handler. */
-struct handler *handler_new(const struct conf *conf, struct links *links, struct tally *tally,
-                            struct metrics *m);
+struct handler *handler_new(const struct conf *conf, struct links *links,
+                            struct tally *tally, struct metrics *m);
 void handler_free(struct handler *h);
 
 /* Bytes of per-connection storage the handler needs (http's slot). */

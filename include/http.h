@@ -18,20 +18,20 @@ struct http_conn;
 
 /* One parsed request; borrowed, valid until it is answered. */
 struct http_request {
-    bool head;         /* HEAD rather than GET */
-    const char *path;  /* starts with '/', without query or fragment */
+    bool head;        /* HEAD rather than GET */
+    const char *path; /* starts with '/', without query or fragment */
     size_t path_len;
     const char *query; /* after '?', without it; NULL when absent */
     size_t query_len;
-    unsigned privacy;  /* PRIVACY_* flags from the headers */
+    unsigned privacy; /* PRIVACY_* flags from the headers */
 };
 
 /* Called for each GET or HEAD request. It must answer with http_reply_*
  * exactly once, now or later (while it has not, the connection reads
  * nothing more, so pipelined requests keep their order). slot is the
  * connection's handler storage (slot_size bytes, zeroed at accept). */
-typedef void http_request_fn(struct http_conn *c, const struct http_request *req, void *slot,
-                             void *arg);
+typedef void http_request_fn(struct http_conn *c, const struct http_request *req,
+                             void *slot, void *arg);
 
 /* Called when a connection closes with a request still unanswered, so the
  * handler can withdraw what it waits on. */
@@ -45,8 +45,9 @@ typedef void http_drained_fn(void *arg);
  * NULL) are borrowed. NULL with a reason in err when it cannot listen. */
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
                                     struct metrics *m, struct privacy_bots *bots,
-                                    int max_conns, size_t slot_size, http_request_fn *on_request,
-                                    http_abort_fn *on_abort, void *arg, char *err, size_t errsz);
+                                    int max_conns, size_t slot_size,
+                                    http_request_fn *on_request, http_abort_fn *on_abort,
+                                    void *arg, char *err, size_t errsz);
 
 /* Replace the bots list used for new headers (borrowed). */
 void http_server_set_bots(struct http_server *s, struct privacy_bots *bots);

@@ -54,8 +54,8 @@ void links_free(struct links *l);
  * *out points to the link. On PENDING, w is queued and fn(arg) runs later,
  * exactly once, unless links_cancel(w) comes first. */
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               const struct link **out, struct links_waiter *w, links_fn *fn,
-                               void *arg);
+                               const struct link **out, struct links_waiter *w,
+                               links_fn *fn, void *arg);
 
 /* Withdraw a queued waiter; harmless when it is not queued. */
 void links_cancel(struct links_waiter *w);

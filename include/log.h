@@ -29,10 +29,10 @@ void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The level test comes before the arguments are evaluated. */
-#define log_at(level, ...)                                                          \
-    do {                                                                            \
-        if ((int)(level) >= log_threshold)                                          \
-            log_write((level), __VA_ARGS__);                                        \
+#define log_at(level, ...)                                                               \
+    do {                                                                                 \
+        if ((int)(level) >= log_threshold)                                               \
+            log_write((level), __VA_ARGS__);                                             \
     } while (0)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)

@@ -8,7 +8,10 @@
 #include <stdint.h>
 
 /* Response statuses counted one by one; anything else counts as other. */
-#define METRICS_STATUSES {200, 301, 302, 303, 307, 308, 400, 404, 405, 408, 414, 431, 503}
+#define METRICS_STATUSES                                                                 \
+    {                                                                                    \
+        200, 301, 302, 303, 307, 308, 400, 404, 405, 408, 414, 431, 503                  \
+    }
 #define METRICS_NSTATUS 14 /* the list above plus "other" */
 
 typedef _Atomic uint64_t metric_t;
@@ -25,9 +28,9 @@ struct metrics {
     metric_t redis_lookups;
     metric_t redis_lookup_errors;
     metric_t bad_targets;
-    metric_t flushes;        /* flush commands answered OK */
-    metric_t flush_errors;   /* flush commands failed (counts kept for retry) */
-    metric_t flush_batches;  /* flush rounds started */
+    metric_t flushes;       /* flush commands answered OK */
+    metric_t flush_errors;  /* flush commands failed (counts kept for retry) */
+    metric_t flush_batches; /* flush rounds started */
     metric_t flush_latency_us_sum;
     metric_t flush_latency_count;
     /* Gauges. */

@@ -34,13 +34,14 @@ typedef void rconn_message_fn(struct rconn *rc, const char *msg, size_t len, voi
 /* A connection to the Redis named in conf (borrowed; must outlive it), for
  * use on base's thread only. `name` labels log lines. Starts connecting at
  * once. on_state may be NULL. */
-struct rconn *rconn_new(struct event_base *base, const struct conf *conf, const char *name,
-                        rconn_state_fn *on_state, void *arg);
+struct rconn *rconn_new(struct event_base *base, const struct conf *conf,
+                        const char *name, rconn_state_fn *on_state, void *arg);
 
 /* Make this a subscriber connection: after every handshake it SUBSCRIBEs to
  * channel (copied) and hands each message to fn. Call before the first
  * READY (right after rconn_new). A subscriber takes no other commands. */
-void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn, void *arg);
+void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn,
+                     void *arg);
 
 /* Send a command in argv form. Returns 0 when accepted (fn will run exactly
  * once), -1 when the connection is not READY (fn never runs). argv and

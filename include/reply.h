@@ -30,16 +30,16 @@ void reply_date_update(struct reply_date *d, time_t now);
 
 /* Fixed responses. */
 enum reply_kind {
-    REPLY_NOT_FOUND = 0,    /* 404 small HTML page */
-    REPLY_ROBOTS,           /* 200 robots.txt: Disallow: / */
-    REPLY_GPC,              /* 200 /.well-known/gpc.json */
-    REPLY_DNT,              /* 200 /.well-known/dnt/ tracking status */
-    REPLY_BAD_METHOD,       /* 405 with Allow: GET, HEAD */
-    REPLY_BAD_REQUEST,      /* 400 */
-    REPLY_URI_TOO_LONG,     /* 414 */
+    REPLY_NOT_FOUND = 0,     /* 404 small HTML page */
+    REPLY_ROBOTS,            /* 200 robots.txt: Disallow: / */
+    REPLY_GPC,               /* 200 /.well-known/gpc.json */
+    REPLY_DNT,               /* 200 /.well-known/dnt/ tracking status */
+    REPLY_BAD_METHOD,        /* 405 with Allow: GET, HEAD */
+    REPLY_BAD_REQUEST,       /* 400 */
+    REPLY_URI_TOO_LONG,      /* 414 */
     REPLY_HEADERS_TOO_LARGE, /* 431 */
-    REPLY_UNAVAILABLE,      /* 503 with Retry-After: Redis cannot be asked */
-    REPLY_PREFETCH_REFUSED, /* 503 no-store: a refused prefetch */
+    REPLY_UNAVAILABLE,       /* 503 with Retry-After: Redis cannot be asked */
+    REPLY_PREFETCH_REFUSED,  /* 503 no-store: a refused prefetch */
     REPLY_NKINDS
 };
 

@@ -50,8 +50,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             evbuffer_add_printf(body, "ready\n");
             send_text(req, 200, "OK", "text/plain", body);
         } else {
-            evbuffer_add_printf(body, "redis unreachable (%zu of %zu workers connected)\n", up,
-                                a->n);
+            evbuffer_add_printf(
+                body, "redis unreachable (%zu of %zu workers connected)\n", up, a->n);
             send_text(req, 503, "Service Unavailable", "text/plain", body);
         }
     } else if (path != NULL && strcmp(path, "/metrics") == 0) {
@@ -64,8 +64,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     evbuffer_free(body);
 }
 
-struct admin *admin_new(struct event_base *base, const char *addr, struct metrics *const *m,
-                        size_t n, char *err, size_t errsz)
+struct admin *admin_new(struct event_base *base, const char *addr,
+                        struct metrics *const *m, size_t n, char *err, size_t errsz)
 {
     char *host = NULL;
     int port;

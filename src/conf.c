@@ -17,19 +17,19 @@
 
 /* How a directive's value is parsed and stored. */
 enum conf_type {
-    CT_INT,       /* int in [min, max] */
-    CT_INT_AUTO,  /* int in [min, max], or "auto" stored as 0 */
-    CT_BOOL,      /* on/off (also yes/no, true/false, 1/0) */
-    CT_PATH,      /* free-form non-empty path */
-    CT_PATH_OPT,  /* a path or empty */
-    CT_HOSTPORT,  /* IP literal host:port */
+    CT_INT,          /* int in [min, max] */
+    CT_INT_AUTO,     /* int in [min, max], or "auto" stored as 0 */
+    CT_BOOL,         /* on/off (also yes/no, true/false, 1/0) */
+    CT_PATH,         /* free-form non-empty path */
+    CT_PATH_OPT,     /* a path or empty */
+    CT_HOSTPORT,     /* IP literal host:port */
     CT_HOSTPORT_OFF, /* host:port or "off" */
-    CT_IP,        /* an IPv4 or IPv6 literal */
-    CT_URL_OPT,   /* empty, or a valid redirect target */
-    CT_PREFIX,    /* Redis key prefix [A-Za-z0-9_.-]{1,32} */
-    CT_STATUS,    /* 301 302 303 307 308 */
-    CT_PREFETCH,  /* refuse | serve */
-    CT_LEVEL,     /* debug | info | warn | error */
+    CT_IP,           /* an IPv4 or IPv6 literal */
+    CT_URL_OPT,      /* empty, or a valid redirect target */
+    CT_PREFIX,       /* Redis key prefix [A-Za-z0-9_.-]{1,32} */
+    CT_STATUS,       /* 301 302 303 307 308 */
+    CT_PREFETCH,     /* refuse | serve */
+    CT_LEVEL,        /* debug | info | warn | error */
 };
 
 struct directive {
@@ -46,15 +46,18 @@ struct directive {
 
 static const struct directive directives[] = {
     {"server", "listen", CT_HOSTPORT, 0, 0, "127.0.0.1:8080", O(listen), false},
-    {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen), false},
+    {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen),
+     false},
     {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false},
     {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), false},
     {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), false},
     {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), false},
     {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), false},
     {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false},
-    {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms), false},
-    {"server", "max_header_bytes", CT_INT, 1024, 65536, "8192", O(max_header_bytes), false},
+    {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms),
+     false},
+    {"server", "max_header_bytes", CT_INT, 1024, 65536, "8192", O(max_header_bytes),
+     false},
     {"server", "max_uri_bytes", CT_INT, 256, 65536, "4096", O(max_uri_bytes), false},
     {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false},
     {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false},
@@ -62,17 +65,23 @@ static const struct directive directives[] = {
     {"redis", "password_file", CT_PATH_OPT, 0, 0, "", O(redis_password_file), false},
     {"redis", "db", CT_INT, 0, 1023, "0", O(redis_db), false},
     {"redis", "key_prefix", CT_PREFIX, 0, 0, "hc", O(key_prefix), false},
-    {"redis", "connect_timeout_ms", CT_INT, 10, 60000, "1000", O(connect_timeout_ms), false},
-    {"redis", "command_timeout_ms", CT_INT, 10, 60000, "2000", O(command_timeout_ms), false},
-    {"tracking", "flush_interval_ms", CT_INT, 10, 60000, "1000", O(flush_interval_ms), true},
+    {"redis", "connect_timeout_ms", CT_INT, 10, 60000, "1000", O(connect_timeout_ms),
+     false},
+    {"redis", "command_timeout_ms", CT_INT, 10, 60000, "2000", O(command_timeout_ms),
+     false},
+    {"tracking", "flush_interval_ms", CT_INT, 10, 60000, "1000", O(flush_interval_ms),
+     true},
     {"tracking", "honour_dnt", CT_BOOL, 0, 0, "on", O(honour_dnt), true},
     {"tracking", "honour_gpc", CT_BOOL, 0, 0, "on", O(honour_gpc), true},
     {"tracking", "prefetch", CT_PREFETCH, 0, 0, "refuse", O(prefetch), true},
     {"tracking", "bots_file", CT_PATH_OPT, 0, 0, "conf/bots.txt", O(bots_file), true},
     {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false},
-    {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000", O(max_pending_keys), true},
-    {"tracking", "shutdown_timeout_ms", CT_INT, 100, 600000, "5000", O(shutdown_timeout_ms), true},
-    {"links", "cache_max_entries", CT_INT, 100, 100000000, "1000000", O(cache_max_entries), true},
+    {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000",
+     O(max_pending_keys), true},
+    {"tracking", "shutdown_timeout_ms", CT_INT, 100, 600000, "5000",
+     O(shutdown_timeout_ms), true},
+    {"links", "cache_max_entries", CT_INT, 100, 100000000, "1000000",
+     O(cache_max_entries), true},
     {"links", "cache_ttl_s", CT_INT, 1, 86400, "60", O(cache_ttl_s), true},
     {"links", "negative_ttl_s", CT_INT, 1, 3600, "10", O(negative_ttl_s), true},
     {"log", "level", CT_LEVEL, 0, 0, "info", O(log_level), true},
@@ -312,7 +321,8 @@ struct conf *conf_new(void)
         const char *why = NULL;
         if (directive_set(&directives[i], c, directives[i].def, &why) != 0) {
             /* A bad built-in default is a programming error. */
-            fprintf(stderr, "hopcount: bad default for %s: %s\n", directives[i].name, why);
+            fprintf(stderr, "hopcount: bad default for %s: %s\n", directives[i].name,
+                    why);
             abort();
         }
     }
@@ -376,8 +386,8 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
-                     s[n - 1] == '\r'))
+    while (n > 0 &&
+           (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
 }
@@ -550,7 +560,8 @@ void conf_print(const struct conf *c, FILE *out)
             fprintf(out, "%s\n", *(const bool *)src ? "on" : "off");
             break;
         case CT_PREFETCH:
-            fprintf(out, "%s\n", *(const int *)src == CONF_PREFETCH_SERVE ? "serve" : "refuse");
+            fprintf(out, "%s\n",
+                    *(const int *)src == CONF_PREFETCH_SERVE ? "serve" : "refuse");
             break;
         case CT_LEVEL:
             fprintf(out, "%s\n", log_level_name((enum log_level) * (const int *)src));

@@ -82,9 +82,10 @@ static void on_flush_reply(struct rconn *rc, redisReply *r, void *arg)
     } else if (r != NULL && r->type == REDIS_REPLY_ERROR && permanent_error(r->str)) {
         metric_add(&f->m->flush_errors, 1);
         metric_add(&f->m->follows_dropped, n);
-        log_error("event=flush_rejected key_kind=%s name=%s follows=%llu reason=\"%.120s\"",
-                  e->kind == TALLY_LINK ? "link" : "campaign", e->name,
-                  (unsigned long long)n, r->str);
+        log_error(
+            "event=flush_rejected key_kind=%s name=%s follows=%llu reason=\"%.120s\"",
+            e->kind == TALLY_LINK ? "link" : "campaign", e->name, (unsigned long long)n,
+            r->str);
         free(e);
     } else {
         /* Not delivered (or not known to be): keep it for the next round. */
@@ -106,17 +107,17 @@ static int send_entry(struct flush *f, struct tally_entry *e)
     const char *argv[4 + 10];
     size_t len[4 + 10];
     int argc = 0;
-    int klen = e->kind == TALLY_LINK ? keys_clicks(key, f->conf->key_prefix, e->name, e->len)
-                                     : keys_campaign_clicks(key, f->conf->key_prefix,
-                                                            e->name, e->len);
+    int klen = e->kind == TALLY_LINK
+                   ? keys_clicks(key, f->conf->key_prefix, e->name, e->len)
+                   : keys_campaign_clicks(key, f->conf->key_prefix, e->name, e->len);
     if (klen < 0)
         return -1;
 
-#define ARG(s, l)                                                                           \
-    do {                                                                                    \
-        argv[argc] = (s);                                                                   \
-        len[argc] = (l);                                                                    \
-        argc++;                                                                             \
+#define ARG(s, l)                                                                        \
+    do {                                                                                 \
+        argv[argc] = (s);                                                                \
+        len[argc] = (l);                                                                 \
+        argc++;                                                                          \
     } while (0)
     ARG("EVAL", 4);
     ARG(flush_script, sizeof(flush_script) - 1);
@@ -178,8 +179,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     check_drained(f);
 }
 
-struct flush *flush_new(struct event_base *base, const struct conf *conf, struct rconn *rc,
-                        struct tally *t, struct metrics *m)
+struct flush *flush_new(struct event_base *base, const struct conf *conf,
+                        struct rconn *rc, struct tally *t, struct metrics *m)
 {
     struct flush *f = xcalloc(1, sizeof(*f));
     f->base = base;

@@ -37,8 +37,8 @@ size_t handler_slot_size(void)
     return sizeof(struct handler_slot);
 }
 
-struct handler *handler_new(const struct conf *conf, struct links *links, struct tally *tally,
-                            struct metrics *m)
+struct handler *handler_new(const struct conf *conf, struct links *links,
+                            struct tally *tally, struct metrics *m)
 {
     struct handler *h = xcalloc(1, sizeof(*h));
     h->conf = conf;
@@ -59,16 +59,17 @@ static bool path_is(const struct http_request *req, const char *s)
     return req->path_len == n && memcmp(req->path, s, n) == 0;
 }
 
-static void access_line(const struct handler *h, const struct http_request *req, int status,
-                        const struct link *link)
+static void access_line(const struct handler *h, const struct http_request *req,
+                        int status, const struct link *link)
 {
     if (!h->conf->access_log)
         return;
-    log_info("event=access method=%s status=%d code=%.*s", req->head ? "HEAD" : "GET", status,
-             link ? (int)link->code_len : 1, link ? link->code : "-");
+    log_info("event=access method=%s status=%d code=%.*s", req->head ? "HEAD" : "GET",
+             status, link ? (int)link->code_len : 1, link ? link->code : "-");
 }
 
-static void not_found(struct handler *h, struct http_conn *c, const struct http_request *req)
+static void not_found(struct handler *h, struct http_conn *c,
+                      const struct http_request *req)
 {
     const char *fb = h->conf->fallback_url;
     if (fb[0] != '\0') {
@@ -83,8 +84,8 @@ static void not_found(struct handler *h, struct http_conn *c, const struct http_
 static void count(struct handler *h, const struct link *link, bool bot)
 {
     int64_t hour = (int64_t)(time(NULL) / 3600);
-    int rc = tally_add(h->tally, TALLY_LINK, link->code_hash, link->code, link->code_len, hour,
-                       bot);
+    int rc = tally_add(h->tally, TALLY_LINK, link->code_hash, link->code, link->code_len,
+                       hour, bot);
     if (rc == 0 && link->campaign != NULL)
         rc = tally_add(h->tally, TALLY_CAMPAIGN, link->campaign_hash, link->campaign,
                        link->campaign_len, hour, bot);
@@ -121,8 +122,8 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     const char *loc = link->url;
     size_t len = link->url_len;
     if (conf->forward_query && req->query_len > 0) {
-        int n = url_join_query(link->url, link->url_len, req->query, req->query_len, h->loc,
-                               sizeof(h->loc));
+        int n = url_join_query(link->url, link->url_len, req->query, req->query_len,
+                               h->loc, sizeof(h->loc));
         if (n > 0) {
             loc = h->loc;
             len = (size_t)n;
@@ -200,7 +201,8 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     }
     slot->h = h;
     slot->c = c;
-    enum links_status st = links_lookup(h->links, code, len, &link, &slot->w, on_link, slot);
+    enum links_status st =
+        links_lookup(h->links, code, len, &link, &slot->w, on_link, slot);
     answer(h, c, req, st, link);
 }
 

@@ -22,12 +22,12 @@
 #include "privacy.h"
 #include "util.h"
 
-#define HTTP_IN_SIZE 4096      /* read buffer per connection */
-#define HTTP_VAL_MAX 1024      /* bytes of an interesting header value kept */
-#define HTTP_NAME_MAX 24       /* longer header names are never interesting */
-#define HTTP_MAX_HEADERS 100   /* more is answered with 431 */
-#define HTTP_LINGER_MS 2000    /* reading what a closed client still sends */
-#define HTTP_FREE_MAX 256      /* connection structs kept for reuse */
+#define HTTP_IN_SIZE 4096    /* read buffer per connection */
+#define HTTP_VAL_MAX 1024    /* bytes of an interesting header value kept */
+#define HTTP_NAME_MAX 24     /* longer header names are never interesting */
+#define HTTP_MAX_HEADERS 100 /* more is answered with 431 */
+#define HTTP_LINGER_MS 2000  /* reading what a closed client still sends */
+#define HTTP_FREE_MAX 256    /* connection structs kept for reuse */
 #define HTTP_ACCEPT_RETRY_MS 100
 
 /* Where a connection is in its life. */
@@ -204,7 +204,8 @@ static void begin_linger(struct http_conn *c)
 static int flush_out(struct http_conn *c)
 {
     while (c->out.off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out.off += (size_t)n;
             continue;
@@ -380,7 +381,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         return -1;
     if (!c->in_value) {
         c->in_value = true;
-        c->hkind = c->name_long ? PRIVACY_H_OTHER : privacy_header_kind(c->name, c->name_len);
+        c->hkind =
+            c->name_long ? PRIVACY_H_OTHER : privacy_header_kind(c->name, c->name_len);
         c->val_len = 0;
     }
     if (c->hkind != PRIVACY_H_OTHER) {
@@ -490,7 +492,8 @@ static void process(struct http_conn *c)
 
     while (c->in_pos < c->in_len && !c->waiting && !c->closing) {
         size_t avail = c->in_len - c->in_pos;
-        size_t n = http_parser_execute(&c->parser, &s->settings, c->in + c->in_pos, avail);
+        size_t n =
+            http_parser_execute(&c->parser, &s->settings, c->in + c->in_pos, avail);
         c->in_pos += n;
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
         if (err == HPE_PAUSED) {
@@ -621,7 +624,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         listener_update(s);
         return;
     }
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 && errno != EOPNOTSUPP)
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 &&
+        errno != EOPNOTSUPP)
         log_debug("event=setsockopt_failed option=TCP_NODELAY errno=%d", errno);
     conn_new(s, fd);
     listener_update(s);
@@ -652,8 +656,9 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
                                     struct metrics *m, struct privacy_bots *bots,
-                                    int max_conns, size_t slot_size, http_request_fn *on_request,
-                                    http_abort_fn *on_abort, void *arg, char *err, size_t errsz)
+                                    int max_conns, size_t slot_size,
+                                    http_request_fn *on_request, http_abort_fn *on_abort,
+                                    void *arg, char *err, size_t errsz)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
@@ -682,11 +687,11 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
                          .tv_usec = (conf->read_timeout_ms % 1000) * 1000};
     s->read_timeout = event_base_init_common_timeout(base, &tv);
     s->accept_retry = evtimer_new(base, on_accept_retry, s);
-    s->listener = evconnlistener_new_bind(
-        base, on_accept, s,
-        LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
-            LEV_OPT_CLOSE_ON_EXEC,
-        1024, (struct sockaddr *)&ss, sslen);
+    s->listener =
+        evconnlistener_new_bind(base, on_accept, s,
+                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&ss, sslen);
     if (s->listener == NULL || s->read_timeout == NULL || s->accept_retry == NULL) {
         snprintf(err, errsz, "cannot listen on %s: %s", conf->listen,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -718,8 +723,9 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
     struct http_conn *c = s->conns, *next;
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->phase == PHASE_ACTIVE && !c->in_message && !c->waiting && c->out.len == 0 &&
-            c->in_len == c->in_pos)
+        bool idle = c->phase == PHASE_ACTIVE && !c->in_message && !c->waiting &&
+                    c->out.len == 0 && c->in_len == c->in_pos;
+        if (idle || c->phase == PHASE_LINGER)
             conn_free(c);
     }
     if (s->nconns == 0 && s->drained != NULL) {

@@ -18,7 +18,7 @@
 #define LINKS_MIN_BUCKETS 1024
 
 struct links_entry {
-    struct links_entry *hnext;              /* hash chain */
+    struct links_entry *hnext;               /* hash chain */
     struct links_entry *lru_prev, *lru_next; /* in the LRU list when idle with data */
     struct links_waiter *waiters;
     struct links *owner;
@@ -77,12 +77,14 @@ static void lru_push(struct links *l, struct links_entry *e)
     e->in_lru = true;
 }
 
-static struct links_entry **find(struct links *l, uint64_t h, const char *code, size_t len)
+static struct links_entry **find(struct links *l, uint64_t h, const char *code,
+                                 size_t len)
 {
     struct links_entry **pp = &l->buckets[h & (l->nbuckets - 1)];
     for (; *pp != NULL; pp = &(*pp)->hnext) {
         struct links_entry *e = *pp;
-        if (e->link.code_hash == h && e->link.code_len == len && memcmp(e->code, code, len) == 0)
+        if (e->link.code_hash == h && e->link.code_len == len &&
+            memcmp(e->code, code, len) == 0)
             break;
     }
     return pp;
@@ -213,7 +215,7 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     e->has_data = true;
     e->gen = l->gen;
     e->expires_ms = now + 1000u * (uint64_t)(e->found ? l->conf->cache_ttl_s
-                                                     : l->conf->negative_ttl_s);
+                                                      : l->conf->negative_ttl_s);
     if (e->refetch) {
         e->expires_ms = 0;
         e->refetch = false;
@@ -268,8 +270,8 @@ static void evict(struct links *l)
 }
 
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               const struct link **out, struct links_waiter *w, links_fn *fn,
-                               void *arg)
+                               const struct link **out, struct links_waiter *w,
+                               links_fn *fn, void *arg)
 {
     uint64_t h = hash_bytes(code, len);
     uint64_t now = util_now_ms();

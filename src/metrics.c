@@ -23,11 +23,11 @@ static uint64_t sum(struct metrics *const *w, size_t n, size_t offset)
 
 #define SUM(field) sum(w, n, offsetof(struct metrics, field))
 
-static void one(struct evbuffer *out, const char *name, const char *type, const char *help,
-                uint64_t v)
+static void one(struct evbuffer *out, const char *name, const char *type,
+                const char *help, uint64_t v)
 {
-    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-                        name, (unsigned long long)v);
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+                        type, name, (unsigned long long)v);
 }
 
 void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
@@ -35,7 +35,8 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
     evbuffer_add_printf(out, "# HELP hopcount_requests_total HTTP responses by status.\n"
                              "# TYPE hopcount_requests_total counter\n");
     for (int i = 0; i < METRICS_NSTATUS; i++) {
-        uint64_t v = sum(w, n, offsetof(struct metrics, requests) + (size_t)i * sizeof(metric_t));
+        uint64_t v =
+            sum(w, n, offsetof(struct metrics, requests) + (size_t)i * sizeof(metric_t));
         if (i < METRICS_NSTATUS - 1)
             evbuffer_add_printf(out, "hopcount_requests_total{status=\"%d\"} %llu\n",
                                 statuses[i], (unsigned long long)v);
@@ -43,8 +44,9 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
             evbuffer_add_printf(out, "hopcount_requests_total{status=\"other\"} %llu\n",
                                 (unsigned long long)v);
     }
-    evbuffer_add_printf(out, "# HELP hopcount_follows_total Redirected follows by outcome.\n"
-                             "# TYPE hopcount_follows_total counter\n");
+    evbuffer_add_printf(out,
+                        "# HELP hopcount_follows_total Redirected follows by outcome.\n"
+                        "# TYPE hopcount_follows_total counter\n");
     evbuffer_add_printf(out, "hopcount_follows_total{outcome=\"tracked\"} %llu\n",
                         (unsigned long long)SUM(follows_tracked));
     evbuffer_add_printf(out, "hopcount_follows_total{outcome=\"bot\"} %llu\n",
@@ -57,8 +59,8 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
         SUM(prefetch_refused));
     one(out, "hopcount_cache_hits_total", "counter", "Link lookups served from memory.",
         SUM(cache_hits));
-    one(out, "hopcount_cache_misses_total", "counter", "Link lookups not fresh in memory.",
-        SUM(cache_misses));
+    one(out, "hopcount_cache_misses_total", "counter",
+        "Link lookups not fresh in memory.", SUM(cache_misses));
     one(out, "hopcount_redis_lookups_total", "counter", "HMGETs sent for links.",
         SUM(redis_lookups));
     one(out, "hopcount_redis_lookup_errors_total", "counter", "Link lookups that failed.",
@@ -67,23 +69,26 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
         "Links in Redis whose target is refused.", SUM(bad_targets));
     one(out, "hopcount_flush_batches_total", "counter", "Flush rounds started.",
         SUM(flush_batches));
-    one(out, "hopcount_flush_commands_total", "counter", "Counter keys delivered to Redis.",
-        SUM(flushes));
+    one(out, "hopcount_flush_commands_total", "counter",
+        "Counter keys delivered to Redis.", SUM(flushes));
     one(out, "hopcount_flush_errors_total", "counter",
         "Counter key deliveries that failed (kept for retry unless rejected).",
         SUM(flush_errors));
     uint64_t cnt = SUM(flush_latency_count);
-    evbuffer_add_printf(out,
-                        "# HELP hopcount_flush_latency_seconds Time from sending a counter "
-                        "key to its reply.\n# TYPE hopcount_flush_latency_seconds summary\n"
-                        "hopcount_flush_latency_seconds_sum %.6f\n"
-                        "hopcount_flush_latency_seconds_count %llu\n",
-                        (double)SUM(flush_latency_us_sum) / 1e6, (unsigned long long)cnt);
+    evbuffer_add_printf(
+        out,
+        "# HELP hopcount_flush_latency_seconds Time from sending a counter "
+        "key to its reply.\n# TYPE hopcount_flush_latency_seconds summary\n"
+        "hopcount_flush_latency_seconds_sum %.6f\n"
+        "hopcount_flush_latency_seconds_count %llu\n",
+        (double)SUM(flush_latency_us_sum) / 1e6, (unsigned long long)cnt);
     one(out, "hopcount_pending_keys", "gauge", "Counter keys waiting for a flush.",
         SUM(pending_keys));
-    one(out, "hopcount_cache_entries", "gauge", "Links held in memory.", SUM(cache_entries));
-    one(out, "hopcount_connections", "gauge", "Open client connections.", SUM(connections));
-    one(out, "hopcount_redis_connected", "gauge", "Workers whose Redis connection is ready.",
-        SUM(redis_up));
+    one(out, "hopcount_cache_entries", "gauge", "Links held in memory.",
+        SUM(cache_entries));
+    one(out, "hopcount_connections", "gauge", "Open client connections.",
+        SUM(connections));
+    one(out, "hopcount_redis_connected", "gauge",
+        "Workers whose Redis connection is ready.", SUM(redis_up));
     one(out, "hopcount_workers", "gauge", "Worker threads.", n);
 }

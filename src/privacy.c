@@ -11,7 +11,7 @@
 #include "util.h"
 
 #define PRIVACY_PATTERN_MAX 200
-#define PRIVACY_UA_MAX 2048   /* longer agents are matched on their first bytes */
+#define PRIVACY_UA_MAX 2048     /* longer agents are matched on their first bytes */
 #define PRIVACY_MEMO_SLOTS 4096 /* power of two */
 
 struct privacy_bots {
@@ -111,7 +111,8 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
         const char *hash = memchr(line, '#', l);
         if (hash != NULL)
             l = (size_t)(hash - line);
-        while (l > 0 && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
+        while (l > 0 &&
+               (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
             l--;
         while (l > 0 && (*line == ' ' || *line == '\t')) {
             line++;

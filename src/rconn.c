@@ -32,8 +32,8 @@ struct rconn {
     char *name;
     redisAsyncContext *ac; /* NULL unless CONNECTING or READY */
     enum rconn_state state;
-    bool was_ready;      /* for logging a loss once */
-    int failures;        /* consecutive failed attempts, for backoff and logging */
+    bool was_ready; /* for logging a loss once */
+    int failures;   /* consecutive failed attempts, for backoff and logging */
     struct event *reconnect_timer;
     struct event *connect_timer;
     struct event *command_timer;
@@ -57,7 +57,8 @@ static void notify(struct rconn *rc, enum rconn_state state)
 
 static void arm_ms(struct event *ev, uint64_t ms)
 {
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+                         .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     event_add(ev, &tv);
 }
 
@@ -81,8 +82,8 @@ static void go_down(struct rconn *rc, const char *why)
         log_warn("event=redis_down conn=%s reason=\"%s\" retry_ms=%llu", rc->name, why,
                  (unsigned long long)backoff);
     else if (rc->failures == 1)
-        log_warn("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu", rc->name,
-                 why, (unsigned long long)backoff);
+        log_warn("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu",
+                 rc->name, why, (unsigned long long)backoff);
     else
         log_debug("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu",
                   rc->name, why, (unsigned long long)backoff);
@@ -212,8 +213,10 @@ static void on_subscription(redisAsyncContext *ac, void *r, void *privdata)
     const char *kind = reply->element[0]->str;
     if (strcmp(kind, "subscribe") == 0) {
         become_ready(rc);
-    } else if (strcmp(kind, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-        rc->on_message(rc, reply->element[2]->str, reply->element[2]->len, rc->message_arg);
+    } else if (strcmp(kind, "message") == 0 &&
+               reply->element[2]->type == REDIS_REPLY_STRING) {
+        rc->on_message(rc, reply->element[2]->str, reply->element[2]->len,
+                       rc->message_arg);
     }
 }
 
@@ -284,7 +287,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     if (rc == NULL || rc->ac != ac)
         return; /* a context we dropped ourselves */
     snprintf(why, sizeof(why), "%.150s",
-             status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "connection lost"));
+             status == REDIS_OK ? "closed"
+                                : (ac->errstr[0] ? ac->errstr : "connection lost"));
     rc->ac = NULL;
     go_down(rc, why);
 }
@@ -321,11 +325,12 @@ static void start_connect(struct rconn *rc)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     rc->ac = ac;
     rc->state = RCONN_CONNECTING;
-    arm_ms(rc->connect_timer, (uint64_t)c->connect_timeout_ms + (uint64_t)c->command_timeout_ms);
+    arm_ms(rc->connect_timer,
+           (uint64_t)c->connect_timeout_ms + (uint64_t)c->command_timeout_ms);
 }
 
-struct rconn *rconn_new(struct event_base *base, const struct conf *conf, const char *name,
-                        rconn_state_fn *on_state, void *arg)
+struct rconn *rconn_new(struct event_base *base, const struct conf *conf,
+                        const char *name, rconn_state_fn *on_state, void *arg)
 {
     struct rconn *rc = xcalloc(1, sizeof(*rc));
     rc->base = base;
@@ -337,7 +342,8 @@ struct rconn *rconn_new(struct event_base *base, const struct conf *conf, const 
     rc->reconnect_timer = evtimer_new(base, on_reconnect_timer, rc);
     rc->connect_timer = evtimer_new(base, on_connect_timer, rc);
     rc->command_timer = evtimer_new(base, on_command_timer, rc);
-    if (rc->reconnect_timer == NULL || rc->connect_timer == NULL || rc->command_timer == NULL) {
+    if (rc->reconnect_timer == NULL || rc->connect_timer == NULL ||
+        rc->command_timer == NULL) {
         log_error("event=fatal reason=\"cannot create timers\"");
         abort();
     }
@@ -346,7 +352,8 @@ struct rconn *rconn_new(struct event_base *base, const struct conf *conf, const 
     return rc;
 }
 
-void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn, void *arg)
+void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn,
+                     void *arg)
 {
     free(rc->channel);
     rc->channel = xstrdup(channel);

@@ -20,8 +20,8 @@ struct fixed {
     size_t body_len;
 };
 
-#define HTML_404                                                                            \
-    "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"                     \
+#define HTML_404                                                                         \
+    "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"                   \
     "<body><h1>Not Found</h1><p>This link does not exist.</p></body></html>\n"
 
 static const struct fixed fixed[REPLY_NKINDS] = {
@@ -44,7 +44,8 @@ static const struct fixed fixed[REPLY_NKINDS] = {
                            S("Content-Type: text/plain\r\n"), S("Bad Request\n")},
     [REPLY_URI_TOO_LONG] = {414, S("HTTP/1.1 414 URI Too Long\r\n"),
                             S("Content-Type: text/plain\r\n"), S("URI Too Long\n")},
-    [REPLY_HEADERS_TOO_LARGE] = {431, S("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+    [REPLY_HEADERS_TOO_LARGE] = {431,
+                                 S("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
                                  S("Content-Type: text/plain\r\n"),
                                  S("Request Header Fields Too Large\n")},
     [REPLY_UNAVAILABLE] = {503, S("HTTP/1.1 503 Service Unavailable\r\n"),
@@ -117,9 +118,10 @@ void reply_date_update(struct reply_date *d, time_t now)
     if (d->len != 0 && d->sec == now)
         return;
     gmtime_r(&now, &tm);
-    int n = snprintf(d->line, sizeof(d->line), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                     days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int n = snprintf(d->line, sizeof(d->line),
+                     "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
+                     tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
     d->len = n > 0 && (size_t)n < sizeof(d->line) ? (size_t)n : 0;
     d->sec = now;
 }
@@ -154,8 +156,9 @@ int reply_redirect(struct reply_buf *b, const struct reply_date *d, int status,
         i++;
     if (redirect_lines[i].status != status)
         i = 1; /* 302; conf only admits the five above */
-    char *w = reserve(b, redirect_lines[i].len + len + 2 + d->len + sizeof(redirect_hdrs) +
-                             sizeof(tk) + conn_lines[conn].len + 2);
+    char *w =
+        reserve(b, redirect_lines[i].len + len + 2 + d->len + sizeof(redirect_hdrs) +
+                       sizeof(tk) + conn_lines[conn].len + 2);
     char *start = w;
     put(&w, redirect_lines[i].line, redirect_lines[i].len);
     put(&w, loc, len);

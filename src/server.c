@@ -42,8 +42,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     (void)arg;
-    log_warn("event=sighup_ignored reason=\"live reload is not implemented; restart to apply "
-             "conf changes\"");
+    log_warn(
+        "event=sighup_ignored reason=\"live reload is not implemented; restart to apply "
+        "conf changes\"");
 }
 
 int server_run(const struct conf *conf)
@@ -101,20 +102,20 @@ int server_run(const struct conf *conf)
 
     event_base_dispatch(s.base);
     status = 0;
-out:
-    {
-        unsigned long long lost = 0;
-        for (int i = 0; i < s.n && s.workers[i] != NULL; i++) {
-            worker_join(s.workers[i]);
-            lost += worker_unflushed(s.workers[i]);
-        }
-        if (lost > 0)
-            log_error("event=shutdown_unflushed follows=%llu reason=\"Redis did not take them "
-                      "within shutdown_timeout_ms\"",
-                      lost);
-        if (status == 0)
-            log_info("event=stopped unflushed=%llu", lost);
+out : {
+    unsigned long long lost = 0;
+    for (int i = 0; i < s.n && s.workers[i] != NULL; i++) {
+        worker_join(s.workers[i]);
+        lost += worker_unflushed(s.workers[i]);
     }
+    if (lost > 0)
+        log_error(
+            "event=shutdown_unflushed follows=%llu reason=\"Redis did not take them "
+            "within shutdown_timeout_ms\"",
+            lost);
+    if (status == 0)
+        log_info("event=stopped unflushed=%llu", lost);
+}
     for (int i = s.n - 1; i >= 0; i--)
         worker_free(s.workers[i]);
     admin_free(s.admin);

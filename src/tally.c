@@ -142,8 +142,8 @@ struct tally_entry *tally_take(struct tally *t)
 
 void tally_merge(struct tally *t, struct tally_entry *e)
 {
-    struct tally_entry **pp = find(t, e->hash, (enum tally_kind)e->kind, e->name, e->len,
-                                   e->hour);
+    struct tally_entry **pp =
+        find(t, e->hash, (enum tally_kind)e->kind, e->name, e->len, e->hour);
     t->follows += e->human + e->bot;
     if (*pp != NULL) {
         (*pp)->human += e->human;

@@ -39,7 +39,8 @@ bool url_target_ok(const char *url, size_t len, const char **why)
     bool ok = true;
     const char *scheme = evhttp_uri_get_scheme(u);
     const char *host = evhttp_uri_get_host(u);
-    if (scheme == NULL || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+    if (scheme == NULL ||
+        (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
         *why = "scheme is not http or https";
         ok = false;
     } else if (host == NULL || *host == '\0') {
@@ -71,11 +72,11 @@ int url_join_query(const char *target, size_t tlen, const char *q, size_t qlen, 
     size_t blen = frag ? (size_t)(frag - target) : tlen;
     size_t o = 0;
 
-#define PUT(ch)                                                                             \
-    do {                                                                                    \
-        if (o + 1 >= outsz)                                                                 \
-            return -1;                                                                      \
-        out[o++] = (ch);                                                                    \
+#define PUT(ch)                                                                          \
+    do {                                                                                 \
+        if (o + 1 >= outsz)                                                              \
+            return -1;                                                                   \
+        out[o++] = (ch);                                                                 \
     } while (0)
 
     for (size_t i = 0; i < blen; i++)

@@ -134,7 +134,8 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
         goto err;
     }
     /* One thread per base: no locks; the changelist merges epoll_ctl calls. */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
+                                   EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
                                    EVENT_BASE_FLAG_IGNORE_ENV);
     w->base = event_base_new_with_config(cfg);
     event_config_free(cfg);

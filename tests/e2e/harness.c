@@ -36,7 +36,8 @@ static long long now_ms(void)
 int h_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sa);
     if (fd < 0)
         return -1;
@@ -100,9 +101,9 @@ int h_redis_start(struct h_redis *r)
     snprintf(port, sizeof(port), "%d", r->port);
     char logpath[300];
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
-    char *argv[] = {"redis-server", "--port",      port,          "--bind", "127.0.0.1",
-                    "--dir",        r->dir,        "--save",      "",       "--appendonly",
-                    "no",           "--daemonize", "no",          NULL};
+    char *argv[] = {"redis-server", "--port",      port,     "--bind", "127.0.0.1",
+                    "--dir",        r->dir,        "--save", "",       "--appendonly",
+                    "no",           "--daemonize", "no",     NULL};
     r->pid = spawn(argv, logpath);
     for (int i = 0; i < 200; i++) {
         redisContext *c = h_redis_connect(r);
@@ -248,7 +249,8 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
         snprintf(lines[n++], 600, "%s", base_conf[i]);
     if (extra != NULL) {
         char *copy = strdup(extra), *save = NULL;
-        for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) {
+        for (char *l = strtok_r(copy, "\n", &save); l && n < 64;
+             l = strtok_r(NULL, "\n", &save)) {
             int j;
             for (j = 0; j < n; j++)
                 if (same_key(lines[j], l))
@@ -344,7 +346,8 @@ const char *h_daemon_log(const struct h_daemon *d)
 int h_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 5};
     if (fd < 0)
@@ -386,7 +389,8 @@ int h_get(int port, const char *method, const char *path, const char *headers, c
           size_t cap)
 {
     char req[16384];
-    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: go.example\r\n%sConnection: close\r\n\r\n",
+    int n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: go.example\r\n%sConnection: close\r\n\r\n",
                      method, path, headers ? headers : "");
     if (n < 0 || (size_t)n >= sizeof(req))
         return -1;
@@ -437,7 +441,8 @@ const char *h_header(const char *resp, const char *name, char *buf, size_t cap)
 {
     size_t nl = strlen(name);
     const char *end = strstr(resp, "\r\n\r\n");
-    for (const char *p = strstr(resp, "\r\n"); p != NULL && p < end; p = strstr(p + 2, "\r\n")) {
+    for (const char *p = strstr(resp, "\r\n"); p != NULL && p < end;
+         p = strstr(p + 2, "\r\n")) {
         const char *line = p + 2;
         if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
             const char *v = line + nl + 1;
@@ -473,8 +478,8 @@ void h_fields(char *day, char *hour, char *botday, size_t cap)
     struct tm tm;
     gmtime_r(&t, &tm);
     snprintf(day, cap, "d:%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    snprintf(hour, cap, "h:%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour);
+    snprintf(hour, cap, "h:%04d-%02d-%02dT%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour);
     snprintf(botday, cap, "bot:d:%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday);
 }

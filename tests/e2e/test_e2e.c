@@ -98,7 +98,8 @@ static void test_redirect_headers(void **state)
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
                         "https://example.com/spring?src=nl");
-    assert_string_equal(h_header(f->resp, "Cache-Control", v, sizeof(v)), "private, no-store");
+    assert_string_equal(h_header(f->resp, "Cache-Control", v, sizeof(v)),
+                        "private, no-store");
     assert_string_equal(h_header(f->resp, "X-Robots-Tag", v, sizeof(v)), "noindex");
     assert_string_equal(h_header(f->resp, "Content-Length", v, sizeof(v)), "0");
     assert_non_null(h_header(f->resp, "Date", v, sizeof(v)));
@@ -115,10 +116,12 @@ static void test_exact_counts_every_field(void **state)
     for (int i = 0; i < 25; i++)
         assert_int_equal(get(f, "/spring24", BROWSER), 302);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(h_get(f->d.port, "HEAD", "/spring24", BROWSER, f->resp, RESP), 302);
+        assert_int_equal(h_get(f->d.port, "HEAD", "/spring24", BROWSER, f->resp, RESP),
+                         302);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(get(f, "/spring24", "User-Agent: Mozilla/5.0 (compatible; "
-                                             "Googlebot/2.1)\r\n"),
+        assert_int_equal(get(f, "/spring24",
+                             "User-Agent: Mozilla/5.0 (compatible; "
+                             "Googlebot/2.1)\r\n"),
                          302);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "bot", 9, 3000), 9);
     assert_int_equal(total(f, "hc:clicks:spring24", 25), 25);
@@ -156,8 +159,8 @@ static void test_concurrent_clients(void **state)
             char resp[4096];
             char req[512];
             int fd = h_connect(f->d.port), ok = 0;
-            int n = snprintf(req, sizeof(req), "GET /spring24 HTTP/1.1\r\nHost: x\r\n%s\r\n",
-                             BROWSER);
+            int n = snprintf(req, sizeof(req),
+                             "GET /spring24 HTTP/1.1\r\nHost: x\r\n%s\r\n", BROWSER);
             for (int i = 0; i < EACH && fd >= 0; i++) {
                 if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
                     break;
@@ -173,9 +176,9 @@ static void test_concurrent_clients(void **state)
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
     assert_int_equal(total(f, "hc:clicks:spring24", CLIENTS * EACH), CLIENTS * EACH);
-    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", CLIENTS * EACH,
-                                 3000),
-                     CLIENTS * EACH);
+    assert_int_equal(
+        h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", CLIENTS * EACH, 3000),
+        CLIENTS * EACH);
 }
 
 /* Pipelined requests are answered in order, even when one waits on Redis. */
@@ -197,7 +200,8 @@ static void test_pipelined_in_order(void **state)
                         "https://example.com/spring?src=nl");
     assert_int_equal(h_read_response(fd, false, f->resp, RESP), 404);
     assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
-    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.org/solo");
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.org/solo");
     assert_int_equal(h_read_response(fd, false, f->resp, RESP), 200);
     assert_non_null(strstr(f->resp, "Disallow: /"));
     assert_int_equal(h_read_response(fd, true, f->resp, RESP), 302);
@@ -262,9 +266,15 @@ static void test_unknown_and_invalid_codes(void **state)
     /* One lookup per code per negative_ttl_s in each worker (threads = 1 here). */
     assert_int_equal(h_cmd_calls(&f->r, "hmget"), hmget + 1);
 
-    const char *invalid[] = {"/a.b", "/%73pring24", "/spring24/", "/x/y", "/caf%C3%A9",
-                             "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                             "/favicon.ico", "/.well-known/other"};
+    const char *invalid[] = {
+        "/a.b",
+        "/%73pring24",
+        "/spring24/",
+        "/x/y",
+        "/caf%C3%A9",
+        "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "/favicon.ico",
+        "/.well-known/other"};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         assert_int_equal(get(f, invalid[i], BROWSER), 404);
     h_sleep_ms(300);
@@ -284,9 +294,9 @@ static void test_fixed_resources(void **state)
     assert_int_equal(get(f, "/.well-known/dnt/", ""), 200);
     assert_non_null(strstr(f->resp, "{\"tracking\": \"N\"}"));
     assert_int_equal(get(f, "/", ""), 404); /* no root_url */
-    assert_int_equal(h_get(f->d.port, "POST", "/spring24", "Content-Length: 0\r\n", f->resp,
-                           RESP),
-                     405);
+    assert_int_equal(
+        h_get(f->d.port, "POST", "/spring24", "Content-Length: 0\r\n", f->resp, RESP),
+        405);
     assert_string_equal(h_header(f->resp, "Allow", v, sizeof(v)), "GET, HEAD");
     assert_int_equal(h_get(f->d.port, "DELETE", "/spring24", "", f->resp, RESP), 405);
     assert_int_equal(h_get(f->d.port, "BREW", "/spring24", "", f->resp, RESP), 405);
@@ -306,7 +316,8 @@ static void test_root_fallback_forward_query(void **state)
     struct fx *f = *state;
     char v[512];
     assert_int_equal(get(f, "/", ""), 302);
-    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.com/home");
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/home");
     assert_int_equal(get(f, "/unknown1", ""), 302);
     assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
                         "https://example.com/missing");
@@ -364,7 +375,9 @@ static int setup_prefetch_serve(void **state)
 static void test_prefetch_served_as_bot(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(get(f, "/solo", "Sec-Purpose: prefetch\r\n" "User-Agent: Mozilla/5.0\r\n"),
+    assert_int_equal(get(f, "/solo",
+                         "Sec-Purpose: prefetch\r\n"
+                         "User-Agent: Mozilla/5.0\r\n"),
                      302);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "bot", 1, 3000), 1);
     assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "total"), 0);
@@ -379,7 +392,8 @@ static void test_events_live_within_1s(void **state)
     h_link_add(&f->r, "fresh", "https://example.net/new", NULL);
     h_sleep_ms(1000);
     assert_int_equal(get(f, "/fresh", BROWSER), 302);
-    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)), "https://example.net/new");
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.net/new");
     h_link_add(&f->r, "fresh", "https://example.net/changed", NULL);
     h_sleep_ms(1000);
     assert_int_equal(get(f, "/fresh", BROWSER), 302);
@@ -399,14 +413,19 @@ static void test_bad_targets_never_emitted(void **state)
     memcpy(big, "https://example.com/", 20);
     memset(big + 20, 'a', sizeof(big) - 21);
     big[sizeof(big) - 1] = '\0';
-    const char *bad[] = {"javascript:alert(1)", "https://example.com/\r\nSet-Cookie: a=b",
-                         "https://example.com/a b", "/relative", "//evil.example/x",
-                         "data:text/html,x", big};
+    const char *bad[] = {"javascript:alert(1)",
+                         "https://example.com/\r\nSet-Cookie: a=b",
+                         "https://example.com/a b",
+                         "/relative",
+                         "//evil.example/x",
+                         "data:text/html,x",
+                         big};
     char code[16];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(code, sizeof(code), "bad%zu", i);
         redisContext *c = h_redis_connect(&f->r);
-        freeReplyObject(redisCommand(c, "HSET hc:link:%s url %b", code, bad[i], strlen(bad[i])));
+        freeReplyObject(
+            redisCommand(c, "HSET hc:link:%s url %b", code, bad[i], strlen(bad[i])));
         redisFree(c);
         char path[32];
         snprintf(path, sizeof(path), "/%s", code);
@@ -428,7 +447,7 @@ static void test_malformed_requests(void **state)
     } cases[] = {
         {"GET /spr\r\ning24 HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* CRLF in the path */
         {"GET /spr\0ing24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},   /* NUL in the path */
-        {"GET /spring24\r\n\r\n", 400},                        /* HTTP/0.9 */
+        {"GET /spring24\r\n\r\n", 400},                         /* HTTP/0.9 */
         {"GET http://evil.example/spring24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         {"GET /spring24 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400},
         {"GET /spring24 HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},
@@ -460,7 +479,8 @@ static void test_malformed_requests(void **state)
     assert_true(h_raw(f->d.port, big, (size_t)n, f->resp, RESP) > 0);
     assert_int_equal(h_status(f->resp), 431);
     /* Pipelined garbage after a good request: the good one is answered. */
-    const char *pipe = "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n\x01 not http at all\r\n\r\n";
+    const char *pipe =
+        "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n\x01 not http at all\r\n\r\n";
     assert_true(h_raw(f->d.port, pipe, strlen(pipe), f->resp, RESP) > 0);
     assert_int_equal(h_status(f->resp), 302);
     assert_non_null(strstr(f->resp, "HTTP/1.1 400 Bad Request"));
@@ -524,7 +544,8 @@ static void test_sigterm_flushes(void **state)
     for (int i = 0; i < 20; i++)
         assert_int_equal(get(f, "/spring24", BROWSER), 302);
     h_sleep_ms(200);
-    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0); /* still pending */
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"),
+                     0); /* still pending */
     assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
     assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 20);
     assert_int_equal(h_hget(&f->r, "hc:campaign:spring:clicks", "total"), 20);
@@ -550,8 +571,11 @@ static void test_redis_restart(void **state)
     h_sleep_ms(300);
     assert_int_equal(h_redis_start(&f->r), 0);
     assert_int_equal(total(f, "hc:clicks:spring24", 20), 20);
-    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 20, 3000), 20);
-    for (int i = 0; i < 100 && h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP) != 200; i++)
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 20, 3000),
+                     20);
+    for (int i = 0;
+         i < 100 && h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP) != 200;
+         i++)
         h_sleep_ms(50);
     assert_int_equal(h_status(f->resp), 200);
     assert_non_null(strstr(h_daemon_log(&f->d), "event=redis_up"));
@@ -648,13 +672,15 @@ static void test_bad_conf_exits_1(void **state)
     fprintf(c, "[server]\nthreads = 0\nlisten = nowhere\n[redis]\nport = 99999\n");
     fclose(c);
     for (int t = 0; t < 2; t++) {
-        snprintf(cmd, sizeof(cmd), "%s %s -c %s 2>&1; echo exit=$?", bin, t ? "-t" : "", path);
+        snprintf(cmd, sizeof(cmd), "%s %s -c %s 2>&1; echo exit=$?", bin, t ? "-t" : "",
+                 path);
         FILE *p = popen(cmd, "r");
         size_t n = fread(out, 1, sizeof(out) - 1, p);
         out[n] = '\0';
         pclose(p);
         char want[400];
-        snprintf(want, sizeof(want), "%s:2: threads: out of range: \"0\" (accepted: auto or 1..256)", path);
+        snprintf(want, sizeof(want),
+                 "%s:2: threads: out of range: \"0\" (accepted: auto or 1..256)", path);
         assert_non_null(strstr(out, want));
         snprintf(want, sizeof(want), "%s:3: listen: not an IP:PORT address", path);
         assert_non_null(strstr(out, want));
@@ -680,17 +706,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_records_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_opt_out_not_logged, setup_access_log, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_and_invalid_codes, setup_one_thread, teardown),
+        cmocka_unit_test_setup_teardown(test_opt_out_not_logged, setup_access_log,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_and_invalid_codes, setup_one_thread,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fixed_resources, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_root_fallback_forward_query, setup_urls, teardown),
+        cmocka_unit_test_setup_teardown(test_root_fallback_forward_query, setup_urls,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_head_and_bots_are_bots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefetch_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prefetch_served_as_bot, setup_prefetch_serve, teardown),
+        cmocka_unit_test_setup_teardown(test_prefetch_served_as_bot, setup_prefetch_serve,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_events_live_within_1s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_targets_never_emitted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_half_sent_and_leaving_clients, setup_short_timeout, teardown),
+        cmocka_unit_test_setup_teardown(test_half_sent_and_leaving_clients,
+                                        setup_short_timeout, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_flushes, setup_slow_flush, teardown),
         cmocka_unit_test_setup_teardown(test_redis_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),

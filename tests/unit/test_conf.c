@@ -83,25 +83,25 @@ static void test_errors_all_in_one_pass(void **state)
 {
     (void)state;
     char *errs = NULL;
-    struct conf *c = parse("[server]\n"                       /* 1 */
-                           "threads = 999\n"                  /* 2 */
-                           "bogus = 1\n"                      /* 3 */
-                           "redirect_status = 200\n"          /* 4 */
-                           "forward_query = maybe\n"          /* 5 */
-                           "fallback_url = javascript:x()\n"  /* 6 */
-                           "listen = localhost:80\n"          /* 7 */
-                           "[redis]\n"                        /* 8 */
-                           "port = 70000\n"                   /* 9 */
-                           "host = redis.example.com\n"       /* 10 */
-                           "key_prefix = a:b\n"               /* 11 */
-                           "[nosuch]\n"                       /* 12 */
-                           "x = 1\n"                          /* 13 */
-                           "[tracking]\n"                     /* 14 */
-                           "prefetch = sometimes\n"           /* 15 */
-                           "flush_interval_ms = 12abc\n"      /* 16 */
-                           "flush_interval_ms = 100\n"        /* 17 */
-                           "just some words\n"                /* 18 */
-                           "[log]\nlevel = loud\n",           /* 19, 20 */
+    struct conf *c = parse("[server]\n"                      /* 1 */
+                           "threads = 999\n"                 /* 2 */
+                           "bogus = 1\n"                     /* 3 */
+                           "redirect_status = 200\n"         /* 4 */
+                           "forward_query = maybe\n"         /* 5 */
+                           "fallback_url = javascript:x()\n" /* 6 */
+                           "listen = localhost:80\n"         /* 7 */
+                           "[redis]\n"                       /* 8 */
+                           "port = 70000\n"                  /* 9 */
+                           "host = redis.example.com\n"      /* 10 */
+                           "key_prefix = a:b\n"              /* 11 */
+                           "[nosuch]\n"                      /* 12 */
+                           "x = 1\n"                         /* 13 */
+                           "[tracking]\n"                    /* 14 */
+                           "prefetch = sometimes\n"          /* 15 */
+                           "flush_interval_ms = 12abc\n"     /* 16 */
+                           "flush_interval_ms = 100\n"       /* 17 */
+                           "just some words\n"               /* 18 */
+                           "[log]\nlevel = loud\n",          /* 19, 20 */
                            &errs);
     assert_null(c);
     const char *want[] = {
@@ -117,15 +117,18 @@ static void test_errors_all_in_one_pass(void **state)
         "t.conf:11: key_prefix: bad key prefix",
         "t.conf:12: unknown section [nosuch]",
         "t.conf:15: prefetch: unknown value: \"sometimes\" (accepted: refuse or serve)\n",
-        "t.conf:16: flush_interval_ms: not a whole number: \"12abc\" (accepted: 10..60000)\n",
+        "t.conf:16: flush_interval_ms: not a whole number: \"12abc\" (accepted: "
+        "10..60000)\n",
         "t.conf:17: flush_interval_ms: duplicate",
         "t.conf:18: expected key = value\n",
-        "t.conf:20: level: unknown level: \"loud\" (accepted: debug, info, warn or error)\n",
+        "t.conf:20: level: unknown level: \"loud\" (accepted: debug, info, warn or "
+        "error)\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (strstr(errs, want[i]) == NULL)
             fail_msg("missing error %s in:\n%s", want[i], errs);
-    assert_null(strstr(errs, "t.conf:13:")); /* keys of an unknown section: reported once */
+    assert_null(
+        strstr(errs, "t.conf:13:")); /* keys of an unknown section: reported once */
     size_t lines = 0;
     for (const char *p = errs; *p; p++)
         lines += *p == '\n';

@@ -10,7 +10,8 @@
 
 static unsigned flags(const char *name, const char *value, struct privacy_bots *b)
 {
-    return privacy_header_flags(privacy_header_kind(name, strlen(name)), value, strlen(value), b);
+    return privacy_header_flags(privacy_header_kind(name, strlen(name)), value,
+                                strlen(value), b);
 }
 
 static void test_header_kinds(void **state)
@@ -64,12 +65,15 @@ static void test_bots(void **state)
     struct privacy_bots *b = privacy_bots_parse(text, strlen(text), &bad);
     assert_non_null(b);
     assert_int_equal(privacy_bots_count(b), 3);
-    const char *g = "Mozilla/5.0 (compatible; googlebot/2.1; +http://www.google.com/bot.html)";
+    const char *g =
+        "Mozilla/5.0 (compatible; googlebot/2.1; +http://www.google.com/bot.html)";
     for (int i = 0; i < 3; i++) /* the memo must give the same answer */
         assert_int_equal(flags("User-Agent", g, b), PRIVACY_BOT_UA);
-    assert_int_equal(flags("User-Agent", "Slackbot-LinkExpanding 1.0", b), PRIVACY_BOT_UA);
+    assert_int_equal(flags("User-Agent", "Slackbot-LinkExpanding 1.0", b),
+                     PRIVACY_BOT_UA);
     assert_int_equal(flags("User-Agent", "Some MAIL SCANNER v2", b), PRIVACY_BOT_UA);
-    const char *ff = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    const char *ff =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
     for (int i = 0; i < 3; i++)
         assert_int_equal(flags("User-Agent", ff, b), 0);
     assert_int_equal(flags("User-Agent", "", b), 0);
@@ -100,7 +104,8 @@ static void test_shipped_bots(void **state)
         "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
         "WhatsApp/2.23.20.0",
         "TelegramBot (like TwitterBot)",
-        "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+        "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient "
+        "+http://www.linkedin.com)",
         "Mozilla/5.0 (compatible; Barracuda Sentinel)",
         "Proofpoint URL Defense",
         "python-requests/2.31.0",
@@ -113,16 +118,19 @@ static void test_shipped_bots(void **state)
         if (!privacy_bots_match(b, bots[i], strlen(bots[i])))
             fail_msg("not classified as a bot: %s", bots[i]);
     const char *humans[] = {
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) "
         "Chrome/120.0.0.0 Safari/537.36",
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like "
         "Gecko) Version/17.1 Safari/605.1.15",
         "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, "
         "like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
         "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/120.0.0.0 Mobile Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) "
         "Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
     };
     for (size_t i = 0; i < sizeof(humans) / sizeof(humans[0]); i++)

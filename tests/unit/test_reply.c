@@ -31,8 +31,8 @@ static void test_redirect_bytes(void **state)
     assert_null(memmem(b.p, b.len, "Set-Cookie", 10));
     reply_buf_free(&b);
 
-    assert_int_equal(reply_redirect(&b, &d, 307, loc, strlen(loc), REPLY_TK_N, REPLY_CLOSE),
-                     307);
+    assert_int_equal(
+        reply_redirect(&b, &d, 307, loc, strlen(loc), REPLY_TK_N, REPLY_CLOSE), 307);
     assert_non_null(memmem(b.p, b.len, "HTTP/1.1 307 Temporary Redirect\r\n", 33));
     assert_non_null(memmem(b.p, b.len, "\r\nTk: N\r\n", 9));
     assert_non_null(memmem(b.p, b.len, "\r\nConnection: close\r\n\r\n", 23));

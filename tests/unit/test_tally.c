@@ -9,13 +9,14 @@
 #include "hash.h"
 #include "tally.h"
 
-static int add(struct tally *t, enum tally_kind k, const char *name, int64_t hour, bool bot)
+static int add(struct tally *t, enum tally_kind k, const char *name, int64_t hour,
+               bool bot)
 {
     return tally_add(t, k, hash_bytes(name, strlen(name)), name, strlen(name), hour, bot);
 }
 
-static struct tally_entry *find(struct tally_entry *list, enum tally_kind k, const char *name,
-                                int64_t hour)
+static struct tally_entry *find(struct tally_entry *list, enum tally_kind k,
+                                const char *name, int64_t hour)
 {
     for (; list; list = list->next)
         if (list->kind == k && list->hour == hour && strcmp(list->name, name) == 0)
@@ -58,7 +59,7 @@ static void test_bound(void **state)
         assert_int_equal(add(t, TALLY_LINK, name, 1, false), 0);
     }
     assert_int_equal(add(t, TALLY_LINK, "new", 1, false), -1); /* new key: refused */
-    assert_int_equal(add(t, TALLY_LINK, "c7", 1, true), 0);     /* old key: counted */
+    assert_int_equal(add(t, TALLY_LINK, "c7", 1, true), 0);    /* old key: counted */
     assert_int_equal(tally_keys(t), 1000);
     assert_int_equal(tally_follows(t), 1001);
     tally_free(t);

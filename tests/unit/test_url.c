@@ -85,7 +85,8 @@ static void test_join(void **state)
     join("https://e.com/x", q, NULL); /* would pass 2048 bytes */
 
     char small[8];
-    assert_int_equal(url_join_query("https://e.com/x", 15, "a=1", 3, small, sizeof(small)), -1);
+    assert_int_equal(
+        url_join_query("https://e.com/x", 15, "a=1", 3, small, sizeof(small)), -1);
 }
 
 int main(void)
