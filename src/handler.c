@@ -68,17 +68,24 @@ static void access_line(const struct handler *h, const struct http_request *req,
              status, link ? (int)link->code_len : 1, link ? link->code : "-");
 }
 
-static void not_found(struct handler *h, struct http_conn *c,
-                      const struct http_request *req)
+/* A 302 to a conf URL (fallback_url, root_url) when it is set, else 404.
+ * Not a follow: never counted. */
+static void redirect_or_404(struct handler *h, struct http_conn *c,
+                            const struct http_request *req, const char *url)
 {
-    const char *fb = h->conf->fallback_url;
-    if (fb[0] != '\0') {
-        http_reply_redirect(c, 302, fb, strlen(fb), false);
+    if (url[0] != '\0') {
+        http_reply_redirect(c, 302, url, strlen(url), false);
         access_line(h, req, 302, NULL);
     } else {
         http_reply_fixed(c, REPLY_NOT_FOUND);
         access_line(h, req, 404, NULL);
     }
+}
+
+static void not_found(struct handler *h, struct http_conn *c,
+                      const struct http_request *req)
+{
+    redirect_or_404(h, c, req, h->conf->fallback_url);
 }
 
 static void count(struct handler *h, const struct link *link, bool bot)
@@ -175,14 +182,7 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     const struct link *link = NULL;
 
     if (req->path_len == 1) {
-        const char *root = h->conf->root_url;
-        if (root[0] != '\0') {
-            http_reply_redirect(c, 302, root, strlen(root), false);
-            access_line(h, req, 302, NULL);
-        } else {
-            http_reply_fixed(c, REPLY_NOT_FOUND);
-            access_line(h, req, 404, NULL);
-        }
+        redirect_or_404(h, c, req, h->conf->root_url);
         return;
     }
     const char *code = req->path + 1;

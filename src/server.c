@@ -1,8 +1,12 @@
 /* server: start-up and shutdown of the whole daemon on the main thread. */
 #include "server.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,33 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         "conf changes\"");
 }
 
+/* Workers bind with SO_REUSEPORT, which would let them silently share the
+ * port with a stray listener (another hopcount, say) and take half its
+ * traffic. Bind once without it first: that fails while anyone listens. */
+static int probe_listen(const char *addr, char *err, size_t errsz)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), one = 1;
+
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(err, errsz, "cannot parse listen address %s", addr);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errsz, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, (socklen_t)len) != 0) {
+        snprintf(err, errsz, "cannot bind %s: %s", addr, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
 int server_run(const struct conf *conf)
 {
     struct server s = {.conf = conf};
@@ -60,6 +91,11 @@ int server_run(const struct conf *conf)
     s.base = event_base_new();
     if (s.base == NULL) {
         log_error("event=start_failed reason=\"cannot create the main event base\"");
+        return 1;
+    }
+    if (probe_listen(conf->listen, err, sizeof(err)) != 0) {
+        log_error("event=start_failed reason=\"%s\"", err);
+        event_base_free(s.base);
         return 1;
     }
     s.n = conf->threads;

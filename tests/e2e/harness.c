@@ -282,6 +282,7 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
     if (bin == NULL)
         bin = "build/hopcount";
     d->port = h_free_port();
+    d->exited = false;
     d->admin_port = h_free_port();
     snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
     snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
@@ -301,10 +302,22 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
     return -1;
 }
 
-bool h_daemon_alive(const struct h_daemon *d)
+static int decode(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool h_daemon_alive(struct h_daemon *d)
 {
     int status;
-    return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+    if (d->pid <= 0 || d->exited)
+        return false;
+    if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+        d->exited = true;
+        d->exit_status = decode(status);
+        return false;
+    }
+    return true;
 }
 
 int h_daemon_stop(struct h_daemon *d, int sig)
@@ -312,15 +325,17 @@ int h_daemon_stop(struct h_daemon *d, int sig)
     int status;
     if (d->pid <= 0)
         return -1;
+    if (d->exited) {
+        d->pid = 0;
+        return d->exit_status;
+    }
     kill(d->pid, sig);
     long long deadline = now_ms() + 15000;
     while (now_ms() < deadline) {
         pid_t p = waitpid(d->pid, &status, WNOHANG);
         if (p == d->pid) {
             d->pid = 0;
-            if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-            return 128 + WTERMSIG(status);
+            return decode(status);
         }
         h_sleep_ms(10);
     }

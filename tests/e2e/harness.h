@@ -21,6 +21,8 @@ struct h_daemon {
     int admin_port;
     char conf[300];
     char log[300];
+    bool exited; /* reaped: exit_status holds its status */
+    int exit_status;
 };
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -52,7 +54,7 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
 /* Send sig and wait; returns the exit status (or 128+signal), -1 on timeout. */
 int h_daemon_stop(struct h_daemon *d, int sig);
 /* True while the process runs. */
-bool h_daemon_alive(const struct h_daemon *d);
+bool h_daemon_alive(struct h_daemon *d);
 /* The daemon's stderr so far (static buffer). */
 const char *h_daemon_log(const struct h_daemon *d);
 

@@ -698,6 +698,21 @@ static void test_bad_conf_exits_1(void **state)
     assert_non_null(strstr(out, "exit=0"));
 }
 
+/* A second daemon on a port already served refuses to start, rather than
+ * sharing it through SO_REUSEPORT. */
+static void test_port_in_use_refused(void **state)
+{
+    struct fx *f = *state;
+    struct h_daemon second;
+    char extra[128];
+    snprintf(extra, sizeof(extra), "server.listen = 127.0.0.1:%d", f->d.port);
+    assert_int_equal(h_daemon_start(&second, &f->r, extra, false), -1);
+    assert_int_equal(h_daemon_stop(&second, SIGTERM), 1);
+    assert_non_null(strstr(h_daemon_log(&second), "event=start_failed"));
+    assert_non_null(strstr(h_daemon_log(&second), "Address already in use"));
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +743,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_cap, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
 }
