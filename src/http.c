@@ -182,8 +182,8 @@ static void stop_reading(struct http_conn *c)
 
 /* The answer is written and the client may still be sending: shut our side
  * and drain theirs for a while, so a close never turns into a reset that
- * destroys the answer in flight. */
-static void begin_linger(struct http_conn *c)
+ * destroys the answer in flight. Returns -1 when c was freed instead. */
+static int begin_linger(struct http_conn *c)
 {
     struct timeval tv = {.tv_sec = 0, .tv_usec = 0};
     int ms = c->s->conf->read_timeout_ms < HTTP_LINGER_MS ? c->s->conf->read_timeout_ms
@@ -191,13 +191,14 @@ static void begin_linger(struct http_conn *c)
 
     if (shutdown(c->fd, SHUT_WR) != 0) {
         conn_free(c);
-        return;
+        return -1;
     }
     c->phase = PHASE_LINGER;
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
     event_add(&c->ev_timer, &tv);
     start_reading(c);
+    return 0;
 }
 
 /* Write what is buffered. Returns -1 when the connection was freed. */
@@ -223,10 +224,8 @@ static int flush_out(struct http_conn *c)
         return -1;
     }
     c->out.off = c->out.len = 0;
-    if (c->closing) {
-        begin_linger(c);
-        return c->phase == PHASE_LINGER ? 0 : -1;
-    }
+    if (c->closing)
+        return begin_linger(c);
     if (c->waiting)
         stop_reading(c);
     else

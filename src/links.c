@@ -171,13 +171,9 @@ static enum links_status answer(struct links_entry *e, const struct link **out)
     return LINKS_UNKNOWN;
 }
 
-/* Store Redis's answer to HMGET P:link:CODE url campaign in e. */
-static void store(struct links *l, struct links_entry *e, redisReply *r)
+/* Drop what e knew about its link. */
+static void forget(struct links_entry *e)
 {
-    const char *why = NULL;
-    uint64_t now = util_now_ms();
-    redisReply *url = r->element[0], *camp = r->element[1];
-
     free(e->url);
     e->url = NULL;
     e->found = false;
@@ -185,6 +181,27 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     e->link.url_len = 0;
     e->link.campaign = NULL;
     e->link.campaign_len = 0;
+}
+
+/* e holds a fresh answer now (found or not): set its lifetime. An entry
+ * invalidated while its fetch was in flight expires at once. */
+static void settle(struct links *l, struct links_entry *e)
+{
+    uint64_t ttl_s =
+        (uint64_t)(e->found ? l->conf->cache_ttl_s : l->conf->negative_ttl_s);
+    e->has_data = true;
+    e->gen = l->gen;
+    e->expires_ms = e->refetch ? 0 : util_now_ms() + 1000u * ttl_s;
+    e->refetch = false;
+}
+
+/* Store Redis's answer to HMGET P:link:CODE url campaign in e. */
+static void store(struct links *l, struct links_entry *e, redisReply *r)
+{
+    const char *why = NULL;
+    redisReply *url = r->element[0], *camp = r->element[1];
+
+    forget(e);
     if (url->type == REDIS_REPLY_STRING) {
         if (url_target_ok(url->str, url->len, &why)) {
             e->url = xstrndup(url->str, url->len);
@@ -212,14 +229,7 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
                      e->code);
         }
     }
-    e->has_data = true;
-    e->gen = l->gen;
-    e->expires_ms = now + 1000u * (uint64_t)(e->found ? l->conf->cache_ttl_s
-                                                      : l->conf->negative_ttl_s);
-    if (e->refetch) {
-        e->expires_ms = 0;
-        e->refetch = false;
-    }
+    settle(l, e);
 }
 
 static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
@@ -233,6 +243,16 @@ static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         store(l, e, r);
         st = e->found ? LINKS_FOUND : LINKS_UNKNOWN;
+    } else if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+               strncmp(r->str, "WRONGTYPE", 9) == 0) {
+        /* P:link:CODE is not a hash: bad data, answered like an unknown code. */
+        metric_add(&l->m->bad_targets, 1);
+        if (!e->bad_logged)
+            log_warn("event=bad_link code=%s reason=\"key is not a hash\"", e->code);
+        e->bad_logged = true;
+        forget(e);
+        settle(l, e);
+        st = LINKS_UNKNOWN;
     } else {
         metric_add(&l->m->redis_lookup_errors, 1);
         if (r != NULL && r->type == REDIS_REPLY_ERROR)

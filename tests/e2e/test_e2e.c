@@ -434,6 +434,10 @@ static void test_bad_targets_never_emitted(void **state)
         assert_null(strstr(f->resp, "Set-Cookie"));
     }
     assert_non_null(strstr(h_daemon_log(&f->d), "event=bad_target code=bad0"));
+    /* A link key of the wrong type is bad data too, not an outage. */
+    assert_int_equal(h_redis_int(&f->r, "SADD hc:link:settype x"), 1);
+    assert_int_equal(get(f, "/settype", BROWSER), 404);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=bad_link code=settype"));
 }
 
 /* Malformed requests get their error, and the daemon keeps serving. */
