@@ -29,6 +29,7 @@
 #define HTTP_LINGER_MS 2000  /* reading what a closed client still sends */
 #define HTTP_FREE_MAX 256    /* connection structs kept for reuse */
 #define HTTP_ACCEPT_RETRY_MS 100
+#define HTTP_ACCEPT_BURST 16 /* accepts per loop iteration, so timers and Redis get turns */
 
 /* Where a connection is in its life. */
 enum conn_phase {
@@ -54,6 +55,8 @@ struct http_conn {
     bool http10;
     bool in_value;
     bool name_long;
+    bool linger;  /* drain input before closing: an error, or unread bytes */
+    bool nodelay; /* TCP_NODELAY is set */
     int err_status; /* 414 or 431 found by a callback, else 0 */
     enum privacy_header hkind;
     unsigned privacy;
@@ -78,7 +81,10 @@ struct http_server {
     struct privacy_bots *bots;
     struct evconnlistener *listener;
     struct event *accept_retry;
+    struct event *accept_resume;
     bool listener_on;
+    bool accept_paused; /* a burst ended: the listener waits for the next turn */
+    int accept_burst;
     int max_conns;
     size_t nconns;
     size_t slot_size;
@@ -108,7 +114,7 @@ static void listener_update(struct http_server *s)
 {
     if (s->listener == NULL)
         return;
-    bool want = !s->stopping && s->nconns < (size_t)s->max_conns;
+    bool want = !s->stopping && !s->accept_paused && s->nconns < (size_t)s->max_conns;
     if (want && !s->listener_on && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
         evconnlistener_enable(s->listener);
         s->listener_on = true;
@@ -224,8 +230,13 @@ static int flush_out(struct http_conn *c)
         return -1;
     }
     c->out.off = c->out.len = 0;
-    if (c->closing)
-        return begin_linger(c);
+    if (c->closing) {
+        /* Like nginx: linger only when the client may still be sending. */
+        if (c->linger || c->in_pos < c->in_len)
+            return begin_linger(c);
+        conn_free(c);
+        return -1;
+    }
     if (c->waiting)
         stop_reading(c);
     else
@@ -284,6 +295,7 @@ static void reply_error(struct http_conn *c, enum reply_kind kind)
 {
     c->keep = false;
     c->closing = true;
+    c->linger = true;
     c->waiting = false;
     count_status(c->s, reply_fixed(&c->out, &c->s->date, kind, false, REPLY_CLOSE));
 }
@@ -417,6 +429,14 @@ static void dispatch(struct http_conn *c)
     event_base_gettimeofday_cached(s->base, &tv);
     reply_date_update(&s->date, tv.tv_sec);
     c->keep = http_should_keep_alive(p) && !s->stopping && !p->upgrade;
+    if (c->keep && !c->nodelay) {
+        /* Set lazily, as nginx does: a connection that closes after one
+         * answer (one send) never needs it. */
+        int one = 1;
+        c->nodelay = true;
+        if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+            log_debug("event=setsockopt_failed option=TCP_NODELAY errno=%d", errno);
+    }
     c->http10 = p->http_minor == 0;
     c->req.head = p->method == HTTP_HEAD;
     if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
@@ -590,6 +610,7 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
     c->phase = PHASE_ACTIVE;
     c->reading = false;
     c->in_message = c->waiting = c->answered = c->closing = false;
+    c->linger = c->nodelay = false;
     c->in_len = c->in_pos = 0;
     c->out.len = c->out.off = 0;
     memset(c->slot, 0, s->slot_size);
@@ -607,13 +628,17 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
     metric_set(&s->m->connections, s->nconns);
     start_reading(c);
     arm_read_timeout(c);
+    /* The listener defers accept until data arrives (TCP_DEFER_ACCEPT), so
+     * the request is usually here already: read it now. A connection answered
+     * and closed within this callback never costs an epoll_ctl (the
+     * changelist cancels the add with the delete). c may be gone after. */
+    on_read(fd, EV_READ, c);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
                       int socklen, void *arg)
 {
     struct http_server *s = arg;
-    int one = 1;
     (void)l;
     (void)addr; /* never looked at: hopcount keeps no client address */
     (void)socklen;
@@ -623,10 +648,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         listener_update(s);
         return;
     }
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 &&
-        errno != EOPNOTSUPP)
-        log_debug("event=setsockopt_failed option=TCP_NODELAY errno=%d", errno);
     conn_new(s, fd);
+    /* libevent accepts until EAGAIN; under a storm of new connections that
+     * would starve the flush timer and Redis replies. Take a turn. */
+    if (++s->accept_burst >= HTTP_ACCEPT_BURST && !s->accept_paused) {
+        s->accept_paused = true;
+        listener_update(s);
+        event_active(s->accept_resume, EV_TIMEOUT, 1);
+        return;
+    }
+    listener_update(s);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_server *s = arg;
+    (void)fd;
+    (void)what;
+    s->accept_burst = 0;
+    s->accept_paused = false;
     listener_update(s);
 }
 
@@ -686,18 +726,26 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
                          .tv_usec = (conf->read_timeout_ms % 1000) * 1000};
     s->read_timeout = event_base_init_common_timeout(base, &tv);
     s->accept_retry = evtimer_new(base, on_accept_retry, s);
+    s->accept_resume = evtimer_new(base, on_accept_resume, s);
     s->listener =
         evconnlistener_new_bind(base, on_accept, s,
                                 LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                 1024, (struct sockaddr *)&ss, sslen);
-    if (s->listener == NULL || s->read_timeout == NULL || s->accept_retry == NULL) {
+    if (s->listener == NULL || s->read_timeout == NULL || s->accept_retry == NULL ||
+        s->accept_resume == NULL) {
         snprintf(err, errsz, "cannot listen on %s: %s", conf->listen,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         http_server_free(s);
         return NULL;
     }
     evconnlistener_set_error_cb(s->listener, on_accept_error);
+    /* Wake accept only once the client has sent something (Linux): an idle
+     * connect costs no connection slot, and the first read rarely waits. */
+    int defer = (conf->read_timeout_ms + 999) / 1000;
+    if (setsockopt(evconnlistener_get_fd(s->listener), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer,
+                   sizeof(defer)) != 0)
+        log_debug("event=setsockopt_failed option=TCP_DEFER_ACCEPT errno=%d", errno);
     s->listener_on = true;
     return s;
 }
@@ -718,6 +766,7 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
         s->listener_on = false;
     }
     event_del(s->accept_retry);
+    event_del(s->accept_resume);
     /* Idle connections go now; busy ones close after their answer. */
     struct http_conn *c = s->conns, *next;
     for (; c != NULL; c = next) {
@@ -754,6 +803,8 @@ void http_server_free(struct http_server *s)
         evconnlistener_free(s->listener);
     if (s->accept_retry != NULL)
         event_free(s->accept_retry);
+    if (s->accept_resume != NULL)
+        event_free(s->accept_resume);
     while (s->free_list != NULL) {
         struct http_conn *c = s->free_list;
         s->free_list = c->next;
