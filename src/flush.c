@@ -1,4 +1,6 @@
-/* flush: delivers one worker's tally to Redis in batches. */
+/* flush: delivers one worker's tally to Redis every flush_interval_ms, in
+ * batches of counter keys (one script call each), one batch in flight at a
+ * time, and puts back what was not delivered. */
 #include "flush.h"
 
 #include <event2/event.h>
@@ -16,13 +18,35 @@
 #include "util.h"
 
 #define FLUSH_DRAIN_MS 50
+#define FLUSH_BATCH_KEYS 128 /* counter keys per script call */
+#define FLUSH_FIELDS_MAX 5   /* total, d:, h:, bot, bot:d: */
 
-/* Adds every field/increment pair to the hash KEYS[1] atomically: one call
- * per counter key keeps each key's update whole, and works unchanged when
- * keys live on different cluster nodes. */
+/* KEYS are counter hashes; ARGV holds, for each key in turn, its number of
+ * fields and then field/increment pairs. Every HINCRBY runs under pcall, so
+ * one bad key (another type, an overflow) cannot abort the script halfway
+ * through the batch: the script is applied whole, and it answers with the
+ * 1-based indexes of the keys it could not update. */
 static const char flush_script[] =
-    "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end "
-    "return #ARGV / 2";
+    "local bad, a = {}, 1 "
+    "for k = 1, #KEYS do "
+    "local n, failed = tonumber(ARGV[a]), false "
+    "a = a + 1 "
+    "for i = 1, n do "
+    "local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1]) "
+    "if type(r) == 'table' and r.err and not failed then failed = true bad[#bad + 1] = k "
+    "end "
+    "a = a + 2 "
+    "end "
+    "end "
+    "return bad";
+
+/* One script call in flight: its entries, owned by the batch. */
+struct flush_batch {
+    struct tally_entry *entries[FLUSH_BATCH_KEYS];
+    size_t n;
+    uint64_t follows;
+    uint64_t sent_ms;
+};
 
 struct flush {
     struct event_base *base;
@@ -31,142 +55,202 @@ struct flush {
     struct tally *t;
     struct metrics *m;
     struct event *timer;
-    size_t inflight;           /* commands sent, not answered */
-    uint64_t inflight_follows; /* follows in those commands */
-    uint64_t round_started_ms;
+    struct tally_entry *queue; /* taken for this round, not sent yet */
+    uint64_t queue_follows;
+    struct flush_batch *batch; /* in flight, or NULL */
     void (*drain_done)(void *arg);
     void *drain_arg;
     bool draining;
 };
 
-/* One entry in flight; the entry itself is owned by the command. */
-struct flush_cmd {
-    struct flush *f;
-    struct tally_entry *e;
-    uint64_t sent_ms;
-};
+static void send_next(struct flush *f);
+
+static uint64_t entry_follows(const struct tally_entry *e)
+{
+    return e->human + e->bot;
+}
 
 static void check_drained(struct flush *f)
 {
-    if (f->draining && f->inflight == 0 && tally_keys(f->t) == 0) {
+    if (f->draining && f->batch == NULL && f->queue == NULL && tally_keys(f->t) == 0) {
         f->draining = false;
         event_del(f->timer);
         f->drain_done(f->drain_arg);
     }
 }
 
-/* Errors that a retry cannot fix: the key holds another type, or a counter
- * would overflow. Retrying them forever would block nothing but would never
- * deliver either; they are logged and dropped. */
-static bool permanent_error(const char *s)
+/* Give the rest of the round back to the tally: Redis went away. */
+static void requeue(struct flush *f)
 {
-    return strncmp(s, "WRONGTYPE", 9) == 0 || strncmp(s, "ERR", 3) == 0;
+    while (f->queue != NULL) {
+        struct tally_entry *e = f->queue;
+        f->queue = e->next;
+        e->next = NULL;
+        tally_merge(f->t, e);
+    }
+    f->queue_follows = 0;
 }
 
-static void on_flush_reply(struct rconn *rc, redisReply *r, void *arg)
+static void on_batch_reply(struct rconn *rc, redisReply *r, void *arg)
 {
-    struct flush_cmd *cmd = arg;
-    struct flush *f = cmd->f;
-    struct tally_entry *e = cmd->e;
-    uint64_t n = e->human + e->bot;
+    struct flush *f = arg;
+    struct flush_batch *b = f->batch;
     (void)rc;
 
-    f->inflight--;
-    f->inflight_follows -= n;
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+    f->batch = NULL;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
+        /* Applied; the keys listed could not be (wrong type, overflow). */
+        for (size_t i = 0; i < r->elements; i++) {
+            long long k =
+                r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+            if (k < 1 || (size_t)k > b->n || b->entries[k - 1] == NULL)
+                continue;
+            struct tally_entry *e = b->entries[k - 1];
+            metric_add(&f->m->follows_dropped, entry_follows(e));
+            metric_add(&f->m->flush_errors, 1);
+            log_error("event=flush_rejected key_kind=%s name=%s follows=%llu "
+                      "reason=\"Redis refused the update (is the key a hash?)\"",
+                      e->kind == TALLY_LINK ? "link" : "campaign", e->name,
+                      (unsigned long long)entry_follows(e));
+            free(e);
+            b->entries[k - 1] = NULL;
+        }
+        for (size_t i = 0; i < b->n; i++)
+            free(b->entries[i]);
         metric_add(&f->m->flushes, 1);
-        uint64_t us = (util_now_ms() - cmd->sent_ms) * 1000u;
-        metric_add(&f->m->flush_latency_us_sum, us);
+        metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - b->sent_ms) * 1000u);
         metric_add(&f->m->flush_latency_count, 1);
-        free(e);
-    } else if (r != NULL && r->type == REDIS_REPLY_ERROR && permanent_error(r->str)) {
-        metric_add(&f->m->flush_errors, 1);
-        metric_add(&f->m->follows_dropped, n);
-        log_error(
-            "event=flush_rejected key_kind=%s name=%s follows=%llu reason=\"%.120s\"",
-            e->kind == TALLY_LINK ? "link" : "campaign", e->name, (unsigned long long)n,
-            r->str);
-        free(e);
+        free(b);
+        send_next(f);
     } else {
-        /* Not delivered (or not known to be): keep it for the next round. */
+        /* Not delivered, or not known to be: keep it all for the next round. */
         metric_add(&f->m->flush_errors, 1);
         if (r != NULL && r->type == REDIS_REPLY_ERROR)
             log_warn("event=flush_retry reason=\"%.120s\"", r->str);
-        tally_merge(f->t, e);
+        for (size_t i = 0; i < b->n; i++)
+            tally_merge(f->t, b->entries[i]);
+        free(b);
+        requeue(f);
     }
-    free(cmd);
     metric_set(&f->m->pending_keys, tally_keys(f->t));
     check_drained(f);
 }
 
-static int send_entry(struct flush *f, struct tally_entry *e)
-{
-    char key[KEYS_MAX];
-    char fields[5][KEYS_FIELD_MAX];
-    char nums[2][24];
-    const char *argv[4 + 10];
-    size_t len[4 + 10];
-    int argc = 0;
-    int klen = e->kind == TALLY_LINK
-                   ? keys_clicks(key, f->conf->key_prefix, e->name, e->len)
-                   : keys_campaign_clicks(key, f->conf->key_prefix, e->name, e->len);
-    if (klen < 0)
-        return -1;
+/* The argv of one batch: strings live in `text`, which must outlive the
+ * call (hiredis copies them when it formats the command). */
+struct argv_buf {
+    const char **argv;
+    size_t *len;
+    int argc;
+    char *text;
+    size_t used, cap;
+};
 
-#define ARG(s, l)                                                                        \
-    do {                                                                                 \
-        argv[argc] = (s);                                                                \
-        len[argc] = (l);                                                                 \
-        argc++;                                                                          \
-    } while (0)
-    ARG("EVAL", 4);
-    ARG(flush_script, sizeof(flush_script) - 1);
-    ARG("1", 1);
-    ARG(key, (size_t)klen);
-    if (e->human > 0) {
-        int nl = snprintf(nums[0], sizeof(nums[0]), "%llu", (unsigned long long)e->human);
-        ARG(KEYS_FIELD_TOTAL, strlen(KEYS_FIELD_TOTAL));
-        ARG(nums[0], (size_t)nl);
-        ARG(fields[0], (size_t)keys_field_day(fields[0], e->hour));
-        ARG(nums[0], (size_t)nl);
-        ARG(fields[1], (size_t)keys_field_hour(fields[1], e->hour));
-        ARG(nums[0], (size_t)nl);
+static void arg(struct argv_buf *a, const char *s, size_t len)
+{
+    a->argv[a->argc] = s;
+    a->len[a->argc] = len;
+    a->argc++;
+}
+
+/* Copy into the batch's text and add as an argument. */
+static void arg_copy(struct argv_buf *a, const char *s, int len)
+{
+    char *p = a->text + a->used;
+    memcpy(p, s, (size_t)len);
+    a->used += (size_t)len;
+    arg(a, p, (size_t)len);
+}
+
+static void arg_num(struct argv_buf *a, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+    arg_copy(a, num, n);
+}
+
+/* Send the next batch of the round, if any. */
+static void send_next(struct flush *f)
+{
+    if (f->queue == NULL || f->batch != NULL)
+        return;
+    if (!rconn_ready(f->rc)) {
+        requeue(f);
+        return;
     }
-    if (e->bot > 0) {
-        int nl = snprintf(nums[1], sizeof(nums[1]), "%llu", (unsigned long long)e->bot);
-        ARG(KEYS_FIELD_BOT, strlen(KEYS_FIELD_BOT));
-        ARG(nums[1], (size_t)nl);
-        ARG(fields[2], (size_t)keys_field_bot_day(fields[2], e->hour));
-        ARG(nums[1], (size_t)nl);
+    struct flush_batch *b = xcalloc(1, sizeof(*b));
+    while (f->queue != NULL && b->n < FLUSH_BATCH_KEYS) {
+        struct tally_entry *e = f->queue;
+        f->queue = e->next;
+        e->next = NULL;
+        b->entries[b->n++] = e;
+        b->follows += entry_follows(e);
     }
-#undef ARG
-    struct flush_cmd *cmd = xmalloc(sizeof(*cmd));
-    cmd->f = f;
-    cmd->e = e;
-    cmd->sent_ms = util_now_ms();
-    if (rconn_command(f->rc, on_flush_reply, cmd, argc, argv, len) != 0) {
-        free(cmd);
-        return -1;
+    f->queue_follows -= b->follows;
+
+    enum { PER_KEY = 1 + 2 * FLUSH_FIELDS_MAX };
+    struct argv_buf a = {0};
+    a.argv = xmalloc((3 + b->n * (1 + PER_KEY)) * sizeof(*a.argv));
+    a.len = xmalloc((3 + b->n * (1 + PER_KEY)) * sizeof(*a.len));
+    a.cap = b->n *
+            (KEYS_MAX + FLUSH_FIELDS_MAX * KEYS_FIELD_MAX + (2 + FLUSH_FIELDS_MAX) * 24);
+    a.text = xmalloc(a.cap);
+    char nkeys[16];
+    arg(&a, "EVAL", 4);
+    arg(&a, flush_script, sizeof(flush_script) - 1);
+    arg(&a, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", b->n));
+    for (size_t i = 0; i < b->n; i++) {
+        const struct tally_entry *e = b->entries[i];
+        char key[KEYS_MAX];
+        int klen = e->kind == TALLY_LINK
+                       ? keys_clicks(key, f->conf->key_prefix, e->name, e->len)
+                       : keys_campaign_clicks(key, f->conf->key_prefix, e->name, e->len);
+        arg_copy(&a, key, klen); /* names are at most 64 bytes: always fits */
     }
-    f->inflight++;
-    f->inflight_follows += e->human + e->bot;
-    return 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct tally_entry *e = b->entries[i];
+        char field[KEYS_FIELD_MAX];
+        arg_num(&a, (e->human > 0 ? 3 : 0) + (e->bot > 0 ? 2 : 0));
+        if (e->human > 0) {
+            arg(&a, KEYS_FIELD_TOTAL, strlen(KEYS_FIELD_TOTAL));
+            arg_num(&a, e->human);
+            arg_copy(&a, field, keys_field_day(field, e->hour));
+            arg_num(&a, e->human);
+            arg_copy(&a, field, keys_field_hour(field, e->hour));
+            arg_num(&a, e->human);
+        }
+        if (e->bot > 0) {
+            arg(&a, KEYS_FIELD_BOT, strlen(KEYS_FIELD_BOT));
+            arg_num(&a, e->bot);
+            arg_copy(&a, field, keys_field_bot_day(field, e->hour));
+            arg_num(&a, e->bot);
+        }
+    }
+    b->sent_ms = util_now_ms();
+    f->batch = b;
+    int rc = rconn_command(f->rc, on_batch_reply, f, a.argc, a.argv, a.len);
+    free(a.argv);
+    free(a.len);
+    free(a.text);
+    if (rc != 0) {
+        f->batch = NULL;
+        for (size_t i = 0; i < b->n; i++)
+            tally_merge(f->t, b->entries[i]);
+        free(b);
+        requeue(f);
+    }
 }
 
 void flush_round(struct flush *f)
 {
-    if (f->inflight > 0 || !rconn_ready(f->rc) || tally_keys(f->t) == 0)
+    if (f->batch != NULL || f->queue != NULL || !rconn_ready(f->rc) ||
+        tally_keys(f->t) == 0)
         return;
     metric_add(&f->m->flush_batches, 1);
-    f->round_started_ms = util_now_ms();
-    struct tally_entry *list = tally_take(f->t);
-    while (list != NULL) {
-        struct tally_entry *e = list;
-        list = e->next;
-        e->next = NULL;
-        if (send_entry(f, e) != 0)
-            tally_merge(f->t, e); /* connection went away: next round */
-    }
+    f->queue_follows = tally_follows(f->t);
+    f->queue = tally_take(f->t);
+    metric_set(&f->m->pending_keys, 0);
+    send_next(f);
     metric_set(&f->m->pending_keys, tally_keys(f->t));
 }
 
@@ -203,6 +287,8 @@ void flush_free(struct flush *f)
 {
     if (f == NULL)
         return;
+    /* The connection is closed first, so no batch is in flight here. */
+    requeue(f);
     event_free(f->timer);
     free(f);
 }
@@ -221,5 +307,5 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
 
 uint64_t flush_inflight_follows(const struct flush *f)
 {
-    return f->inflight_follows;
+    return f->queue_follows + (f->batch != NULL ? f->batch->follows : 0);
 }

@@ -29,7 +29,8 @@
 #define HTTP_LINGER_MS 2000  /* reading what a closed client still sends */
 #define HTTP_FREE_MAX 256    /* connection structs kept for reuse */
 #define HTTP_ACCEPT_RETRY_MS 100
-#define HTTP_ACCEPT_BURST 16 /* accepts per loop iteration, so timers and Redis get turns */
+#define HTTP_ACCEPT_BURST                                                                \
+    16 /* accepts per loop iteration, so timers and Redis get turns */
 
 /* Where a connection is in its life. */
 enum conn_phase {
@@ -55,8 +56,8 @@ struct http_conn {
     bool http10;
     bool in_value;
     bool name_long;
-    bool linger;  /* drain input before closing: an error, or unread bytes */
-    bool nodelay; /* TCP_NODELAY is set */
+    bool linger;    /* drain input before closing: an error, or unread bytes */
+    bool nodelay;   /* TCP_NODELAY is set */
     int err_status; /* 414 or 431 found by a callback, else 0 */
     enum privacy_header hkind;
     unsigned privacy;
@@ -743,8 +744,8 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
     /* Wake accept only once the client has sent something (Linux): an idle
      * connect costs no connection slot, and the first read rarely waits. */
     int defer = (conf->read_timeout_ms + 999) / 1000;
-    if (setsockopt(evconnlistener_get_fd(s->listener), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer,
-                   sizeof(defer)) != 0)
+    if (setsockopt(evconnlistener_get_fd(s->listener), IPPROTO_TCP, TCP_DEFER_ACCEPT,
+                   &defer, sizeof(defer)) != 0)
         log_debug("event=setsockopt_failed option=TCP_DEFER_ACCEPT errno=%d", errno);
     s->listener_on = true;
     return s;

@@ -72,7 +72,8 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
     one(out, "hopcount_flush_commands_total", "counter",
         "Counter keys delivered to Redis.", SUM(flushes));
     one(out, "hopcount_flush_errors_total", "counter",
-        "Counter key deliveries that failed (kept for retry unless rejected).",
+        "Flush script calls that failed (their keys kept for retry) or keys Redis "
+        "refused.",
         SUM(flush_errors));
     uint64_t cnt = SUM(flush_latency_count);
     evbuffer_add_printf(

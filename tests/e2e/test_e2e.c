@@ -602,7 +602,7 @@ static void test_admin(void **state)
         "hopcount_follows_total{outcome=\"opted_out\"} 1\n",
         "hopcount_follows_total{outcome=\"bot\"} 0\n",
         "hopcount_cache_misses_total ",
-        "hopcount_flush_commands_total 2\n",
+        "hopcount_flush_commands_total 1\n",
         "hopcount_flush_errors_total 0\n",
         "hopcount_pending_keys 0\n",
         "hopcount_redis_connected 2\n",
@@ -702,6 +702,25 @@ static void test_bad_conf_exits_1(void **state)
     assert_non_null(strstr(out, "exit=0"));
 }
 
+/* A counter key of the wrong type is refused by Redis: logged and dropped,
+ * and the other keys of the same batch are still applied exactly once. */
+static void test_wrong_type_counter_isolated(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_redis_int(&f->r, "SADD hc:clicks:solo x"), 1);
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 1, 3000), 1);
+    h_sleep_ms(300);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=flush_rejected key_kind=link name=solo"));
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
+    assert_non_null(strstr(f->resp, "hopcount_follows_total{outcome=\"dropped\"} 1\n"));
+    assert_non_null(strstr(f->resp, "hopcount_pending_keys 0\n"));
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 2), 2);
+}
+
 /* A second daemon on a port already served refuses to start, rather than
  * sharing it through SO_REUSEPORT. */
 static void test_port_in_use_refused(void **state)
@@ -748,6 +767,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated, setup_one_thread,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
 }
