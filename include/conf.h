@@ -38,6 +38,7 @@ struct conf {
     int command_timeout_ms;
     /* [tracking] */
     int flush_interval_ms;
+    int flush_batch_keys;
     bool honour_dnt;
     bool honour_gpc;
     int prefetch; /* enum conf_prefetch */

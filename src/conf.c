@@ -71,6 +71,7 @@ static const struct directive directives[] = {
      false},
     {"tracking", "flush_interval_ms", CT_INT, 10, 60000, "1000", O(flush_interval_ms),
      true},
+    {"tracking", "flush_batch_keys", CT_INT, 1, 1024, "16", O(flush_batch_keys), true},
     {"tracking", "honour_dnt", CT_BOOL, 0, 0, "on", O(honour_dnt), true},
     {"tracking", "honour_gpc", CT_BOOL, 0, 0, "on", O(honour_gpc), true},
     {"tracking", "prefetch", CT_PREFETCH, 0, 0, "refuse", O(prefetch), true},

@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define FLUSH_DRAIN_MS 50
-#define FLUSH_BATCH_KEYS 128 /* counter keys per script call */
+#define FLUSH_BATCH_MAX 1024 /* the largest flush_batch_keys */
 #define FLUSH_FIELDS_MAX 5   /* total, d:, h:, bot, bot:d: */
 
 /* KEYS are counter hashes; ARGV holds, for each key in turn, its number of
@@ -42,7 +42,7 @@ static const char flush_script[] =
 
 /* One script call in flight: its entries, owned by the batch. */
 struct flush_batch {
-    struct tally_entry *entries[FLUSH_BATCH_KEYS];
+    struct tally_entry *entries[FLUSH_BATCH_MAX];
     size_t n;
     uint64_t follows;
     uint64_t sent_ms;
@@ -179,7 +179,7 @@ static void send_next(struct flush *f)
         return;
     }
     struct flush_batch *b = xcalloc(1, sizeof(*b));
-    while (f->queue != NULL && b->n < FLUSH_BATCH_KEYS) {
+    while (f->queue != NULL && b->n < (size_t)f->conf->flush_batch_keys) {
         struct tally_entry *e = f->queue;
         f->queue = e->next;
         e->next = NULL;
