@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e
 
 .SECONDARY:
-.PHONY: all clean run test deps check-deps unit e2e fmt
+.PHONY: all clean run test deps check-deps unit e2e fmt bench
 all: $(BUILD)/hopcount
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
@@ -82,6 +82,11 @@ e2e: $(BUILD)/hopcount $(E2E_BIN)
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(UNIT_BIN) $(E2E_BIN)
 	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(UNIT_BIN) $(E2E_BIN)
+
+# The benchmark (not part of make test): needs scripts/install-deps --bench.
+bench: all
+	$(Q)scripts/install-deps --bench --check >/dev/null 2>&1 || scripts/install-deps --bench
+	$(Q)loadtest/run
 
 fmt:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h

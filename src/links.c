@@ -17,24 +17,29 @@
 
 #define LINKS_MIN_BUCKETS 1024
 
+/* One code's cache entry; kept small (a million of them must fit in a few
+ * hundred MB): the code inline, target and campaign in one allocation. */
 struct links_entry {
     struct links_entry *hnext;               /* hash chain */
     struct links_entry *lru_prev, *lru_next; /* in the LRU list when idle with data */
     struct links_waiter *waiters;
     struct links *owner;
+    uint64_t code_hash;
+    uint64_t campaign_hash;
     uint64_t expires_ms;
+    char *strs; /* "url\0campaign\0" when found, else NULL */
     uint32_t gen;
-    bool has_data;  /* a Redis answer is held (found or unknown) */
-    bool found;     /* has_data and the link exists with a good target */
-    bool fetching;  /* an HMGET is in flight */
-    bool refetch;   /* invalidated while fetching: the answer is stale at once */
-    bool notifying; /* waiters are being called: must not be freed */
-    bool in_lru;
-    bool bad_logged;
-    struct link link;
-    char *url;
-    char code[CODE_MAX_LEN + 1];
-    char campaign[CAMPAIGN_MAX_LEN + 1];
+    uint16_t url_len;
+    uint8_t code_len;
+    uint8_t campaign_len;   /* 0: no campaign */
+    unsigned has_data : 1;  /* a Redis answer is held (found or unknown) */
+    unsigned found : 1;     /* has_data and the link exists with a good target */
+    unsigned fetching : 1;  /* an HMGET is in flight */
+    unsigned refetch : 1;   /* invalidated while fetching: the answer is stale at once */
+    unsigned notifying : 1; /* waiters are being called: must not be freed */
+    unsigned in_lru : 1;
+    unsigned bad_logged : 1;
+    char code[]; /* code_len + 1 bytes */
 };
 
 struct links {
@@ -47,7 +52,22 @@ struct links {
     size_t max_entries;
     uint32_t gen;
     struct links_entry *lru_head, *lru_tail; /* head is most recent */
+    struct link scratch;                     /* what a hit returns */
 };
+
+/* The public view of a found entry, in out. */
+static const struct link *view(const struct links_entry *e, struct link *out)
+{
+    out->code = e->code;
+    out->code_len = e->code_len;
+    out->code_hash = e->code_hash;
+    out->url = e->strs;
+    out->url_len = e->url_len;
+    out->campaign = e->campaign_len ? e->strs + e->url_len + 1 : NULL;
+    out->campaign_len = e->campaign_len;
+    out->campaign_hash = e->campaign_hash;
+    return out;
+}
 
 static void lru_unlink(struct links *l, struct links_entry *e)
 {
@@ -83,8 +103,7 @@ static struct links_entry **find(struct links *l, uint64_t h, const char *code,
     struct links_entry **pp = &l->buckets[h & (l->nbuckets - 1)];
     for (; *pp != NULL; pp = &(*pp)->hnext) {
         struct links_entry *e = *pp;
-        if (e->link.code_hash == h && e->link.code_len == len &&
-            memcmp(e->code, code, len) == 0)
+        if (e->code_hash == h && e->code_len == len && memcmp(e->code, code, len) == 0)
             break;
     }
     return pp;
@@ -92,14 +111,14 @@ static struct links_entry **find(struct links *l, uint64_t h, const char *code,
 
 static void entry_free(struct links_entry *e)
 {
-    free(e->url);
+    free(e->strs);
     free(e);
 }
 
 /* Remove an entry that nobody waits on and that is not fetching. */
 static void entry_remove(struct links *l, struct links_entry *e)
 {
-    struct links_entry **pp = find(l, e->link.code_hash, e->code, e->link.code_len);
+    struct links_entry **pp = find(l, e->code_hash, e->code, e->code_len);
     if (*pp == e)
         *pp = e->hnext;
     lru_unlink(l, e);
@@ -116,7 +135,7 @@ static void grow(struct links *l)
         struct links_entry *e = l->buckets[i], *next;
         for (; e != NULL; e = next) {
             next = e->hnext;
-            size_t j = e->link.code_hash & (n - 1);
+            size_t j = e->code_hash & (n - 1);
             e->hnext = b[j];
             b[j] = e;
         }
@@ -162,10 +181,11 @@ static bool fresh(const struct links *l, const struct links_entry *e, uint64_t n
     return e->has_data && e->gen == l->gen && now < e->expires_ms;
 }
 
-static enum links_status answer(struct links_entry *e, const struct link **out)
+static enum links_status answer(struct links *l, struct links_entry *e,
+                                const struct link **out)
 {
     if (e->found) {
-        *out = &e->link;
+        *out = view(e, &l->scratch);
         return LINKS_FOUND;
     }
     return LINKS_UNKNOWN;
@@ -174,13 +194,11 @@ static enum links_status answer(struct links_entry *e, const struct link **out)
 /* Drop what e knew about its link. */
 static void forget(struct links_entry *e)
 {
-    free(e->url);
-    e->url = NULL;
+    free(e->strs);
+    e->strs = NULL;
     e->found = false;
-    e->link.url = NULL;
-    e->link.url_len = 0;
-    e->link.campaign = NULL;
-    e->link.campaign_len = 0;
+    e->url_len = 0;
+    e->campaign_len = 0;
 }
 
 /* e holds a fresh answer now (found or not): set its lifetime. An entry
@@ -204,9 +222,6 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     forget(e);
     if (url->type == REDIS_REPLY_STRING) {
         if (url_target_ok(url->str, url->len, &why)) {
-            e->url = xstrndup(url->str, url->len);
-            e->link.url = e->url;
-            e->link.url_len = url->len;
             e->found = true;
             e->bad_logged = false;
         } else {
@@ -216,19 +231,30 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
             e->bad_logged = true;
         }
     }
-    if (e->found && camp->type == REDIS_REPLY_STRING) {
-        if (code_campaign_valid(camp->str, camp->len)) {
-            memcpy(e->campaign, camp->str, camp->len);
-            e->campaign[camp->len] = '\0';
-            e->link.campaign = e->campaign;
-            e->link.campaign_len = camp->len;
-            e->link.campaign_hash = hash_bytes(e->campaign, camp->len);
-        } else {
+    if (!e->found) {
+        settle(l, e);
+        return;
+    }
+    size_t clen = 0;
+    if (camp->type == REDIS_REPLY_STRING) {
+        if (code_campaign_valid(camp->str, camp->len))
+            clen = camp->len;
+        else
             log_warn("event=bad_campaign code=%s reason=\"campaign name not "
                      "[A-Za-z0-9_.-]{1,64}; counted without campaign\"",
                      e->code);
-        }
     }
+    /* url_target_ok bounds the URL to 2048 bytes: it fits url_len. */
+    e->strs = xmalloc(url->len + 1 + clen + 1);
+    memcpy(e->strs, url->str, url->len);
+    e->strs[url->len] = '\0';
+    e->url_len = (uint16_t)url->len;
+    if (clen > 0) {
+        memcpy(e->strs + url->len + 1, camp->str, clen);
+        e->campaign_hash = hash_bytes(camp->str, clen);
+    }
+    e->strs[url->len + 1 + clen] = '\0';
+    e->campaign_len = (uint8_t)clen;
     settle(l, e);
 }
 
@@ -263,6 +289,9 @@ static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
     }
 
     /* Detach the waiters first: their functions may look up again. */
+    struct link link;
+    if (st == LINKS_FOUND)
+        view(e, &link);
     struct links_waiter *w = e->waiters;
     e->waiters = NULL;
     e->notifying = true;
@@ -270,7 +299,7 @@ static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
         struct links_waiter *next = w->next;
         w->entry = NULL;
         w->next = w->prev = NULL;
-        w->fn(st, st == LINKS_FOUND ? &e->link : NULL, w->arg);
+        w->fn(st, st == LINKS_FOUND ? &link : NULL, w->arg);
         w = next;
     }
     e->notifying = false;
@@ -303,21 +332,20 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
             lru_unlink(l, e);
             lru_push(l, e);
         }
-        return answer(e, out);
+        return answer(l, e, out);
     }
     metric_add(&l->m->cache_misses, 1);
     if (e == NULL || !e->fetching) {
         if (!rconn_ready(l->rc))
-            return e != NULL && e->has_data ? answer(e, out) : LINKS_UNAVAILABLE;
+            return e != NULL && e->has_data ? answer(l, e, out) : LINKS_UNAVAILABLE;
         if (e == NULL) {
             evict(l);
-            e = xcalloc(1, sizeof(*e));
+            e = xcalloc(1, sizeof(*e) + len + 1);
             e->owner = l;
             memcpy(e->code, code, len);
             e->code[len] = '\0';
-            e->link.code = e->code;
-            e->link.code_len = len;
-            e->link.code_hash = h;
+            e->code_len = (uint8_t)len;
+            e->code_hash = h;
             if (l->count >= l->nbuckets)
                 grow(l);
             struct links_entry **pp = &l->buckets[h & (l->nbuckets - 1)];
@@ -333,7 +361,7 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
                             strlen(KEYS_FIELD_CAMPAIGN)};
         if (klen < 0 || rconn_command(l->rc, on_fetch, e, 4, argv, argvlen) != 0) {
             if (e->has_data)
-                return answer(e, out);
+                return answer(l, e, out);
             if (e->waiters == NULL && !e->notifying)
                 entry_remove(l, e);
             return LINKS_UNAVAILABLE;

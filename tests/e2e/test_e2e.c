@@ -711,9 +711,11 @@ static void test_wrong_type_counter_isolated(void **state)
     assert_int_equal(get(f, "/solo", BROWSER), 302);
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
-    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 1, 3000), 1);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 1, 3000),
+                     1);
     h_sleep_ms(300);
-    assert_non_null(strstr(h_daemon_log(&f->d), "event=flush_rejected key_kind=link name=solo"));
+    assert_non_null(
+        strstr(h_daemon_log(&f->d), "event=flush_rejected key_kind=link name=solo"));
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
     assert_non_null(strstr(f->resp, "hopcount_follows_total{outcome=\"dropped\"} 1\n"));
     assert_non_null(strstr(f->resp, "hopcount_pending_keys 0\n"));
@@ -767,8 +769,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated, setup_one_thread,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated,
+                                        setup_one_thread, teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
 }
