@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reply.h"
 
@@ -24,6 +25,7 @@ struct http_request {
     const char *query; /* after '?', without it; NULL when absent */
     size_t query_len;
     unsigned privacy; /* PRIVACY_* flags from the headers */
+    uint64_t now_ms;  /* wall-clock ms when it was parsed (the loop's cached time) */
 };
 
 /* Called for each GET or HEAD request. It must answer with http_reply_*

@@ -50,12 +50,13 @@ struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_en
                         struct metrics *m);
 void links_free(struct links *l);
 
-/* Resolve code[0..len), which must already be valid (code_valid). On FOUND,
+/* Resolve code[0..len), which must already be valid (code_valid), at wall-clock
+ * now_ms (the loop's cached time: no clock read per request). On FOUND,
  * *out points to the link. On PENDING, w is queued and fn(arg) runs later,
  * exactly once, unless links_cancel(w) comes first. */
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               const struct link **out, struct links_waiter *w,
-                               links_fn *fn, void *arg);
+                               uint64_t now_ms, const struct link **out,
+                               struct links_waiter *w, links_fn *fn, void *arg);
 
 /* Withdraw a queued waiter; harmless when it is not queued. */
 void links_cancel(struct links_waiter *w);

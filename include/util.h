@@ -17,6 +17,9 @@ char *xstrndup(const char *s, size_t n);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
 
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+uint64_t util_wall_ms(void);
+
 /* Parse a whole decimal string into *out. Rejects empty strings, signs other
  * than a leading '-', trailing bytes and overflow. Returns 0 or -1. */
 int util_parse_ll(const char *s, long long *out);

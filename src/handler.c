@@ -88,9 +88,9 @@ static void not_found(struct handler *h, struct http_conn *c,
     redirect_or_404(h, c, req, h->conf->fallback_url);
 }
 
-static void count(struct handler *h, const struct link *link, bool bot)
+static void count(struct handler *h, const struct link *link, bool bot, uint64_t now_ms)
 {
-    int64_t hour = (int64_t)(time(NULL) / 3600);
+    int64_t hour = (int64_t)(now_ms / 3600000u);
     int rc = tally_add(h->tally, TALLY_LINK, link->code_hash, link->code, link->code_len,
                        hour, bot);
     if (rc == 0 && link->campaign != NULL)
@@ -144,7 +144,7 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         access_line(h, req, conf->redirect_status, NULL);
         return;
     }
-    count(h, link, req->head || (flags & PRIVACY_BOT_UA) || prefetch);
+    count(h, link, req->head || (flags & PRIVACY_BOT_UA) || prefetch, req->now_ms);
     http_reply_redirect(c, conf->redirect_status, loc, len, false);
     access_line(h, req, conf->redirect_status, link);
 }
@@ -202,7 +202,7 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     slot->h = h;
     slot->c = c;
     enum links_status st =
-        links_lookup(h->links, code, len, &link, &slot->w, on_link, slot);
+        links_lookup(h->links, code, len, req->now_ms, &link, &slot->w, on_link, slot);
     answer(h, c, req, st, link);
 }
 

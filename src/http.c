@@ -459,6 +459,7 @@ static void dispatch(struct http_conn *c)
     c->req.query = q ? q + 1 : NULL;
     c->req.query_len = q ? end - (size_t)(q + 1 - c->url) : 0;
     c->req.privacy = c->privacy;
+    c->req.now_ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
     c->answered = false;
     c->waiting = false;
 

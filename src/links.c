@@ -26,8 +26,8 @@ struct links_entry {
     struct links *owner;
     uint64_t code_hash;
     uint64_t campaign_hash;
-    uint64_t expires_ms;
-    char *strs; /* "url\0campaign\0" when found, else NULL */
+    uint64_t expires_ms; /* wall clock, as lookups compare with the loop's time */
+    char *strs;          /* "url\0campaign\0" when found, else NULL */
     uint32_t gen;
     uint16_t url_len;
     uint8_t code_len;
@@ -209,7 +209,7 @@ static void settle(struct links *l, struct links_entry *e)
         (uint64_t)(e->found ? l->conf->cache_ttl_s : l->conf->negative_ttl_s);
     e->has_data = true;
     e->gen = l->gen;
-    e->expires_ms = e->refetch ? 0 : util_now_ms() + 1000u * ttl_s;
+    e->expires_ms = e->refetch ? 0 : util_wall_ms() + 1000u * ttl_s;
     e->refetch = false;
 }
 
@@ -319,11 +319,10 @@ static void evict(struct links *l)
 }
 
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               const struct link **out, struct links_waiter *w,
-                               links_fn *fn, void *arg)
+                               uint64_t now, const struct link **out,
+                               struct links_waiter *w, links_fn *fn, void *arg)
 {
     uint64_t h = hash_bytes(code, len);
-    uint64_t now = util_now_ms();
     struct links_entry *e = *find(l, h, code, len);
 
     if (e != NULL && !e->fetching && fresh(l, e, now)) {
