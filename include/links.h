@@ -12,6 +12,7 @@ struct rconn;
 struct metrics;
 struct links;
 struct links_entry;
+struct tally_hint;
 
 /* A resolved link. Borrowed: valid until the caller returns to the loop. */
 struct link {
@@ -23,6 +24,8 @@ struct link {
     const char *campaign; /* NULL when the link has none */
     size_t campaign_len;
     uint64_t campaign_hash;
+    struct tally_hint *code_hint;     /* the entry's own hints for counting it */
+    struct tally_hint *campaign_hint; /* (see tally_add_hinted) */
 };
 
 /* Outcome of a lookup. */

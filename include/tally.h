@@ -29,6 +29,14 @@ struct tally_entry {
 
 struct tally;
 
+/* Where a key sat in the tally when last counted, so that the next follow of
+ * it skips the hash lookup. Zeroed means empty; a hint from before the last
+ * tally_take is recognised as stale and never followed. */
+struct tally_hint {
+    struct tally_entry *e;
+    uint64_t epoch;
+};
+
 /* A tally that holds at most max_keys entries. */
 struct tally *tally_new(size_t max_keys);
 void tally_free(struct tally *t);
@@ -38,6 +46,11 @@ void tally_free(struct tally *t);
  * follow is not counted; the caller decides what to do with it). */
 int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
               size_t len, int64_t hour, bool bot);
+
+/* tally_add, trying *hint first and updating it. */
+int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
+                     uint64_t name_hash, const char *name, size_t len, int64_t hour,
+                     bool bot);
 
 /* Number of entries held. */
 size_t tally_keys(const struct tally *t);

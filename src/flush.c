@@ -48,8 +48,16 @@ struct flush_batch {
     uint64_t sent_ms;
 };
 
+/* The field names of one UTC hour, formatted once per hour, not per key. */
+struct flush_fields {
+    int64_t hour;
+    int day_len, hour_len, botday_len;
+    char day[KEYS_FIELD_MAX], hourf[KEYS_FIELD_MAX], botday[KEYS_FIELD_MAX];
+};
+
 struct flush {
     struct event_base *base;
+    struct flush_fields fields;
     const struct conf *conf;
     struct rconn *rc;
     struct tally *t;
@@ -165,8 +173,24 @@ static void arg_copy(struct argv_buf *a, const char *s, int len)
 static void arg_num(struct argv_buf *a, uint64_t v)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-    arg_copy(a, num, n);
+    int n = 0;
+    do { /* digits backwards, then in place: no snprintf per number */
+        num[sizeof(num) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    arg_copy(a, num + sizeof(num) - n, n);
+}
+
+static const struct flush_fields *fields_of(struct flush *f, int64_t hour)
+{
+    struct flush_fields *ff = &f->fields;
+    if (ff->day_len == 0 || ff->hour != hour) {
+        ff->hour = hour;
+        ff->day_len = keys_field_day(ff->day, hour);
+        ff->hour_len = keys_field_hour(ff->hourf, hour);
+        ff->botday_len = keys_field_bot_day(ff->botday, hour);
+    }
+    return ff;
 }
 
 /* Send the next batch of the round, if any. */
@@ -209,20 +233,20 @@ static void send_next(struct flush *f)
     }
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
-        char field[KEYS_FIELD_MAX];
+        const struct flush_fields *ff = fields_of(f, e->hour);
         arg_num(&a, (e->human > 0 ? 3 : 0) + (e->bot > 0 ? 2 : 0));
         if (e->human > 0) {
             arg(&a, KEYS_FIELD_TOTAL, strlen(KEYS_FIELD_TOTAL));
             arg_num(&a, e->human);
-            arg_copy(&a, field, keys_field_day(field, e->hour));
+            arg_copy(&a, ff->day, ff->day_len);
             arg_num(&a, e->human);
-            arg_copy(&a, field, keys_field_hour(field, e->hour));
+            arg_copy(&a, ff->hourf, ff->hour_len);
             arg_num(&a, e->human);
         }
         if (e->bot > 0) {
             arg(&a, KEYS_FIELD_BOT, strlen(KEYS_FIELD_BOT));
             arg_num(&a, e->bot);
-            arg_copy(&a, field, keys_field_bot_day(field, e->hour));
+            arg_copy(&a, ff->botday, ff->botday_len);
             arg_num(&a, e->bot);
         }
     }

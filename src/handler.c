@@ -91,11 +91,12 @@ static void not_found(struct handler *h, struct http_conn *c,
 static void count(struct handler *h, const struct link *link, bool bot, uint64_t now_ms)
 {
     int64_t hour = (int64_t)(now_ms / 3600000u);
-    int rc = tally_add(h->tally, TALLY_LINK, link->code_hash, link->code, link->code_len,
-                       hour, bot);
+    int rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
+                              link->code, link->code_len, hour, bot);
     if (rc == 0 && link->campaign != NULL)
-        rc = tally_add(h->tally, TALLY_CAMPAIGN, link->campaign_hash, link->campaign,
-                       link->campaign_len, hour, bot);
+        rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
+                              link->campaign_hash, link->campaign, link->campaign_len,
+                              hour, bot);
     if (rc != 0) {
         /* Pending keys are full (Redis has been away a long while). */
         metric_add(&h->m->follows_dropped, 1);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "tally.h"
 #include "url.h"
 #include "util.h"
 
@@ -28,6 +29,7 @@ struct links_entry {
     uint64_t campaign_hash;
     uint64_t expires_ms; /* wall clock, as lookups compare with the loop's time */
     char *strs;          /* "url\0campaign\0" when found, else NULL */
+    struct tally_hint code_hint, campaign_hint;
     uint32_t gen;
     uint16_t url_len;
     uint8_t code_len;
@@ -56,7 +58,7 @@ struct links {
 };
 
 /* The public view of a found entry, in out. */
-static const struct link *view(const struct links_entry *e, struct link *out)
+static const struct link *view(struct links_entry *e, struct link *out)
 {
     out->code = e->code;
     out->code_len = e->code_len;
@@ -66,6 +68,8 @@ static const struct link *view(const struct links_entry *e, struct link *out)
     out->campaign = e->campaign_len ? e->strs + e->url_len + 1 : NULL;
     out->campaign_len = e->campaign_len;
     out->campaign_hash = e->campaign_hash;
+    out->code_hint = &e->code_hint;
+    out->campaign_hint = &e->campaign_hint;
     return out;
 }
 
@@ -199,6 +203,7 @@ static void forget(struct links_entry *e)
     e->found = false;
     e->url_len = 0;
     e->campaign_len = 0;
+    e->campaign_hint.e = NULL; /* the campaign may change */
 }
 
 /* e holds a fresh answer now (found or not): set its lifetime. An entry

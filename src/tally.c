@@ -14,6 +14,7 @@ struct tally {
     size_t count;
     size_t max_keys;
     uint64_t follows;
+    uint64_t epoch; /* bumped by tally_take: entries stay put within an epoch */
 };
 
 static uint64_t entry_hash(enum tally_kind kind, uint64_t name_hash, int64_t hour)
@@ -82,8 +83,8 @@ static void insert(struct tally *t, struct tally_entry *e)
     t->count++;
 }
 
-int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
-              size_t len, int64_t hour, bool bot)
+static struct tally_entry *add(struct tally *t, enum tally_kind kind, uint64_t name_hash,
+                               const char *name, size_t len, int64_t hour, bool bot)
 {
     uint64_t h = entry_hash(kind, name_hash, hour);
     struct tally_entry **pp = find(t, h, kind, name, len, hour);
@@ -91,7 +92,7 @@ int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const c
 
     if (e == NULL) {
         if (t->count >= t->max_keys || len > CODE_MAX_LEN)
-            return -1;
+            return NULL;
         e = xmalloc(sizeof(*e));
         e->hash = h;
         e->hour = hour;
@@ -108,6 +109,35 @@ int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const c
     else
         e->human++;
     t->follows++;
+    return e;
+}
+
+int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
+              size_t len, int64_t hour, bool bot)
+{
+    return add(t, kind, name_hash, name, len, hour, bot) != NULL ? 0 : -1;
+}
+
+int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
+                     uint64_t name_hash, const char *name, size_t len, int64_t hour,
+                     bool bot)
+{
+    struct tally_entry *e = hint->e;
+    /* Within an epoch an entry is never freed or moved, and a hint belongs to
+     * one key: the epoch and the hour are all there is to check. */
+    if (e != NULL && hint->epoch == t->epoch && e->hour == hour && e->kind == kind) {
+        if (bot)
+            e->bot++;
+        else
+            e->human++;
+        t->follows++;
+        return 0;
+    }
+    e = add(t, kind, name_hash, name, len, hour, bot);
+    if (e == NULL)
+        return -1;
+    hint->e = e;
+    hint->epoch = t->epoch;
     return 0;
 }
 
@@ -137,6 +167,7 @@ struct tally_entry *tally_take(struct tally *t)
     }
     t->count = 0;
     t->follows = 0;
+    t->epoch++;
     return list;
 }
 

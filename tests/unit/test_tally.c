@@ -111,6 +111,37 @@ static void test_many_keys_grow(void **state)
     tally_free(t);
 }
 
+/* A hint skips the lookup within an epoch and is never followed after a
+ * take freed its entry (ASan would catch a stale dereference). */
+static void test_hints(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(1000);
+    struct tally_hint hint = {0};
+    uint64_t h = hash_bytes("a", 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 9, false), 0);
+    assert_non_null(hint.e);
+    assert_int_equal(add(t, TALLY_LINK, "a", 9, true), 0); /* same key, no hint */
+    assert_int_equal(tally_keys(t), 1);
+    assert_int_equal(hint.e->human, 3);
+    assert_int_equal(hint.e->bot, 1);
+    /* Another hour: a new key, and the hint moves to it. */
+    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, false), 0);
+    assert_int_equal(tally_keys(t), 2);
+    assert_int_equal(hint.e->hour, 10);
+
+    tally_list_free(tally_take(t)); /* the hinted entry is freed */
+    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, true), 0);
+    struct tally_entry *list = tally_take(t);
+    assert_non_null(list);
+    assert_null(list->next);
+    assert_int_equal(list->bot, 1);
+    assert_int_equal(list->human, 0);
+    tally_list_free(list);
+    tally_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_many_keys_grow),
+        cmocka_unit_test(test_hints),
     };
     return cmocka_run_group_tests_name("tally", tests, NULL, NULL);
 }
