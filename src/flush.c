@@ -18,8 +18,10 @@
 #include "util.h"
 
 #define FLUSH_DRAIN_MS 50
-#define FLUSH_BATCH_MAX 1024 /* the largest flush_batch_keys */
-#define FLUSH_FIELDS_MAX 5   /* total, d:, h:, bot, bot:d: */
+#define FLUSH_PACE_MAX_US 20000 /* the widest gap between two batches of a round */
+#define FLUSH_PACE_MIN_US 100   /* below this, batches go back to back */
+#define FLUSH_BATCH_MAX 1024    /* the largest flush_batch_keys */
+#define FLUSH_FIELDS_MAX 5      /* total, d:, h:, bot, bot:d: */
 
 /* KEYS are counter hashes; ARGV holds, for each key in turn, its number of
  * fields and then field/increment pairs. Every HINCRBY runs under pcall, so
@@ -63,6 +65,8 @@ struct flush {
     struct tally *t;
     struct metrics *m;
     struct event *timer;
+    struct event *pace;        /* spaces the batches of a round */
+    uint64_t pace_us;          /* gap between batches in this round */
     struct tally_entry *queue; /* taken for this round, not sent yet */
     uint64_t queue_follows;
     struct flush_batch *batch; /* in flight, or NULL */
@@ -129,7 +133,16 @@ static void on_batch_reply(struct rconn *rc, redisReply *r, void *arg)
         metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - b->sent_ms) * 1000u);
         metric_add(&f->m->flush_latency_count, 1);
         free(b);
-        send_next(f);
+        /* Spread the round over half an interval: Redis often shares a core
+         * with hopcount, and a burst of back-to-back calls would stall the
+         * requests queued behind it. */
+        if (f->queue != NULL && f->pace_us > 0 && !f->draining) {
+            struct timeval tv = {.tv_sec = (time_t)(f->pace_us / 1000000u),
+                                 .tv_usec = (suseconds_t)(f->pace_us % 1000000u)};
+            event_add(f->pace, &tv);
+        } else {
+            send_next(f);
+        }
     } else {
         /* Not delivered, or not known to be: keep it all for the next round. */
         metric_add(&f->m->flush_errors, 1);
@@ -271,11 +284,27 @@ void flush_round(struct flush *f)
         tally_keys(f->t) == 0)
         return;
     metric_add(&f->m->flush_batches, 1);
+    size_t batches = (tally_keys(f->t) + (size_t)f->conf->flush_batch_keys - 1) /
+                     (size_t)f->conf->flush_batch_keys;
+    f->pace_us = batches > 1 ? (uint64_t)f->conf->flush_interval_ms * 500u / batches : 0;
+    if (f->pace_us > FLUSH_PACE_MAX_US)
+        f->pace_us = FLUSH_PACE_MAX_US;
+    if (f->pace_us < FLUSH_PACE_MIN_US)
+        f->pace_us = 0; /* so many keys that a timer per batch would cost more */
     f->queue_follows = tally_follows(f->t);
     f->queue = tally_take(f->t);
     metric_set(&f->m->pending_keys, 0);
     send_next(f);
     metric_set(&f->m->pending_keys, tally_keys(f->t));
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    struct flush *f = arg;
+    (void)fd;
+    (void)what;
+    send_next(f);
+    check_drained(f);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -297,7 +326,8 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     f->t = t;
     f->m = m;
     f->timer = event_new(base, -1, EV_PERSIST, on_timer, f);
-    if (f->timer == NULL) {
+    f->pace = evtimer_new(base, on_pace, f);
+    if (f->timer == NULL || f->pace == NULL) {
         log_error("event=fatal reason=\"cannot create the flush timer\"");
         abort();
     }
@@ -313,6 +343,7 @@ void flush_free(struct flush *f)
         return;
     /* The connection is closed first, so no batch is in flight here. */
     requeue(f);
+    event_free(f->pace);
     event_free(f->timer);
     free(f);
 }
@@ -323,6 +354,10 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
     f->drain_arg = arg;
     f->draining = true;
     event_del(f->timer);
+    if (event_pending(f->pace, EV_TIMEOUT, NULL)) {
+        event_del(f->pace); /* no more pacing: send the rest now */
+        send_next(f);
+    }
     struct timeval tv = {.tv_sec = 0, .tv_usec = FLUSH_DRAIN_MS * 1000};
     event_add(f->timer, &tv);
     flush_round(f);

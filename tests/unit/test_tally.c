@@ -145,10 +145,8 @@ static void test_hints(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aggregates),
-        cmocka_unit_test(test_bound),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_many_keys_grow),
+        cmocka_unit_test(test_aggregates), cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_merge),      cmocka_unit_test(test_many_keys_grow),
         cmocka_unit_test(test_hints),
     };
     return cmocka_run_group_tests_name("tally", tests, NULL, NULL);
