@@ -18,10 +18,9 @@
 #include "util.h"
 
 #define FLUSH_DRAIN_MS 50
-#define FLUSH_PACE_MAX_US 20000 /* the widest gap between two batches of a round */
-#define FLUSH_PACE_MIN_US 100   /* below this, batches go back to back */
-#define FLUSH_BATCH_MAX 1024    /* the largest flush_batch_keys */
-#define FLUSH_FIELDS_MAX 5      /* total, d:, h:, bot, bot:d: */
+#define FLUSH_PACE_MAX_MS 20 /* the widest gap between two ticks of a round */
+#define FLUSH_BATCH_MAX 1024 /* the largest flush_batch_keys */
+#define FLUSH_FIELDS_MAX 5   /* total, d:, h:, bot, bot:d: */
 
 /* KEYS are counter hashes; ARGV holds, for each key in turn, its number of
  * fields and then field/increment pairs. Every HINCRBY runs under pcall, so
@@ -65,8 +64,10 @@ struct flush {
     struct tally *t;
     struct metrics *m;
     struct event *timer;
-    struct event *pace;        /* spaces the batches of a round */
-    uint64_t pace_us;          /* gap between batches in this round */
+    struct event *pace; /* spaces the batches of a round */
+    unsigned pace_ms;   /* gap between two ticks of this round; 0: no pacing */
+    size_t per_tick;    /* batches sent back to back per tick */
+    size_t sent_this_tick;
     struct tally_entry *queue; /* taken for this round, not sent yet */
     uint64_t queue_follows;
     struct flush_batch *batch; /* in flight, or NULL */
@@ -136,9 +137,10 @@ static void on_batch_reply(struct rconn *rc, redisReply *r, void *arg)
         /* Spread the round over half an interval: Redis often shares a core
          * with hopcount, and a burst of back-to-back calls would stall the
          * requests queued behind it. */
-        if (f->queue != NULL && f->pace_us > 0 && !f->draining) {
-            struct timeval tv = {.tv_sec = (time_t)(f->pace_us / 1000000u),
-                                 .tv_usec = (suseconds_t)(f->pace_us % 1000000u)};
+        if (f->queue != NULL && f->pace_ms > 0 && !f->draining &&
+            f->sent_this_tick >= f->per_tick) {
+            struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
+                                 .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
             event_add(f->pace, &tv);
         } else {
             send_next(f);
@@ -263,6 +265,7 @@ static void send_next(struct flush *f)
             arg_num(&a, e->bot);
         }
     }
+    f->sent_this_tick++;
     b->sent_ms = util_now_ms();
     f->batch = b;
     int rc = rconn_command(f->rc, on_batch_reply, f, a.argc, a.argv, a.len);
@@ -286,11 +289,19 @@ void flush_round(struct flush *f)
     metric_add(&f->m->flush_batches, 1);
     size_t batches = (tally_keys(f->t) + (size_t)f->conf->flush_batch_keys - 1) /
                      (size_t)f->conf->flush_batch_keys;
-    f->pace_us = batches > 1 ? (uint64_t)f->conf->flush_interval_ms * 500u / batches : 0;
-    if (f->pace_us > FLUSH_PACE_MAX_US)
-        f->pace_us = FLUSH_PACE_MAX_US;
-    if (f->pace_us < FLUSH_PACE_MIN_US)
-        f->pace_us = 0; /* so many keys that a timer per batch would cost more */
+    /* Ticks are whole milliseconds (epoll's resolution): with more batches
+     * than milliseconds in half an interval, several go per tick. */
+    size_t window_ms = (size_t)f->conf->flush_interval_ms / 2;
+    f->per_tick = 1;
+    f->pace_ms = 0;
+    if (batches > 1 && window_ms >= 1) {
+        f->per_tick = (batches + window_ms - 1) / window_ms;
+        size_t ticks = (batches + f->per_tick - 1) / f->per_tick;
+        f->pace_ms = (unsigned)(window_ms / ticks);
+        if (f->pace_ms > FLUSH_PACE_MAX_MS)
+            f->pace_ms = FLUSH_PACE_MAX_MS;
+    }
+    f->sent_this_tick = 0;
     f->queue_follows = tally_follows(f->t);
     f->queue = tally_take(f->t);
     metric_set(&f->m->pending_keys, 0);
@@ -303,6 +314,7 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     struct flush *f = arg;
     (void)fd;
     (void)what;
+    f->sent_this_tick = 0;
     send_next(f);
     check_drained(f);
 }
