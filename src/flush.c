@@ -134,7 +134,8 @@ static void on_batch_reply(struct rconn *rc, redisReply *r, void *arg)
         metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - b->sent_ms) * 1000u);
         metric_add(&f->m->flush_latency_count, 1);
         free(b);
-        /* Spread the round over half an interval: Redis often shares a core
+        /* Spread the round over a quarter of an interval (leaving slack for
+         * timer rounding, so rounds keep the interval): Redis often shares a core
          * with hopcount, and a burst of back-to-back calls would stall the
          * requests queued behind it. */
         if (f->queue != NULL && f->pace_ms > 0 && !f->draining &&
@@ -290,8 +291,8 @@ void flush_round(struct flush *f)
     size_t batches = (tally_keys(f->t) + (size_t)f->conf->flush_batch_keys - 1) /
                      (size_t)f->conf->flush_batch_keys;
     /* Ticks are whole milliseconds (epoll's resolution): with more batches
-     * than milliseconds in half an interval, several go per tick. */
-    size_t window_ms = (size_t)f->conf->flush_interval_ms / 2;
+     * than milliseconds in a quarter interval, several go per tick. */
+    size_t window_ms = (size_t)f->conf->flush_interval_ms / 4;
     f->per_tick = 1;
     f->pace_ms = 0;
     if (batches > 1 && window_ms >= 1) {
