@@ -28,7 +28,7 @@ E := @true
 endif
 
 # Modules shared by the daemon, hopctl and the tests.
-LIB_SRC := util log conf code url privacy keys hash tally reply
+LIB_SRC := util log conf code url privacy keys hash tally reply batch spool
 DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin worker server main
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)

@@ -1,9 +1,11 @@
-/* flush: delivers one worker's tally to Redis in batches every
- * flush_interval_ms (one atomic script call per counter key), puts back
- * what failed, and drains everything at shutdown. */
+/* flush: delivers one worker's tally to Redis exactly once: sealed batches
+ * (writer id + sequence), one in flight at a time, retried unchanged until
+ * answered, applied by a script that checks and moves the writer's marker in
+ * the same atomic step. See docs/delivery.md. */
 #ifndef HOPCOUNT_FLUSH_H
 #define HOPCOUNT_FLUSH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -11,22 +13,43 @@ struct conf;
 struct rconn;
 struct tally;
 struct metrics;
+struct batch;
 struct flush;
 
-/* All arguments are borrowed and must outlive the flusher. Starts the
- * interval timer. */
+/* All arguments are borrowed and must outlive the flusher; worker numbers
+ * the writer id. Starts the interval timer. */
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
-                        struct rconn *rc, struct tally *t, struct metrics *m);
+                        struct rconn *rc, struct tally *t, struct metrics *m, int worker);
+
+/* Free, releasing undelivered batches (their spool files stay on disk). */
 void flush_free(struct flush *f);
 
-/* Start a round now unless one is in flight. */
+/* This flusher's writer id ("<16 hex>-<worker>"). */
+const char *flush_writer(const struct flush *f);
+
+/* Seal the tally into batches if nothing is pending, and send the next
+ * batch unless one is in flight. */
 void flush_round(struct flush *f);
 
-/* Drain: keep sending until the tally is empty and nothing is in flight,
- * then call done(arg) once. Rounds then run every 50 ms. */
+/* Deliver these batches (read from the spool; owned from now on) before any
+ * of this writer's own. */
+void flush_adopt(struct flush *f, struct batch *list);
+
+/* The tally is full: seal it and write it to a spool file under a writer id
+ * of its own, so the tally can take new keys. 0, or -1 with a reason in err
+ * (the batches then stay in memory, nothing is lost). */
+int flush_spill(struct flush *f, char *err, size_t errsz);
+
+/* At shutdown, with Redis unable to take the rest: write every pending batch
+ * and the tally to one spool file. Returns the follows in it; *rc is 0, or
+ * -1 with a reason in err (then they are lost when the process ends). */
+uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc);
+
+/* Drain: keep sending until the tally is empty and nothing is pending,
+ * then call done(arg) once. Rounds then run every 50 ms, unpaced. */
 void flush_drain(struct flush *f, void (*done)(void *arg), void *arg);
 
-/* Follows sent and not yet confirmed. */
+/* Follows sealed into batches and not yet confirmed. */
 uint64_t flush_inflight_follows(const struct flush *f);
 
 #endif

@@ -10,12 +10,13 @@
 struct conf;
 struct links;
 struct tally;
+struct flush;
 struct metrics;
 struct handler;
 
 /* All borrowed; they must outlive the handler. */
 struct handler *handler_new(const struct conf *conf, struct links *links,
-                            struct tally *tally, struct metrics *m);
+                            struct tally *tally, struct flush *flush, struct metrics *m);
 void handler_free(struct handler *h);
 
 /* Bytes of per-connection storage the handler needs (http's slot). */

@@ -23,6 +23,8 @@ int keys_clicks(char *buf, const char *prefix, const char *code, size_t len);
 int keys_campaign_clicks(char *buf, const char *prefix, const char *name, size_t len);
 int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t len);
 int keys_events(char *buf, const char *prefix);
+/* P:flush:WRITER: the last batch sequence applied for a writer. */
+int keys_flush_marker(char *buf, const char *prefix, const char *writer);
 
 /* Counter fields for the UTC hour `hour` (hours since the epoch), written into
  * buf (KEYS_FIELD_MAX bytes): "d:YYYY-MM-DD", "h:YYYY-MM-DDTHH",

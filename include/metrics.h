@@ -28,9 +28,12 @@ struct metrics {
     metric_t redis_lookups;
     metric_t redis_lookup_errors;
     metric_t bad_targets;
-    metric_t flushes;       /* flush commands answered OK */
-    metric_t flush_errors;  /* flush commands failed (counts kept for retry) */
-    metric_t flush_batches; /* flush rounds started */
+    metric_t flushes;          /* flush commands answered OK */
+    metric_t flush_errors;     /* flush commands failed (the batch is sent again) */
+    metric_t flush_duplicates; /* batches Redis had applied already (reply lost) */
+    metric_t spooled;          /* follows written to spool files */
+    metric_t replayed;         /* follows read back from spool files */
+    metric_t flush_batches;    /* flush rounds started */
     metric_t flush_latency_us_sum;
     metric_t flush_latency_count;
     /* Gauges. */

@@ -1,53 +1,60 @@
-/* flush: delivers one worker's tally to Redis every flush_interval_ms, in
- * batches of counter keys (one script call each), one batch in flight at a
- * time, and puts back what was not delivered. */
+/* flush: delivers one worker's tally to Redis exactly once. Every
+ * flush_interval_ms the tally is sealed into batches (a writer id and a
+ * sequence number each); batches go one at a time, in order, and a batch that
+ * fails is sent again unchanged until Redis answers it. The script applies a
+ * batch only if the writer's marker shows an older sequence, and moves the
+ * marker in the same atomic step, so a batch applied whose reply was lost is
+ * not applied twice (docs/delivery.md). */
 #include "flush.h"
 
 #include <event2/event.h>
 #include <hiredis.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
+#include "batch.h"
 #include "conf.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "spool.h"
 #include "tally.h"
 #include "util.h"
 
 #define FLUSH_DRAIN_MS 50
-#define FLUSH_PACE_MAX_MS 20 /* the widest gap between two ticks of a round */
-#define FLUSH_BATCH_MAX 1024 /* the largest flush_batch_keys */
-#define FLUSH_FIELDS_MAX 5   /* total, d:, h:, bot, bot:d: */
+#define FLUSH_PACE_MAX_MS 20       /* the widest gap between two ticks of a round */
+#define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
+#define FLUSH_MARKER_TTL "2592000" /* 30 days: how long a batch can wait in a spool */
 
-/* KEYS are counter hashes; ARGV holds, for each key in turn, its number of
- * fields and then field/increment pairs. Every HINCRBY runs under pcall, so
- * one bad key (another type, an overflow) cannot abort the script halfway
- * through the batch: the script is applied whole, and it answers with the
- * 1-based indexes of the keys it could not update. */
+/* KEYS[1] is the writer's marker, the rest counter hashes; ARGV[1] the
+ * batch's sequence, ARGV[2] the marker's TTL, then for each counter key its
+ * number of fields and field/increment pairs. Answers {1} when the batch was
+ * applied before, else {0, indexes of keys Redis refused...}. Every HINCRBY
+ * runs under pcall, so one bad key (another type) cannot stop the batch
+ * halfway: the batch and its marker are applied whole, in one atomic step. */
 static const char flush_script[] =
-    "local bad, a = {}, 1 "
-    "for k = 1, #KEYS do "
+    "local seq = tonumber(ARGV[1]) "
+    "local last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
+    "if last >= seq then return {1} end "
+    "local out, a = {0}, 3 "
+    "for k = 2, #KEYS do "
     "local n, failed = tonumber(ARGV[a]), false "
     "a = a + 1 "
     "for i = 1, n do "
     "local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1]) "
-    "if type(r) == 'table' and r.err and not failed then failed = true bad[#bad + 1] = k "
+    "if type(r) == 'table' and r.err and not failed then failed = true out[#out + 1] = k "
+    "- 1 "
     "end "
     "a = a + 2 "
     "end "
     "end "
-    "return bad";
-
-/* One script call in flight: its entries, owned by the batch. */
-struct flush_batch {
-    struct tally_entry *entries[FLUSH_BATCH_MAX];
-    size_t n;
-    uint64_t follows;
-    uint64_t sent_ms;
-};
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    "return out";
 
 /* The field names of one UTC hour, formatted once per hour, not per key. */
 struct flush_fields {
@@ -58,105 +65,140 @@ struct flush_fields {
 
 struct flush {
     struct event_base *base;
-    struct flush_fields fields;
     const struct conf *conf;
     struct rconn *rc;
     struct tally *t;
     struct metrics *m;
     struct event *timer;
     struct event *pace; /* spaces the batches of a round */
-    unsigned pace_ms;   /* gap between two ticks of this round; 0: no pacing */
-    size_t per_tick;    /* batches sent back to back per tick */
+    struct flush_fields fields;
+    char writer[BATCH_WRITER_MAX];
+    uint64_t next_seq;
+    unsigned spills;       /* overflow spool files written */
+    struct batch *pending; /* sealed, not confirmed; the head goes first */
+    struct batch **pending_tail;
+    size_t pending_keys;
+    bool inflight;    /* the head is sent and unanswered */
+    uint64_t sent_ms; /* when the head was sent */
+    unsigned pace_ms; /* gap between two ticks of this round; 0: no pacing */
+    size_t per_tick;  /* batches sent back to back per tick */
     size_t sent_this_tick;
-    struct tally_entry *queue; /* taken for this round, not sent yet */
-    uint64_t queue_follows;
-    struct flush_batch *batch; /* in flight, or NULL */
     void (*drain_done)(void *arg);
     void *drain_arg;
     bool draining;
 };
 
-static void send_next(struct flush *f);
+static void send_head(struct flush *f);
 
-static uint64_t entry_follows(const struct tally_entry *e)
+static void update_gauge(struct flush *f)
 {
-    return e->human + e->bot;
+    metric_set(&f->m->pending_keys, tally_keys(f->t) + f->pending_keys);
 }
 
 static void check_drained(struct flush *f)
 {
-    if (f->draining && f->batch == NULL && f->queue == NULL && tally_keys(f->t) == 0) {
+    if (f->draining && f->pending == NULL && tally_keys(f->t) == 0) {
         f->draining = false;
         event_del(f->timer);
         f->drain_done(f->drain_arg);
     }
 }
 
-/* Give the rest of the round back to the tally: Redis went away. */
-static void requeue(struct flush *f)
+static void push(struct flush *f, struct batch *b)
 {
-    while (f->queue != NULL) {
-        struct tally_entry *e = f->queue;
-        f->queue = e->next;
-        e->next = NULL;
-        tally_merge(f->t, e);
-    }
-    f->queue_follows = 0;
+    b->next = NULL;
+    *f->pending_tail = b;
+    f->pending_tail = &b->next;
+    f->pending_keys += b->n;
 }
 
-static void on_batch_reply(struct rconn *rc, redisReply *r, void *arg)
+static struct batch *pop(struct flush *f)
+{
+    struct batch *b = f->pending;
+    f->pending = b->next;
+    if (f->pending == NULL)
+        f->pending_tail = &f->pending;
+    f->pending_keys -= b->n;
+    b->next = NULL;
+    return b;
+}
+
+/* Seal everything in the tally into batches of writer, numbered from *seq. */
+static struct batch *seal(struct flush *f, const char *writer, uint64_t *seq)
+{
+    struct batch *list = NULL, **tail = &list;
+    size_t per = (size_t)f->conf->flush_batch_keys;
+    struct tally_entry *e = tally_take(f->t);
+    while (e != NULL) {
+        struct batch *b = batch_new(writer, (*seq)++, per);
+        while (e != NULL && b->n < per) {
+            struct tally_entry *next = e->next;
+            batch_add(b, e);
+            e = next;
+        }
+        *tail = b;
+        tail = &b->next;
+    }
+    return list;
+}
+
+static void on_reply(struct rconn *rc, redisReply *r, void *arg)
 {
     struct flush *f = arg;
-    struct flush_batch *b = f->batch;
     (void)rc;
 
-    f->batch = NULL;
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-        /* Applied; the keys listed could not be (wrong type, overflow). */
-        for (size_t i = 0; i < r->elements; i++) {
-            long long k =
-                r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
-            if (k < 1 || (size_t)k > b->n || b->entries[k - 1] == NULL)
-                continue;
-            struct tally_entry *e = b->entries[k - 1];
-            metric_add(&f->m->follows_dropped, entry_follows(e));
-            metric_add(&f->m->flush_errors, 1);
-            log_error("event=flush_rejected key_kind=%s name=%s follows=%llu "
-                      "reason=\"Redis refused the update (is the key a hash?)\"",
-                      e->kind == TALLY_LINK ? "link" : "campaign", e->name,
-                      (unsigned long long)entry_follows(e));
-            free(e);
-            b->entries[k - 1] = NULL;
-        }
-        for (size_t i = 0; i < b->n; i++)
-            free(b->entries[i]);
-        metric_add(&f->m->flushes, 1);
-        metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - b->sent_ms) * 1000u);
-        metric_add(&f->m->flush_latency_count, 1);
-        free(b);
-        /* Spread the round over a quarter of an interval (leaving slack for
-         * timer rounding, so rounds keep the interval): Redis often shares a core
-         * with hopcount, and a burst of back-to-back calls would stall the
-         * requests queued behind it. */
-        if (f->queue != NULL && f->pace_ms > 0 && !f->draining &&
-            f->sent_this_tick >= f->per_tick) {
-            struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
-                                 .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
-            event_add(f->pace, &tv);
-        } else {
-            send_next(f);
-        }
-    } else {
-        /* Not delivered, or not known to be: keep it all for the next round. */
+    f->inflight = false;
+    if (f->pending == NULL)
+        return; /* shutting down: the batches were spooled or freed */
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        /* Not applied, or not known to be: the same batch goes again. */
         metric_add(&f->m->flush_errors, 1);
         if (r != NULL && r->type == REDIS_REPLY_ERROR)
-            log_warn("event=flush_retry reason=\"%.120s\"", r->str);
-        for (size_t i = 0; i < b->n; i++)
-            tally_merge(f->t, b->entries[i]);
-        free(b);
-        requeue(f);
+            log_warn("event=flush_retry writer=%s seq=%" PRIu64 " reason=\"%.120s\"",
+                     f->pending->writer, f->pending->seq, r->str);
+        check_drained(f);
+        return;
     }
-    metric_set(&f->m->pending_keys, tally_keys(f->t));
+    struct batch *b = pop(f);
+    if (r->element[0]->integer == 1) {
+        /* Applied before; its reply had been lost. Nothing to do again. */
+        metric_add(&f->m->flush_duplicates, 1);
+        log_info("event=flush_duplicate writer=%s seq=%" PRIu64
+                 " reason=\"applied before\"",
+                 b->writer, b->seq);
+    }
+    for (size_t i = 1; i < r->elements; i++) {
+        long long k =
+            r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+        if (k < 1 || (size_t)k > b->n)
+            continue;
+        const struct tally_entry *e = b->entries[k - 1];
+        metric_add(&f->m->follows_dropped, e->human + e->bot);
+        metric_add(&f->m->flush_errors, 1);
+        log_error("event=flush_rejected key_kind=%s name=%s follows=%" PRIu64
+                  " reason=\"Redis refused the update (is the key a hash?)\"",
+                  e->kind == TALLY_LINK ? "link" : "campaign", e->name,
+                  e->human + e->bot);
+    }
+    metric_add(&f->m->flushes, 1);
+    metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - f->sent_ms) * 1000u);
+    metric_add(&f->m->flush_latency_count, 1);
+    spool_file_done(b->file);
+    batch_free(b);
+    update_gauge(f);
+    /* Spread a round over a quarter of an interval (leaving slack for timer
+     * rounding, so rounds keep the interval): Redis often shares a core with
+     * hopcount, and a burst of back-to-back calls would stall the requests
+     * queued behind it. */
+    if (f->pending != NULL && f->pace_ms > 0 && !f->draining &&
+        f->sent_this_tick >= f->per_tick) {
+        struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
+                             .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
+        event_add(f->pace, &tv);
+    } else {
+        send_head(f);
+    }
     check_drained(f);
 }
 
@@ -167,7 +209,7 @@ struct argv_buf {
     size_t *len;
     int argc;
     char *text;
-    size_t used, cap;
+    size_t used;
 };
 
 static void arg(struct argv_buf *a, const char *s, size_t len)
@@ -209,36 +251,25 @@ static const struct flush_fields *fields_of(struct flush *f, int64_t hour)
     return ff;
 }
 
-/* Send the next batch of the round, if any. */
-static void send_next(struct flush *f)
+/* Send the head of the pending list unless it is in flight. */
+static void send_head(struct flush *f)
 {
-    if (f->queue == NULL || f->batch != NULL)
+    struct batch *b = f->pending;
+    if (b == NULL || f->inflight || !rconn_ready(f->rc))
         return;
-    if (!rconn_ready(f->rc)) {
-        requeue(f);
-        return;
-    }
-    struct flush_batch *b = xcalloc(1, sizeof(*b));
-    while (f->queue != NULL && b->n < (size_t)f->conf->flush_batch_keys) {
-        struct tally_entry *e = f->queue;
-        f->queue = e->next;
-        e->next = NULL;
-        b->entries[b->n++] = e;
-        b->follows += entry_follows(e);
-    }
-    f->queue_follows -= b->follows;
 
     enum { PER_KEY = 1 + 2 * FLUSH_FIELDS_MAX };
+    size_t maxargs = 6 + b->n * (1 + PER_KEY); /* EVAL script numkeys marker seq ttl */
     struct argv_buf a = {0};
-    a.argv = xmalloc((3 + b->n * (1 + PER_KEY)) * sizeof(*a.argv));
-    a.len = xmalloc((3 + b->n * (1 + PER_KEY)) * sizeof(*a.len));
-    a.cap = b->n *
-            (KEYS_MAX + FLUSH_FIELDS_MAX * KEYS_FIELD_MAX + (2 + FLUSH_FIELDS_MAX) * 24);
-    a.text = xmalloc(a.cap);
-    char nkeys[16];
+    a.argv = xmalloc(maxargs * sizeof(*a.argv));
+    a.len = xmalloc(maxargs * sizeof(*a.len));
+    a.text = xmalloc(KEYS_MAX + 48 +
+                     b->n * (KEYS_MAX + FLUSH_FIELDS_MAX * KEYS_FIELD_MAX + 8 * 24));
+    char marker[KEYS_MAX];
     arg(&a, "EVAL", 4);
     arg(&a, flush_script, sizeof(flush_script) - 1);
-    arg(&a, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", b->n));
+    arg_num(&a, b->n + 1);
+    arg_copy(&a, marker, keys_flush_marker(marker, f->conf->key_prefix, b->writer));
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
         char key[KEYS_MAX];
@@ -247,6 +278,8 @@ static void send_next(struct flush *f)
                        : keys_campaign_clicks(key, f->conf->key_prefix, e->name, e->len);
         arg_copy(&a, key, klen); /* names are at most 64 bytes: always fits */
     }
+    arg_num(&a, b->seq);
+    arg(&a, FLUSH_MARKER_TTL, sizeof(FLUSH_MARKER_TTL) - 1);
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
         const struct flush_fields *ff = fields_of(f, e->hour);
@@ -267,47 +300,45 @@ static void send_next(struct flush *f)
         }
     }
     f->sent_this_tick++;
-    b->sent_ms = util_now_ms();
-    f->batch = b;
-    int rc = rconn_command(f->rc, on_batch_reply, f, a.argc, a.argv, a.len);
+    f->sent_ms = util_now_ms();
+    if (rconn_command(f->rc, on_reply, f, a.argc, a.argv, a.len) == 0)
+        f->inflight = true;
     free(a.argv);
     free(a.len);
     free(a.text);
-    if (rc != 0) {
-        f->batch = NULL;
-        for (size_t i = 0; i < b->n; i++)
-            tally_merge(f->t, b->entries[i]);
-        free(b);
-        requeue(f);
-    }
 }
 
 void flush_round(struct flush *f)
 {
-    if (f->batch != NULL || f->queue != NULL || !rconn_ready(f->rc) ||
-        tally_keys(f->t) == 0)
+    if (!rconn_ready(f->rc))
         return;
-    metric_add(&f->m->flush_batches, 1);
-    size_t batches = (tally_keys(f->t) + (size_t)f->conf->flush_batch_keys - 1) /
-                     (size_t)f->conf->flush_batch_keys;
-    /* Ticks are whole milliseconds (epoll's resolution): with more batches
-     * than milliseconds in a quarter interval, several go per tick. */
-    size_t window_ms = (size_t)f->conf->flush_interval_ms / 4;
-    f->per_tick = 1;
-    f->pace_ms = 0;
-    if (batches > 1 && window_ms >= 1) {
-        f->per_tick = (batches + window_ms - 1) / window_ms;
-        size_t ticks = (batches + f->per_tick - 1) / f->per_tick;
-        f->pace_ms = (unsigned)(window_ms / ticks);
-        if (f->pace_ms > FLUSH_PACE_MAX_MS)
-            f->pace_ms = FLUSH_PACE_MAX_MS;
+    if (f->pending == NULL && tally_keys(f->t) > 0) {
+        metric_add(&f->m->flush_batches, 1);
+        struct batch *list = seal(f, f->writer, &f->next_seq);
+        size_t batches = 0;
+        while (list != NULL) {
+            struct batch *b = list;
+            list = b->next;
+            push(f, b);
+            batches++;
+        }
+        /* Ticks are whole milliseconds (epoll's resolution): with more batches
+         * than milliseconds in a quarter interval, several go per tick. */
+        size_t window_ms = (size_t)f->conf->flush_interval_ms / 4;
+        f->per_tick = 1;
+        f->pace_ms = 0;
+        if (batches > 1 && window_ms >= 1) {
+            f->per_tick = (batches + window_ms - 1) / window_ms;
+            size_t ticks = (batches + f->per_tick - 1) / f->per_tick;
+            f->pace_ms = (unsigned)(window_ms / ticks);
+            if (f->pace_ms > FLUSH_PACE_MAX_MS)
+                f->pace_ms = FLUSH_PACE_MAX_MS;
+        }
+        f->sent_this_tick = 0;
+        update_gauge(f);
     }
-    f->sent_this_tick = 0;
-    f->queue_follows = tally_follows(f->t);
-    f->queue = tally_take(f->t);
-    metric_set(&f->m->pending_keys, 0);
-    send_next(f);
-    metric_set(&f->m->pending_keys, tally_keys(f->t));
+    if (!event_pending(f->pace, EV_TIMEOUT, NULL))
+        send_head(f);
 }
 
 static void on_pace(evutil_socket_t fd, short what, void *arg)
@@ -316,7 +347,7 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     f->sent_this_tick = 0;
-    send_next(f);
+    send_head(f);
     check_drained(f);
 }
 
@@ -330,7 +361,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
-                        struct rconn *rc, struct tally *t, struct metrics *m)
+                        struct rconn *rc, struct tally *t, struct metrics *m, int worker)
 {
     struct flush *f = xcalloc(1, sizeof(*f));
     f->base = base;
@@ -338,10 +369,17 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     f->rc = rc;
     f->t = t;
     f->m = m;
+    f->pending_tail = &f->pending;
+    f->next_seq = 1;
+    /* A new writer id per start: sequences never repeat under one id. */
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
+        id = util_wall_ms() ^ ((uint64_t)getpid() << 32);
+    snprintf(f->writer, sizeof(f->writer), "%016" PRIx64 "-%d", id, worker);
     f->timer = event_new(base, -1, EV_PERSIST, on_timer, f);
     f->pace = evtimer_new(base, on_pace, f);
     if (f->timer == NULL || f->pace == NULL) {
-        log_error("event=fatal reason=\"cannot create the flush timer\"");
+        log_error("event=fatal reason=\"cannot create the flush timers\"");
         abort();
     }
     struct timeval tv = {.tv_sec = conf->flush_interval_ms / 1000,
@@ -350,12 +388,94 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     return f;
 }
 
+const char *flush_writer(const struct flush *f)
+{
+    return f->writer;
+}
+
+void flush_adopt(struct flush *f, struct batch *list)
+{
+    /* Spooled batches go before this writer's own; they keep their ids. */
+    struct batch *own = f->pending;
+    f->pending = NULL;
+    f->pending_tail = &f->pending;
+    size_t keys = f->pending_keys;
+    f->pending_keys = 0;
+    while (list != NULL) {
+        struct batch *b = list;
+        list = b->next;
+        push(f, b);
+    }
+    *f->pending_tail = own;
+    f->pending_keys += keys;
+    while (*f->pending_tail != NULL)
+        f->pending_tail = &(*f->pending_tail)->next;
+    update_gauge(f);
+}
+
+int flush_spill(struct flush *f, char *err, size_t errsz)
+{
+    /* A writer of its own, so these sequences never interleave with the ones
+     * this process still delivers itself. */
+    char writer[BATCH_WRITER_MAX];
+    uint64_t seq = 1;
+    snprintf(writer, sizeof(writer), "%.24s-s%u", f->writer, ++f->spills);
+    uint64_t n = tally_follows(f->t);
+    struct batch *list = seal(f, writer, &seq);
+    int rc = spool_write(f->conf->spool_dir, writer, list, err, errsz);
+    if (rc == 0) {
+        log_warn("event=spool_overflow writer=%s follows=%" PRIu64
+                 " reason=\"max_pending_keys reached; replayed at the next start\"",
+                 writer, n);
+        while (list != NULL) {
+            struct batch *b = list;
+            list = b->next;
+            batch_free(b);
+        }
+    } else {
+        /* Cannot spool: keep them in memory rather than lose them. */
+        while (list != NULL) {
+            struct batch *b = list;
+            list = b->next;
+            push(f, b);
+        }
+    }
+    update_gauge(f);
+    return rc;
+}
+
+uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc)
+{
+    /* What is left: pending batches (the one in flight included: if Redis
+     * applied it, its marker makes the replay a no-op), then the tally. */
+    struct batch *rest = seal(f, f->writer, &f->next_seq);
+    while (rest != NULL) {
+        struct batch *b = rest;
+        rest = b->next;
+        push(f, b);
+    }
+    uint64_t n = spool_follows(f->pending);
+    *rc = spool_write(f->conf->spool_dir, f->writer, f->pending, err, errsz);
+    if (*rc == 0) {
+        while (f->pending != NULL) {
+            struct batch *b = pop(f);
+            spool_file_release(b->file); /* now also in the new file */
+            batch_free(b);
+        }
+    }
+    update_gauge(f);
+    return n;
+}
+
 void flush_free(struct flush *f)
 {
     if (f == NULL)
         return;
-    /* The connection is closed first, so no batch is in flight here. */
-    requeue(f);
+    while (f->pending != NULL) {
+        struct batch *b = pop(f);
+        spool_file_release(b->file);
+        batch_free(b);
+    }
     event_free(f->pace);
     event_free(f->timer);
     free(f);
@@ -367,10 +487,7 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
     f->drain_arg = arg;
     f->draining = true;
     event_del(f->timer);
-    if (event_pending(f->pace, EV_TIMEOUT, NULL)) {
-        event_del(f->pace); /* no more pacing: send the rest now */
-        send_next(f);
-    }
+    event_del(f->pace); /* no more pacing: send the rest now */
     struct timeval tv = {.tv_sec = 0, .tv_usec = FLUSH_DRAIN_MS * 1000};
     event_add(f->timer, &tv);
     flush_round(f);
@@ -379,5 +496,5 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
 
 uint64_t flush_inflight_follows(const struct flush *f)
 {
-    return f->queue_follows + (f->batch != NULL ? f->batch->follows : 0);
+    return spool_follows(f->pending);
 }

@@ -8,6 +8,7 @@
 
 #include "code.h"
 #include "conf.h"
+#include "flush.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -20,6 +21,7 @@ struct handler {
     const struct conf *conf;
     struct links *links;
     struct tally *tally;
+    struct flush *flush;
     struct metrics *m;
     uint64_t drops_logged_at; /* monotonic ms of the last "dropped" line */
     char loc[URL_MAX_LEN + 1];
@@ -38,12 +40,13 @@ size_t handler_slot_size(void)
 }
 
 struct handler *handler_new(const struct conf *conf, struct links *links,
-                            struct tally *tally, struct metrics *m)
+                            struct tally *tally, struct flush *flush, struct metrics *m)
 {
     struct handler *h = xcalloc(1, sizeof(*h));
     h->conf = conf;
     h->links = links;
     h->tally = tally;
+    h->flush = flush;
     h->m = m;
     return h;
 }
@@ -88,29 +91,45 @@ static void not_found(struct handler *h, struct http_conn *c,
     redirect_or_404(h, c, req, h->conf->fallback_url);
 }
 
+/* The tally is full (Redis has been away a long while): spill it to the
+ * spool so it can take new keys. 0, or -1 (logged, at most once a second). */
+static int spill(struct handler *h)
+{
+    char err[256];
+    if (flush_spill(h->flush, err, sizeof(err)) == 0)
+        return 0;
+    uint64_t now = util_now_ms();
+    if (now - h->drops_logged_at >= 1000 || h->drops_logged_at == 0) {
+        log_error("event=spool_failed reason=\"%s\"", err);
+        h->drops_logged_at = now;
+    }
+    return -1;
+}
+
 static void count(struct handler *h, const struct link *link, bool bot, uint64_t now_ms)
 {
     int64_t hour = (int64_t)(now_ms / 3600000u);
     int rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
                               link->code, link->code_len, hour, bot);
-    if (rc == 0 && link->campaign != NULL)
+    if (rc != 0 && spill(h) == 0)
+        rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
+                              link->code, link->code_len, hour, bot);
+    if (rc != 0) {
+        metric_add(&h->m->follows_dropped, 1);
+        return;
+    }
+    metric_add(bot ? &h->m->follows_bot : &h->m->follows_tracked, 1);
+    if (link->campaign == NULL)
+        return;
+    rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
+                          link->campaign_hash, link->campaign, link->campaign_len, hour,
+                          bot);
+    if (rc != 0 && spill(h) == 0)
         rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
                               link->campaign_hash, link->campaign, link->campaign_len,
                               hour, bot);
-    if (rc != 0) {
-        /* Pending keys are full (Redis has been away a long while). */
-        metric_add(&h->m->follows_dropped, 1);
-        uint64_t now = util_now_ms();
-        if (now - h->drops_logged_at >= 1000 || h->drops_logged_at == 0) {
-            log_error("event=follow_dropped reason=\"max_pending_keys reached\" "
-                      "pending_keys=%zu",
-                      tally_keys(h->tally));
-            h->drops_logged_at = now;
-        }
-        return;
-    }
-    metric_set(&h->m->pending_keys, tally_keys(h->tally));
-    metric_add(bot ? &h->m->follows_bot : &h->m->follows_tracked, 1);
+    if (rc != 0)
+        metric_add(&h->m->follows_dropped, 1); /* the campaign's count only */
 }
 
 /* The link is known: answer with its redirect and count the follow. */

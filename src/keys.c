@@ -46,6 +46,11 @@ int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t 
     return key(buf, prefix, "campaign:", name, len, ":links");
 }
 
+int keys_flush_marker(char *buf, const char *prefix, const char *writer)
+{
+    return key(buf, prefix, "flush:", writer, strlen(writer), "");
+}
+
 int keys_events(char *buf, const char *prefix)
 {
     return key(buf, prefix, "events", "", 0, "");

@@ -75,6 +75,13 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
         "Flush script calls that failed (their keys kept for retry) or keys Redis "
         "refused.",
         SUM(flush_errors));
+    one(out, "hopcount_flush_duplicates_total", "counter",
+        "Batches Redis had applied before (a lost reply): not applied again.",
+        SUM(flush_duplicates));
+    one(out, "hopcount_spooled_follows_total", "counter",
+        "Follows written to spool files (Redis could not take them).", SUM(spooled));
+    one(out, "hopcount_replayed_follows_total", "counter",
+        "Follows read back from spool files at start.", SUM(replayed));
     uint64_t cnt = SUM(flush_latency_count);
     evbuffer_add_printf(
         out,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "privacy.h"
 #include "rconn.h"
+#include "spool.h"
 #include "tally.h"
 #include "util.h"
 
@@ -47,7 +48,24 @@ struct worker {
 
 static void finish(struct worker *w)
 {
-    w->unflushed = tally_follows(w->tally) + flush_inflight_follows(w->flush);
+    uint64_t left = tally_follows(w->tally) + flush_inflight_follows(w->flush);
+    if (left > 0) {
+        /* Redis did not take everything in time: spool it for the next start. */
+        char err[256];
+        int rc;
+        uint64_t n = flush_spool_all(w->flush, err, sizeof(err), &rc);
+        if (rc == 0) {
+            metric_add(&w->metrics.spooled, n);
+            log_warn("event=spooled worker=%d follows=%llu dir=%s reason=\"Redis did not "
+                     "take them within shutdown_timeout_ms; replayed at the next start\"",
+                     w->id, (unsigned long long)n, w->conf->spool_dir);
+            left = 0;
+        } else {
+            log_error("event=spool_failed worker=%d follows=%llu reason=\"%s\"", w->id,
+                      (unsigned long long)n, err);
+        }
+    }
+    w->unflushed = left;
     event_base_loopexit(w->base, NULL);
 }
 
@@ -172,8 +190,26 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
     rconn_subscribe(w->sub, chan, on_event, w);
     w->links = links_new(conf, w->rc, cache < 100 ? 100 : cache, &w->metrics);
     w->tally = tally_new(pending < 1000 ? 1000 : pending);
-    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics);
-    w->handler = handler_new(conf, w->links, w->tally, &w->metrics);
+    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id);
+    w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
+    if (id == 0) {
+        /* Replay what earlier runs spooled: before this writer's own. */
+        struct batch *list = NULL;
+        int corrupt = 0;
+        long nb = spool_load(conf->spool_dir, &list, &corrupt);
+        if (nb < 0) {
+            snprintf(err, errsz, "cannot read spool_dir %s: %s", conf->spool_dir,
+                     strerror(errno));
+            goto err;
+        }
+        if (nb > 0) {
+            uint64_t follows = spool_follows(list);
+            metric_add(&w->metrics.replayed, follows);
+            log_info("event=spool_replay batches=%ld follows=%llu dir=%s", nb,
+                     (unsigned long long)follows, conf->spool_dir);
+            flush_adopt(w->flush, list);
+        }
+    }
     w->http = http_server_new(w->base, conf, &w->metrics, w->bots, conns < 1 ? 1 : conns,
                               handler_slot_size(), handler_on_request, handler_on_abort,
                               w->handler, err, errsz);
@@ -237,7 +273,7 @@ void worker_free(struct worker *w)
     http_server_free(w->http);
     handler_free(w->handler);
     rconn_free(w->sub);
-    rconn_free(w->rc); /* unanswered flushes go back into the tally */
+    rconn_free(w->rc); /* a batch in flight stays pending (or was spooled) */
     flush_free(w->flush);
     tally_free(w->tally);
     links_free(w->links);

@@ -1,0 +1,362 @@
+/* spool: batches Redis could not take, kept on disk until the next start.
+ *
+ * A spool file is text, so an operator can read it:
+ *
+ *     hopcount-spool 1
+ *     writer 3f9c0d1e22ab4c10-0
+ *     batch 3f9c0d1e22ab4c10-0 17 2 (its writer, sequence number, entries)
+ *     L 493210 12 1 spring24        (kind: L link, C campaign; UTC hour; human; bot;
+ * name) C 493210 12 1 spring end 1 9a0b1c2d3e4f5a6b        (batches, then XXH3 of every
+ * byte before this line)
+ *
+ * It is written to a temporary name, fsync'd, renamed into place and the
+ * directory fsync'd, so a file either is whole or does not exist. */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "code.h"
+#include "hash.h"
+#include "log.h"
+#include "util.h"
+
+#define SPOOL_MAGIC "hopcount-spool 1\n"
+#define SPOOL_SUFFIX ".spool"
+
+struct spool_file {
+    char *path;
+    size_t left; /* batches still held by someone */
+    bool keep;   /* one was let go undelivered: the file stays */
+};
+
+/* mkdir -p for dir; 0 or -1 with errno. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (util_strlcpy(path, dir, sizeof(path)) >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int spool_write(const char *dir, const char *writer, const struct batch *list, char *err,
+                size_t errsz)
+{
+    char *text = NULL;
+    size_t len = 0;
+    size_t nbatches = 0;
+    char tmp[4200], final[4200];
+    int fd = -1;
+
+    if (list == NULL)
+        return 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        snprintf(err, errsz, "open_memstream: %s", strerror(errno));
+        return -1;
+    }
+    fputs(SPOOL_MAGIC, m);
+    fprintf(m, "writer %s\n", writer);
+    for (const struct batch *b = list; b != NULL; b = b->next) {
+        fprintf(m, "batch %s %" PRIu64 " %zu\n", b->writer, b->seq, b->n);
+        for (size_t i = 0; i < b->n; i++) {
+            const struct tally_entry *e = b->entries[i];
+            fprintf(m, "%c %" PRId64 " %" PRIu64 " %" PRIu64 " %s\n",
+                    e->kind == TALLY_LINK ? 'L' : 'C', e->hour, e->human, e->bot,
+                    e->name);
+        }
+        nbatches++;
+    }
+    fflush(m);
+    uint64_t h = hash_bytes(text, len);
+    fprintf(m, "end %zu %016" PRIx64 "\n", nbatches, h);
+    fclose(m);
+
+    if (make_dirs(dir) != 0) {
+        snprintf(err, errsz, "cannot create %s: %s", dir, strerror(errno));
+        goto err;
+    }
+    unsigned long long now = (unsigned long long)util_wall_ms();
+    snprintf(tmp, sizeof(tmp), "%s/.%s-%llu.tmp", dir, writer, now);
+    snprintf(final, sizeof(final), "%s/%s-%llu%s", dir, writer, now, SPOOL_SUFFIX);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
+        goto err;
+    }
+    if (write_all(fd, text, len) != 0 || fsync(fd) != 0) {
+        snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
+        goto err_unlink;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(err, errsz, "cannot close %s: %s", tmp, strerror(errno));
+        goto err_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, final) != 0) {
+        snprintf(err, errsz, "cannot rename %s: %s", tmp, strerror(errno));
+        goto err_unlink;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0)
+            log_warn("event=spool_dir_fsync_failed dir=%s errno=%d", dir, errno);
+        close(dfd);
+    }
+    free(text);
+    return 0;
+err_unlink:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(text);
+    return -1;
+err:
+    free(text);
+    return -1;
+}
+
+/* Parse one file's text; appends its batches to *arr. -1 on any defect. */
+static int parse(char *text, size_t len, struct spool_file *f, struct batch ***arr,
+                 size_t *n, size_t *cap)
+{
+    /* The checksum line is the last line. */
+    if (len < 2 || text[len - 1] != '\n')
+        return -1;
+    text[len - 1] = '\0';
+    char *endline = strrchr(text, '\n');
+    if (endline == NULL)
+        return -1;
+    endline++;
+    size_t body = (size_t)(endline - text);
+    size_t want_batches;
+    uint64_t want_hash;
+    char extra;
+    if (sscanf(endline, "end %zu %" SCNx64 "%c", &want_batches, &want_hash, &extra) != 2)
+        return -1;
+    if (hash_bytes(text, body) != want_hash)
+        return -1;
+    text[body - 1] = '\0';
+    if (strncmp(text, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0)
+        return -1;
+
+    size_t got = 0;
+    struct batch *cur = NULL;
+    size_t cur_left = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text + strlen(SPOOL_MAGIC), "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char writer[BATCH_WRITER_MAX], name[CODE_MAX_LEN + 2], kind;
+        uint64_t seq, human, bot;
+        int64_t hour;
+        size_t nent;
+        if (strncmp(line, "writer ", 7) == 0)
+            continue;
+        if (sscanf(line, "batch %39s %" SCNu64 " %zu%c", writer, &seq, &nent, &extra) ==
+            3) {
+            if (cur_left != 0 || nent == 0 || nent > 1000000)
+                return -1;
+            cur = batch_new(writer, seq, nent);
+            cur->file = f;
+            cur_left = nent;
+            if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 64;
+                *arr = xrealloc(*arr, *cap * sizeof(**arr));
+            }
+            (*arr)[(*n)++] = cur;
+            got++;
+            continue;
+        }
+        if (cur == NULL || cur_left == 0 ||
+            sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %65s%c", &kind, &hour,
+                   &human, &bot, name, &extra) != 5 ||
+            (kind != 'L' && kind != 'C'))
+            return -1;
+        size_t nl = strlen(name);
+        if (kind == 'L' ? !code_valid(name, nl) : !code_campaign_valid(name, nl))
+            return -1;
+        struct tally_entry *e = xcalloc(1, sizeof(*e));
+        e->kind = kind == 'L' ? TALLY_LINK : TALLY_CAMPAIGN;
+        e->hour = hour;
+        e->human = human;
+        e->bot = bot;
+        e->len = (unsigned char)nl;
+        memcpy(e->name, name, nl + 1);
+        batch_add(cur, e);
+        cur_left--;
+    }
+    if (cur_left != 0 || got != want_batches)
+        return -1;
+    f->left = got;
+    return 0;
+}
+
+static int by_writer_seq(const void *a, const void *b)
+{
+    const struct batch *x = *(struct batch *const *)a, *y = *(struct batch *const *)b;
+    int c = strcmp(x->writer, y->writer);
+    if (c != 0)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *in = fopen(path, "r");
+    if (in == NULL)
+        return NULL;
+    char *text = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (cap - *len < 4096) {
+            cap = cap ? cap * 2 : 65536;
+            text = xrealloc(text, cap + 1);
+        }
+        size_t r = fread(text + *len, 1, cap - *len, in);
+        *len += r;
+        if (r == 0)
+            break;
+    }
+    bool bad = ferror(in);
+    fclose(in);
+    if (bad) {
+        free(text);
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+long spool_load(const char *dir, struct batch **out, int *corrupt)
+{
+    DIR *d = opendir(dir);
+    struct batch **arr = NULL;
+    size_t n = 0, cap = 0;
+
+    *corrupt = 0;
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        size_t sl = strlen(SPOOL_SUFFIX);
+        if (de->d_name[0] == '.' || nl <= sl ||
+            strcmp(de->d_name + nl - sl, SPOOL_SUFFIX) != 0)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        size_t len;
+        char *text = read_file(path, &len);
+        struct spool_file *f = xcalloc(1, sizeof(*f));
+        f->path = xstrdup(path);
+        size_t before = n;
+        if (text == NULL || parse(text, len, f, &arr, &n, &cap) != 0) {
+            /* Never half-applied: drop what was parsed, keep the file aside. */
+            for (size_t i = before; i < n; i++)
+                batch_free(arr[i]);
+            n = before;
+            char aside[4300];
+            snprintf(aside, sizeof(aside), "%s.corrupt", path);
+            if (rename(path, aside) != 0)
+                log_error("event=spool_corrupt file=%s reason=\"cannot rename: %s\"",
+                          path, strerror(errno));
+            else
+                log_error("event=spool_corrupt file=%s kept_as=%s reason=\"checksum or "
+                          "format mismatch; nothing replayed from it\"",
+                          path, aside);
+            (*corrupt)++;
+            free(f->path);
+            free(f);
+        } else if (f->left == 0) {
+            unlink(path);
+            free(f->path);
+            free(f);
+        }
+        free(text);
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(arr, n, sizeof(*arr), by_writer_seq);
+    struct batch **tail = out;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    for (size_t i = 0; i < n; i++) {
+        arr[i]->next = NULL;
+        *tail = arr[i];
+        tail = &arr[i]->next;
+    }
+    free(arr);
+    return (long)n;
+}
+
+static void file_drop(struct spool_file *f)
+{
+    if (--f->left > 0)
+        return;
+    if (f->keep)
+        ;
+    else if (unlink(f->path) != 0 && errno != ENOENT)
+        log_error("event=spool_unlink_failed file=%s errno=%d", f->path, errno);
+    else
+        log_info("event=spool_replayed file=%s", f->path);
+    free(f->path);
+    free(f);
+}
+
+void spool_file_done(struct spool_file *f)
+{
+    if (f != NULL && f->left > 0)
+        file_drop(f);
+}
+
+void spool_file_release(struct spool_file *f)
+{
+    if (f != NULL && f->left > 0) {
+        f->keep = true;
+        file_drop(f);
+    }
+}
+
+uint64_t spool_follows(const struct batch *list)
+{
+    uint64_t n = 0;
+    for (; list != NULL; list = list->next)
+        n += list->follows;
+    return n;
+}
