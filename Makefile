@@ -34,7 +34,7 @@ DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin worker ser
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
 
-UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply
+UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e
 

@@ -723,6 +723,72 @@ static void test_wrong_type_counter_isolated(void **state)
     assert_int_equal(total(f, "hc:clicks:spring24", 2), 2);
 }
 
+static int spool_files(const struct fx *f, char *last, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "ls %s/spool/*.spool 2>/dev/null", f->r.dir);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), p) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (last != NULL)
+            snprintf(last, cap, "%s", line);
+        n++;
+    }
+    pclose(p);
+    return n;
+}
+
+/* SIGTERM while Redis is down: the counts go to the spool and exit is 0; the
+ * next start replays them exactly once, and replaying the same file again
+ * changes nothing (the writer's marker says it was applied). */
+static void test_spool_on_shutdown_replayed_once(void **state)
+{
+    struct fx *f = *state;
+    char file[512], copy[600], cmd[1400];
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(get(f, "/solo", BROWSER), 302); /* cached before Redis goes */
+    assert_int_equal(total(f, "hc:clicks:spring24", 10), 10);
+    assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
+    h_redis_stop(&f->r, true);
+    for (int i = 0; i < 15; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(h_get(f->d.port, "HEAD", "/solo", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=spooled"));
+    assert_int_equal(spool_files(f, file, sizeof(file)), 1);
+    snprintf(copy, sizeof(copy), "%s/spool-copy", f->r.dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", file, copy);
+    assert_int_equal(system(cmd), 0);
+
+    assert_int_equal(h_redis_start(&f->r), 0);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 10);
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+    assert_int_equal(total(f, "hc:clicks:spring24", 25), 25);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 25, 3000),
+                     25);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "bot", 1, 3000), 1);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=spool_replay"));
+    h_sleep_ms(300);
+    assert_int_equal(spool_files(f, NULL, 0), 0);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+
+    /* The same file once more: applied before, so nothing changes. */
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", copy, file);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+    for (int i = 0; i < 100 && spool_files(f, NULL, 0) > 0; i++)
+        h_sleep_ms(30);
+    assert_int_equal(spool_files(f, NULL, 0), 0);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=flush_duplicate"));
+    h_sleep_ms(300);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 25);
+    assert_int_equal(h_hget(&f->r, "hc:campaign:spring:clicks", "total"), 25);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "bot"), 1);
+}
+
 /* A second daemon on a port already served refuses to start, rather than
  * sharing it through SO_REUSEPORT. */
 static void test_port_in_use_refused(void **state)
@@ -769,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_on_shutdown_replayed_once,
+                                        setup_one_thread, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated,
                                         setup_one_thread, teardown),
     };

@@ -1,0 +1,195 @@
+/* Unit tests for spool: round trip, order of replay, corrupt files kept
+ * aside and never half-applied, files removed once delivered. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "spool.h"
+
+static struct tally_entry *entry(enum tally_kind k, const char *name, int64_t hour,
+                                 uint64_t human, uint64_t bot)
+{
+    struct tally_entry *e = calloc(1, sizeof(*e));
+    e->kind = (unsigned char)k;
+    e->len = (unsigned char)strlen(name);
+    memcpy(e->name, name, e->len + 1);
+    e->hour = hour;
+    e->human = human;
+    e->bot = bot;
+    return e;
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name), s = strlen(suffix);
+        if (l > s && strcmp(de->d_name + l - s, suffix) == 0)
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void free_list(struct batch *b)
+{
+    while (b) {
+        struct batch *next = b->next;
+        batch_free(b);
+        b = next;
+    }
+}
+
+static int setup(void **state)
+{
+    char *dir = strdup("/tmp/hopcount-spool-XXXXXX");
+    *state = mkdtemp(dir);
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+    int rc = system(cmd);
+    free(*state);
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_round_trip_in_order(void **state)
+{
+    const char *dir = *state;
+    char err[256];
+    /* Written out of order, in two files: replay sorts by writer, then seq. */
+    struct batch *b2 = batch_new("w1-0", 2, 2);
+    batch_add(b2, entry(TALLY_LINK, "spring24", 493210, 12, 1));
+    batch_add(b2, entry(TALLY_CAMPAIGN, "spring.24", 493210, 12, 1));
+    struct batch *b1 = batch_new("w1-0", 1, 1);
+    batch_add(b1, entry(TALLY_LINK, "solo", 493209, 0, 3));
+    assert_int_equal(spool_write(dir, "w1-0", b2, err, sizeof(err)), 0);
+    usleep(2000); /* distinct file names */
+    assert_int_equal(spool_write(dir, "w1-0", b1, err, sizeof(err)), 0);
+    batch_free(b1);
+    batch_free(b2);
+    assert_int_equal(count_files(dir, ".spool"), 2);
+    assert_int_equal(count_files(dir, ".tmp"), 0);
+
+    struct batch *list = NULL;
+    int corrupt = -1;
+    assert_int_equal(spool_load(dir, &list, &corrupt), 2);
+    assert_int_equal(corrupt, 0);
+    assert_int_equal(list->seq, 1);
+    assert_string_equal(list->writer, "w1-0");
+    assert_int_equal(list->n, 1);
+    assert_string_equal(list->entries[0]->name, "solo");
+    assert_int_equal(list->entries[0]->bot, 3);
+    assert_int_equal(list->entries[0]->hour, 493209);
+    struct batch *second = list->next;
+    assert_int_equal(second->seq, 2);
+    assert_int_equal(second->n, 2);
+    assert_int_equal(second->entries[1]->kind, TALLY_CAMPAIGN);
+    assert_string_equal(second->entries[1]->name, "spring.24");
+    assert_int_equal(second->entries[0]->human, 12);
+    assert_int_equal(spool_follows(list), 3 + 13 + 13);
+    assert_null(second->next);
+
+    /* Delivered one by one: each file goes when its batches are done. */
+    spool_file_done(list->file);
+    assert_int_equal(count_files(dir, ".spool"), 1);
+    spool_file_done(second->file);
+    assert_int_equal(count_files(dir, ".spool"), 0);
+    free_list(list);
+}
+
+static void test_released_file_stays(void **state)
+{
+    const char *dir = *state;
+    char err[256];
+    struct batch *b = batch_new("w2-1", 7, 1);
+    batch_add(b, entry(TALLY_LINK, "x", 1, 1, 0));
+    assert_int_equal(spool_write(dir, "w2-1", b, err, sizeof(err)), 0);
+    batch_free(b);
+    struct batch *list = NULL;
+    int corrupt;
+    assert_int_equal(spool_load(dir, &list, &corrupt), 1);
+    spool_file_release(list->file); /* not delivered: the file must stay */
+    assert_int_equal(count_files(dir, ".spool"), 1);
+    free_list(list);
+}
+
+/* Every kind of damage: the file is kept aside and nothing of it is read. */
+static void test_corrupt_files_kept_aside(void **state)
+{
+    const char *dir = *state;
+    char err[256], path[512];
+    struct batch *b = batch_new("w3-0", 1, 2);
+    batch_add(b, entry(TALLY_LINK, "aaa", 5, 4, 0));
+    batch_add(b, entry(TALLY_LINK, "bbb", 5, 4, 0));
+    assert_int_equal(spool_write(dir, "w3-0", b, err, sizeof(err)), 0);
+    batch_free(b);
+
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strstr(de->d_name, ".spool"))
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+    closedir(d);
+    /* Flip one digit of a count: the checksum no longer matches. */
+    FILE *f = fopen(path, "r+");
+    char text[1024];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    char *p = strstr(text, "L 5 4 0 bbb");
+    assert_non_null(p);
+    p[4] = '9';
+    rewind(f);
+    fwrite(text, 1, n, f);
+    fclose(f);
+
+    struct batch *list = NULL;
+    int corrupt = 0;
+    assert_int_equal(spool_load(dir, &list, &corrupt), 0);
+    assert_null(list);
+    assert_int_equal(corrupt, 1);
+    assert_int_equal(count_files(dir, ".spool"), 0);
+    assert_int_equal(count_files(dir, ".corrupt"), 1);
+
+    /* A truncated file (a crash mid-write cannot leave one, a disk can). */
+    snprintf(path, sizeof(path), "%s/trunc.spool", dir);
+    f = fopen(path, "w");
+    fputs("hopcount-spool 1\nwriter w\nbatch w 1 2\nL 1 1 0 a\n", f);
+    fclose(f);
+    assert_int_equal(spool_load(dir, &list, &corrupt), 0);
+    assert_int_equal(corrupt, 1);
+    assert_int_equal(count_files(dir, ".corrupt"), 2);
+}
+
+static void test_missing_dir_is_empty(void **state)
+{
+    (void)state;
+    struct batch *list = NULL;
+    int corrupt = 0;
+    assert_int_equal(spool_load("/nonexistent/hopcount-spool", &list, &corrupt), 0);
+    assert_null(list);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_released_file_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_files_kept_aside, setup, teardown),
+        cmocka_unit_test(test_missing_dir_is_empty),
+    };
+    return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
+}
