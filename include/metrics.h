@@ -32,6 +32,7 @@ struct metrics {
     metric_t flush_errors;     /* flush commands failed (the batch is sent again) */
     metric_t flush_duplicates; /* batches Redis had applied already (reply lost) */
     metric_t spooled;          /* follows written to spool files */
+    metric_t delivered;        /* follows in batches Redis acknowledged */
     metric_t replayed;         /* follows read back from spool files */
     metric_t flush_batches;    /* flush rounds started */
     metric_t flush_latency_us_sum;

@@ -29,19 +29,23 @@
 #define FLUSH_DRAIN_MS 50
 #define FLUSH_PACE_MAX_MS 20       /* the widest gap between two ticks of a round */
 #define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
+#define FLUSH_INFLIGHT 8           /* batches on the wire at once */
 #define FLUSH_MARKER_TTL "2592000" /* 30 days: how long a batch can wait in a spool */
 
 /* KEYS[1] is the writer's marker, the rest counter hashes; ARGV[1] the
- * batch's sequence, ARGV[2] the marker's TTL, then for each counter key its
- * number of fields and field/increment pairs. Answers {1} when the batch was
- * applied before, else {0, indexes of keys Redis refused...}. Every HINCRBY
- * runs under pcall, so one bad key (another type) cannot stop the batch
- * halfway: the batch and its marker are applied whole, in one atomic step. */
+ * batch's sequence, ARGV[2] the marker's TTL, ARGV[3] "1" to accept a gap,
+ * then for each counter key its number of fields and field/increment pairs.
+ * Answers {1} when the batch was applied before; {2} when the marker is not
+ * at seq - 1 (a batch before it is missing: nothing applied); else {0,
+ * indexes of keys Redis refused...}. Every HINCRBY runs under pcall, so one
+ * bad key (another type) cannot stop the batch halfway: the batch and its
+ * marker are applied whole, in one atomic step, and strictly in order. */
 static const char flush_script[] =
     "local seq = tonumber(ARGV[1]) "
     "local last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
     "if last >= seq then return {1} end "
-    "local out, a = {0}, 3 "
+    "if ARGV[3] ~= '1' and last ~= seq - 1 then return {2} end "
+    "local out, a = {0}, 4 "
     "for k = 2, #KEYS do "
     "local n, failed = tonumber(ARGV[a]), false "
     "a = a + 1 "
@@ -78,17 +82,18 @@ struct flush {
     struct batch *pending; /* sealed, not confirmed; the head goes first */
     struct batch **pending_tail;
     size_t pending_keys;
-    bool inflight;    /* the head is sent and unanswered */
-    uint64_t sent_ms; /* when the head was sent */
-    unsigned pace_ms; /* gap between two ticks of this round; 0: no pacing */
-    size_t per_tick;  /* batches sent back to back per tick */
+    size_t inflight;      /* batches sent and unanswered: the first ones */
+    struct batch *unsent; /* the first pending batch not sent yet */
+    bool force_head;      /* the head met a gap: its writer's marker is gone */
+    unsigned pace_ms;     /* gap between two ticks of this round; 0: no pacing */
+    size_t per_tick;      /* batches sent back to back per tick */
     size_t sent_this_tick;
     void (*drain_done)(void *arg);
     void *drain_arg;
     bool draining;
 };
 
-static void send_head(struct flush *f);
+static void send_more(struct flush *f);
 
 static void update_gauge(struct flush *f)
 {
@@ -110,6 +115,8 @@ static void push(struct flush *f, struct batch *b)
     *f->pending_tail = b;
     f->pending_tail = &b->next;
     f->pending_keys += b->n;
+    if (f->unsent == NULL)
+        f->unsent = b;
 }
 
 static struct batch *pop(struct flush *f)
@@ -142,32 +149,15 @@ static struct batch *seal(struct flush *f, const char *writer, uint64_t *seq)
     return list;
 }
 
-static void on_reply(struct rconn *rc, redisReply *r, void *arg)
-{
-    struct flush *f = arg;
-    (void)rc;
+/* One batch on the wire. */
+struct flush_cmd {
+    struct flush *f;
+    struct batch *b;
+    uint64_t sent_ms;
+};
 
-    f->inflight = false;
-    if (f->pending == NULL)
-        return; /* shutting down: the batches were spooled or freed */
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER) {
-        /* Not applied, or not known to be: the same batch goes again. */
-        metric_add(&f->m->flush_errors, 1);
-        if (r != NULL && r->type == REDIS_REPLY_ERROR)
-            log_warn("event=flush_retry writer=%s seq=%" PRIu64 " reason=\"%.120s\"",
-                     f->pending->writer, f->pending->seq, r->str);
-        check_drained(f);
-        return;
-    }
-    struct batch *b = pop(f);
-    if (r->element[0]->integer == 1) {
-        /* Applied before; its reply had been lost. Nothing to do again. */
-        metric_add(&f->m->flush_duplicates, 1);
-        log_info("event=flush_duplicate writer=%s seq=%" PRIu64
-                 " reason=\"applied before\"",
-                 b->writer, b->seq);
-    }
+static void report_refused(struct flush *f, const struct batch *b, const redisReply *r)
+{
     for (size_t i = 1; i < r->elements; i++) {
         long long k =
             r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
@@ -181,24 +171,73 @@ static void on_reply(struct rconn *rc, redisReply *r, void *arg)
                   e->kind == TALLY_LINK ? "link" : "campaign", e->name,
                   e->human + e->bot);
     }
+}
+
+/* Replies come in the order batches were sent. Only the head of the pending
+ * list can be confirmed: a reply to a later batch after the head failed is
+ * a gap or a failure too (the script applies batches strictly in order),
+ * and that batch will be sent again. */
+static void on_reply(struct rconn *rc, redisReply *r, void *arg)
+{
+    struct flush_cmd *cmd = arg;
+    struct flush *f = cmd->f;
+    struct batch *b = cmd->b;
+    uint64_t sent_ms = cmd->sent_ms;
+    (void)rc;
+
+    free(cmd);
+    f->inflight--;
+    if (f->pending == NULL)
+        return; /* shutting down: the batches were spooled or freed */
+    long long status = -1;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER)
+        status = r->element[0]->integer;
+    if (b != f->pending || (status != 0 && status != 1)) {
+        if (b == f->pending) {
+            metric_add(&f->m->flush_errors, 1);
+            if (status == 2) {
+                /* Everything before the head is confirmed, so its writer's
+                 * marker was lost (expired, deleted, Redis lost its data). */
+                log_warn("event=flush_marker_gap writer=%s seq=%" PRIu64
+                         " reason=\"marker missing or behind; applying anyway\"",
+                         b->writer, b->seq);
+                f->force_head = true;
+            } else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+                log_warn("event=flush_retry writer=%s seq=%" PRIu64 " reason=\"%.120s\"",
+                         b->writer, b->seq, r->str);
+            }
+            f->unsent = f->pending; /* not applied, or not known to be: again */
+        }
+        if (f->inflight == 0 && f->force_head)
+            send_more(f);
+        check_drained(f);
+        return;
+    }
+    pop(f);
+    if (f->unsent == b)
+        f->unsent = f->pending;
+    f->force_head = false;
+    if (status == 1) {
+        /* Applied before; its reply had been lost. Nothing to do again. */
+        metric_add(&f->m->flush_duplicates, 1);
+        log_info("event=flush_duplicate writer=%s seq=%" PRIu64
+                 " reason=\"applied before\"",
+                 b->writer, b->seq);
+    } else {
+        report_refused(f, b, r);
+    }
     metric_add(&f->m->flushes, 1);
-    metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - f->sent_ms) * 1000u);
+    for (size_t i = 0; i < b->n; i++) /* each follow once: its link's key */
+        if (b->entries[i]->kind == TALLY_LINK)
+            metric_add(&f->m->delivered, b->entries[i]->human + b->entries[i]->bot);
+    metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - sent_ms) * 1000u);
     metric_add(&f->m->flush_latency_count, 1);
     spool_file_done(b->file);
     batch_free(b);
     update_gauge(f);
-    /* Spread a round over a quarter of an interval (leaving slack for timer
-     * rounding, so rounds keep the interval): Redis often shares a core with
-     * hopcount, and a burst of back-to-back calls would stall the requests
-     * queued behind it. */
-    if (f->pending != NULL && f->pace_ms > 0 && !f->draining &&
-        f->sent_this_tick >= f->per_tick) {
-        struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
-                             .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
-        event_add(f->pace, &tv);
-    } else {
-        send_head(f);
-    }
+    if (!event_pending(f->pace, EV_TIMEOUT, NULL))
+        send_more(f);
     check_drained(f);
 }
 
@@ -251,15 +290,12 @@ static const struct flush_fields *fields_of(struct flush *f, int64_t hour)
     return ff;
 }
 
-/* Send the head of the pending list unless it is in flight. */
-static void send_head(struct flush *f)
+/* Send one batch; false when it could not be sent. */
+static bool send_batch(struct flush *f, struct batch *b, bool force)
 {
-    struct batch *b = f->pending;
-    if (b == NULL || f->inflight || !rconn_ready(f->rc))
-        return;
-
     enum { PER_KEY = 1 + 2 * FLUSH_FIELDS_MAX };
-    size_t maxargs = 6 + b->n * (1 + PER_KEY); /* EVAL script numkeys marker seq ttl */
+    size_t maxargs =
+        7 + b->n * (1 + PER_KEY); /* EVAL script numkeys marker seq ttl force */
     struct argv_buf a = {0};
     a.argv = xmalloc(maxargs * sizeof(*a.argv));
     a.len = xmalloc(maxargs * sizeof(*a.len));
@@ -280,6 +316,7 @@ static void send_head(struct flush *f)
     }
     arg_num(&a, b->seq);
     arg(&a, FLUSH_MARKER_TTL, sizeof(FLUSH_MARKER_TTL) - 1);
+    arg(&a, force ? "1" : "0", 1);
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
         const struct flush_fields *ff = fields_of(f, e->hour);
@@ -299,13 +336,47 @@ static void send_head(struct flush *f)
             arg_num(&a, e->bot);
         }
     }
-    f->sent_this_tick++;
-    f->sent_ms = util_now_ms();
-    if (rconn_command(f->rc, on_reply, f, a.argc, a.argv, a.len) == 0)
-        f->inflight = true;
+    struct flush_cmd *cmd = xmalloc(sizeof(*cmd));
+    cmd->f = f;
+    cmd->b = b;
+    cmd->sent_ms = util_now_ms();
+    bool ok = rconn_command(f->rc, on_reply, cmd, a.argc, a.argv, a.len) == 0;
+    if (!ok)
+        free(cmd);
     free(a.argv);
     free(a.len);
     free(a.text);
+    return ok;
+}
+
+/* Send pending batches in order, up to FLUSH_INFLIGHT of them on the wire:
+ * Redis runs them in order on one connection, and one fsync (appendfsync
+ * always) serves all that arrive together. Paced as a round asks. */
+static void send_more(struct flush *f)
+{
+    if (f->unsent != f->pending && f->force_head)
+        return; /* the head goes again alone, once the wire is clear */
+    while (f->unsent != NULL && f->inflight < FLUSH_INFLIGHT && rconn_ready(f->rc)) {
+        if (f->pace_ms > 0 && !f->draining && f->sent_this_tick >= f->per_tick) {
+            /* Spread a round over a quarter of an interval (leaving slack
+             * for timer rounding): Redis often shares a core with hopcount,
+             * and a burst of calls would stall the requests behind it. */
+            struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
+                                 .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
+            event_add(f->pace, &tv);
+            return;
+        }
+        bool force = f->force_head && f->unsent == f->pending;
+        if (force && f->inflight > 0)
+            return;
+        if (!send_batch(f, f->unsent, force))
+            return;
+        f->sent_this_tick++;
+        f->inflight++;
+        f->unsent = f->unsent->next;
+        if (force)
+            return;
+    }
 }
 
 void flush_round(struct flush *f)
@@ -338,7 +409,7 @@ void flush_round(struct flush *f)
         update_gauge(f);
     }
     if (!event_pending(f->pace, EV_TIMEOUT, NULL))
-        send_head(f);
+        send_more(f);
 }
 
 static void on_pace(evutil_socket_t fd, short what, void *arg)
@@ -347,7 +418,7 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     f->sent_this_tick = 0;
-    send_head(f);
+    send_more(f);
     check_drained(f);
 }
 
@@ -398,6 +469,7 @@ void flush_adopt(struct flush *f, struct batch *list)
     /* Spooled batches go before this writer's own; they keep their ids. */
     struct batch *own = f->pending;
     f->pending = NULL;
+    f->unsent = NULL;
     f->pending_tail = &f->pending;
     size_t keys = f->pending_keys;
     f->pending_keys = 0;
@@ -408,6 +480,7 @@ void flush_adopt(struct flush *f, struct batch *list)
     }
     *f->pending_tail = own;
     f->pending_keys += keys;
+    f->unsent = f->pending; /* nothing is in flight before the loop runs */
     while (*f->pending_tail != NULL)
         f->pending_tail = &(*f->pending_tail)->next;
     update_gauge(f);
@@ -462,6 +535,7 @@ uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc)
             spool_file_release(b->file); /* now also in the new file */
             batch_free(b);
         }
+        f->unsent = NULL;
     }
     update_gauge(f);
     return n;
@@ -476,6 +550,7 @@ void flush_free(struct flush *f)
         spool_file_release(b->file);
         batch_free(b);
     }
+    f->unsent = NULL;
     event_free(f->pace);
     event_free(f->timer);
     free(f);

@@ -78,6 +78,9 @@ void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out)
     one(out, "hopcount_flush_duplicates_total", "counter",
         "Batches Redis had applied before (a lost reply): not applied again.",
         SUM(flush_duplicates));
+    one(out, "hopcount_delivered_follows_total", "counter",
+        "Follows Redis acknowledged (applied now or before), counted once each.",
+        SUM(delivered));
     one(out, "hopcount_spooled_follows_total", "counter",
         "Follows written to spool files (Redis could not take them).", SUM(spooled));
     one(out, "hopcount_replayed_follows_total", "counter",

@@ -101,9 +101,22 @@ int h_redis_start(struct h_redis *r)
     snprintf(port, sizeof(port), "%d", r->port);
     char logpath[300];
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
-    char *argv[] = {"redis-server", "--port",      port,     "--bind", "127.0.0.1",
-                    "--dir",        r->dir,        "--save", "",       "--appendonly",
-                    "no",           "--daemonize", "no",     NULL};
+    char *argv[] = {"redis-server",
+                    "--port",
+                    port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    r->dir,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    r->aof ? "yes" : "no",
+                    "--appendfsync",
+                    "always",
+                    "--daemonize",
+                    "no",
+                    NULL};
     r->pid = spawn(argv, logpath);
     for (int i = 0; i < 200; i++) {
         redisContext *c = h_redis_connect(r);

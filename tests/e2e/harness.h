@@ -13,6 +13,7 @@ struct h_redis {
     pid_t pid;
     int port;
     char dir[256];
+    bool aof; /* appendonly yes, appendfsync always: nothing acknowledged is lost */
 };
 
 struct h_daemon {
