@@ -17,9 +17,11 @@ struct batch;
 struct flush;
 
 /* All arguments are borrowed and must outlive the flusher; worker numbers
- * the writer id. Starts the interval timer. */
+ * the writer id; max_pending bounds the keys sealed and not confirmed.
+ * Starts the interval timer. */
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
-                        struct rconn *rc, struct tally *t, struct metrics *m, int worker);
+                        struct rconn *rc, struct tally *t, struct metrics *m, int worker,
+                        size_t max_pending);
 
 /* Free, releasing undelivered batches (their spool files stay on disk). */
 void flush_free(struct flush *f);
@@ -27,8 +29,8 @@ void flush_free(struct flush *f);
 /* This flusher's writer id ("<16 hex>-<worker>"). */
 const char *flush_writer(const struct flush *f);
 
-/* Seal the tally into batches if nothing is pending, and send the next
- * batch unless one is in flight. */
+/* Seal the tally into batches (unless max_pending keys are pending already)
+ * and send what the pacing allows. */
 void flush_round(struct flush *f);
 
 /* Deliver these batches (read from the spool; owned from now on) before any

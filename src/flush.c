@@ -82,6 +82,7 @@ struct flush {
     struct batch *pending; /* sealed, not confirmed; the head goes first */
     struct batch **pending_tail;
     size_t pending_keys;
+    size_t max_pending;   /* pending_keys beyond which the tally is not sealed */
     size_t inflight;      /* batches sent and unanswered: the first ones */
     struct batch *unsent; /* the first pending batch not sent yet */
     bool force_head;      /* the head met a gap: its writer's marker is gone */
@@ -358,7 +359,7 @@ static void send_more(struct flush *f)
         return; /* the head goes again alone, once the wire is clear */
     while (f->unsent != NULL && f->inflight < FLUSH_INFLIGHT && rconn_ready(f->rc)) {
         if (f->pace_ms > 0 && !f->draining && f->sent_this_tick >= f->per_tick) {
-            /* Spread a round over a quarter of an interval (leaving slack
+            /* Spread a round over 5/8 of an interval (leaving slack
              * for timer rounding): Redis often shares a core with hopcount,
              * and a burst of calls would stall the requests behind it. */
             struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
@@ -383,33 +384,39 @@ void flush_round(struct flush *f)
 {
     if (!rconn_ready(f->rc))
         return;
-    if (f->pending == NULL && tally_keys(f->t) > 0) {
+    /* Seal every tick, even while earlier batches are still pending (they
+     * stay ahead in the queue), so a round never waits for the last one to
+     * drain; but not beyond the pending bound, past which keys wait in the
+     * tally (and spill to the spool when it is full). */
+    if (tally_keys(f->t) > 0 && f->pending_keys < f->max_pending) {
         metric_add(&f->m->flush_batches, 1);
         struct batch *list = seal(f, f->writer, &f->next_seq);
-        size_t batches = 0;
         while (list != NULL) {
             struct batch *b = list;
             list = b->next;
             push(f, b);
-            batches++;
         }
-        /* Ticks are whole milliseconds (epoll's resolution): with more batches
-         * than milliseconds in a quarter interval, several go per tick. */
-        size_t window_ms = (size_t)f->conf->flush_interval_ms / 4;
-        f->per_tick = 1;
-        f->pace_ms = 0;
-        if (batches > 1 && window_ms >= 1) {
-            f->per_tick = (batches + window_ms - 1) / window_ms;
-            size_t ticks = (batches + f->per_tick - 1) / f->per_tick;
-            f->pace_ms = (unsigned)(window_ms / ticks);
-            if (f->pace_ms > FLUSH_PACE_MAX_MS)
-                f->pace_ms = FLUSH_PACE_MAX_MS;
-        }
-        f->sent_this_tick = 0;
         update_gauge(f);
     }
-    if (!event_pending(f->pace, EV_TIMEOUT, NULL))
-        send_more(f);
+    /* Pace what is unsent over 5/8 of an interval. Ticks are whole
+     * milliseconds (epoll's resolution) and run late by up to one: with more
+     * batches than ticks, several go per tick. */
+    size_t batches = 0;
+    for (const struct batch *b = f->unsent; b != NULL; b = b->next)
+        batches++;
+    size_t window_ms = (size_t)f->conf->flush_interval_ms * 5 / 8;
+    f->per_tick = 1;
+    f->pace_ms = 0;
+    if (batches > 1 && window_ms >= 1) {
+        f->per_tick = (batches + window_ms - 1) / window_ms;
+        size_t ticks = (batches + f->per_tick - 1) / f->per_tick;
+        f->pace_ms = (unsigned)(window_ms / ticks);
+        if (f->pace_ms > FLUSH_PACE_MAX_MS)
+            f->pace_ms = FLUSH_PACE_MAX_MS;
+    }
+    f->sent_this_tick = 0;
+    event_del(f->pace);
+    send_more(f);
 }
 
 static void on_pace(evutil_socket_t fd, short what, void *arg)
@@ -432,7 +439,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
-                        struct rconn *rc, struct tally *t, struct metrics *m, int worker)
+                        struct rconn *rc, struct tally *t, struct metrics *m, int worker,
+                        size_t max_pending)
 {
     struct flush *f = xcalloc(1, sizeof(*f));
     f->base = base;
@@ -442,6 +450,7 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     f->m = m;
     f->pending_tail = &f->pending;
     f->next_seq = 1;
+    f->max_pending = max_pending;
     /* A new writer id per start: sequences never repeat under one id. */
     uint64_t id = 0;
     if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))

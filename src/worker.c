@@ -190,7 +190,8 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
     rconn_subscribe(w->sub, chan, on_event, w);
     w->links = links_new(conf, w->rc, cache < 100 ? 100 : cache, &w->metrics);
     w->tally = tally_new(pending < 1000 ? 1000 : pending);
-    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id);
+    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id,
+                         pending < 1000 ? 1000 : pending);
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
     if (id == 0) {
         /* Replay what earlier runs spooled: before this writer's own. */
