@@ -38,9 +38,10 @@ UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally tes
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e
 FAULT_BIN := $(BUILD)/tests/test_faults
+ABUSE_BIN := $(BUILD)/tests/test_abuse
 
 .SECONDARY:
-.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench
+.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench fuzz
 all: $(BUILD)/hopcount
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
@@ -60,6 +61,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 $(E2E_BIN): $(BUILD)/tests/e2e/test_e2e.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
@@ -88,10 +93,32 @@ test: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(UNIT_BIN) $(E2E_BIN)
 	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(UNIT_BIN) $(E2E_BIN)
 
-# Redis and hopcount misbehaving under load; counts must stay exact.
+# Redis and hopcount misbehaving under load (counts must stay exact), and abuse.
 test-faults: check-deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(FAULT_BIN)
-	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(FAULT_BIN)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(FAULT_BIN) $(ABUSE_BIN)
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(FAULT_BIN) $(ABUSE_BIN)
+
+# libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZERS := url request conf
+FUZZ_SRC := $(LIB_SRC:%=src/%.c)
+FUZZ_CFLAGS = -Iinclude -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined $(PKG_CFLAGS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/*.h)
+	@mkdir -p build/fuzz
+	$(E) "  FUZZ-CC $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS_ALL)
+
+fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
+	$(Q)for f in $(FUZZERS); do \
+		rm -rf build/fuzz/corpus-$$f && cp -r tests/fuzz/corpus/$$f build/fuzz/corpus-$$f && \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s" && \
+		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+			build/fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log || \
+			{ tail -40 build/fuzz/$$f.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$f.log; \
+	done
 
 # The benchmark (not part of make test): needs scripts/install-deps --bench.
 bench: all
