@@ -458,6 +458,13 @@ static void test_malformed_requests(void **state)
         {"\x01\x02\x03garbage\r\n\r\n", 400},
         {"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 405},
         {"GET /spring24 HTTP/9.9\r\nHost: x\r\n\r\n", 400},
+        /* Duplicate, conflicting Content-Length (a smuggling attempt). */
+        {"GET /spring24 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: "
+         "2\r\n\r\nab",
+         400},
+        {"GET /spring24 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+         "3\r\n\r\n0\r\n\r\n",
+         400},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len = strlen(cases[i].req);
