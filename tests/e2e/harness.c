@@ -371,6 +371,34 @@ const char *h_daemon_log(const struct h_daemon *d)
     return buf;
 }
 
+int h_finish(struct h_redis *r, struct h_daemon *d)
+{
+    char cmd[400];
+    int rc = 0;
+    if (d->pid > 0) {
+        int st = h_daemon_stop(d, SIGTERM);
+        if (st != 0) {
+            fprintf(stderr, "daemon exit %d; log:\n%s\n", st, h_daemon_log(d));
+            rc = -1;
+        }
+    }
+    if (d->log[0] != '\0') {
+        const char *log = h_daemon_log(d);
+        if (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error") != NULL) {
+            fprintf(stderr, "sanitizer report in the daemon's log:\n%s\n", log);
+            rc = -1;
+        }
+    }
+    if (r->pid > 0)
+        kill(r->pid, SIGCONT);
+    h_redis_stop(r, false);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+    if (getenv("HOPCOUNT_TEST_KEEP") == NULL &&
+        strncmp(r->dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", r->dir);
+    return rc;
+}
+
 int h_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -59,6 +59,12 @@ bool h_daemon_alive(struct h_daemon *d);
 /* The daemon's stderr so far (static buffer). */
 const char *h_daemon_log(const struct h_daemon *d);
 
+/* End a test: stop the daemon with SIGTERM (it must exit 0, with no
+ * sanitizer report in its log), stop Redis (resumed first, if frozen), and
+ * remove the temp dir unless HOPCOUNT_TEST_KEEP is set. 0, or -1 when the
+ * daemon did not end cleanly (reported on stderr with its log). */
+int h_finish(struct h_redis *r, struct h_daemon *d);
+
 /* Connect to 127.0.0.1:port; fd or -1. Receive timeout 5 s. */
 int h_connect(int port);
 /* Send raw bytes on a new connection and read until EOF (or 5 s); returns

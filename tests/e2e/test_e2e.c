@@ -53,29 +53,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[400];
-    int rc = 0;
     if (f == NULL)
         return 0;
-    if (f->d.pid > 0) {
-        /* Every test ends with a clean stop; sanitizer reports fail it. */
-        int st = h_daemon_stop(&f->d, SIGTERM);
-        if (st != 0) {
-            fprintf(stderr, "daemon exit %d; log:\n%s\n", st, h_daemon_log(&f->d));
-            rc = -1;
-        }
-    }
-    if (f->d.log[0] != '\0') {
-        const char *log = h_daemon_log(&f->d);
-        if (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error") != NULL) {
-            fprintf(stderr, "sanitizer report in the daemon's log:\n%s\n", log);
-            rc = -1;
-        }
-    }
-    h_redis_stop(&f->r, false);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->r.dir);
-    if (strncmp(f->r.dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->r.dir);
+    int rc = h_finish(&f->r, &f->d);
     free(f);
     return rc;
 }

@@ -46,16 +46,7 @@ static int start_with(void **state, const char *extra)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[400];
-    int rc = 0;
-    if (f->d.pid > 0 && h_daemon_stop(&f->d, SIGTERM) != 0) {
-        fprintf(stderr, "daemon log:\n%s\n", h_daemon_log(&f->d));
-        rc = -1;
-    }
-    h_redis_stop(&f->r, false);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->r.dir);
-    if (strncmp(f->r.dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->r.dir);
+    int rc = h_finish(&f->r, &f->d);
     free(f);
     return rc;
 }

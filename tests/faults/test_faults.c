@@ -63,18 +63,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[400];
-    if (f->d.pid > 0 && h_daemon_stop(&f->d, SIGTERM) != 0)
-        fprintf(stderr, "daemon log:\n%s\n", h_daemon_log(&f->d));
-    if (f->r.pid > 0)
-        kill(f->r.pid, SIGCONT);
-    h_redis_stop(&f->r, false);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->r.dir);
-    if (getenv("FAULTS_KEEP") == NULL &&
-        strncmp(f->r.dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->r.dir);
+    int rc = h_finish(&f->r, &f->d);
     free(f);
-    return 0;
+    return rc;
 }
 
 /* One client: keep-alive requests over all codes for ms milliseconds (and at
