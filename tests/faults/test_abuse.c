@@ -253,23 +253,58 @@ static int setup_slow(void **state)
                              "server.max_connections = 1100");
 }
 
-/* Keep-alive requests on one connection for ms; requests per second. */
+/* Requests per second over ms on one keep-alive connection, 16 pipelined
+ * at a time, so that the figure is the server's, not this client's. Every
+ * answer must be a 302 (which has no body: one blank line ends each). */
 static double throughput(int port, int ms)
 {
-    char resp[4096];
+    enum { DEPTH = 16 };
+    char reqs[DEPTH * 40], buf[65536];
     const char *req = "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t rl = strlen(req);
+    for (int i = 0; i < DEPTH; i++)
+        memcpy(reqs + (size_t)i * rl, req, rl);
     long n = 0;
     int fd = h_connect(port);
     long long end = now_ms() + ms;
-    while (fd >= 0 && now_ms() < end && n < 1000000) {
-        if (send(fd, req, strlen(req), MSG_NOSIGNAL) <= 0 ||
-            h_read_response(fd, false, resp, sizeof(resp)) != 302)
+    unsigned tail = 0; /* the last bytes seen, to find "\r\n\r\n" across reads */
+    while (fd >= 0 && now_ms() < end && n < 10000000) {
+        if (send(fd, reqs, DEPTH * rl, MSG_NOSIGNAL) != (ssize_t)(DEPTH * rl))
             break;
-        n++;
+        int seen = 0;
+        while (seen < DEPTH) {
+            ssize_t got = recv(fd, buf, sizeof(buf), 0);
+            if (got <= 0)
+                goto out;
+            for (ssize_t k = 0; k < got; k++) {
+                tail = (tail << 8) | (unsigned char)buf[k];
+                if (tail == 0x0d0a0d0a)
+                    seen++;
+            }
+        }
+        n += DEPTH;
     }
+out:
     if (fd >= 0)
         close(fd);
     return (double)n * 1000.0 / ms;
+}
+
+/* The median of five 300 ms measurements: one scheduling hiccup on a
+ * 2-core machine must not decide the figure. */
+static double median_throughput(int port)
+{
+    double v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = throughput(port, 300);
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (v[j] < v[i]) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+            }
+    return v[2];
 }
 
 /* 1,000 connections sending a header byte a second do not stop normal
@@ -279,7 +314,7 @@ static void test_slow_clients(void **state)
     struct fx *f = *state;
     enum { SLOW = 1000 };
     static int fds[SLOW];
-    double base = throughput(f->d.port, 2000);
+    double base = median_throughput(f->d.port);
     int opened = 0;
     for (int i = 0; i < SLOW; i++) {
         fds[i] = h_connect(f->d.port);
@@ -287,15 +322,13 @@ static void test_slow_clients(void **state)
             opened++;
     }
     assert_int_equal(opened, SLOW);
-    /* One byte a second while a normal client works (its loop takes turns
-     * with the trickle for two seconds). */
+    /* One byte a second while a normal client works. */
     const char *more = "ET /solo HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-    double loaded = 0;
-    for (int s = 0; s < 2; s++) {
-        for (int i = 0; i < SLOW; i++)
-            send(fds[i], more + s, 1, MSG_NOSIGNAL);
-        loaded += throughput(f->d.port, 900) / 2;
-    }
+    for (int i = 0; i < SLOW; i++)
+        send(fds[i], more, 1, MSG_NOSIGNAL);
+    double loaded = median_throughput(f->d.port);
+    for (int i = 0; i < SLOW; i++)
+        send(fds[i], more + 1, 1, MSG_NOSIGNAL);
     /* 3 s after connecting the slow ones are closed: look at 4 s. */
     h_sleep_ms(2200);
     int closed = 0;
