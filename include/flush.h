@@ -26,9 +26,6 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
 /* Free, releasing undelivered batches (their spool files stay on disk). */
 void flush_free(struct flush *f);
 
-/* This flusher's writer id ("<16 hex>-<worker>"). */
-const char *flush_writer(const struct flush *f);
-
 /* Seal the tally into batches (unless max_pending keys are pending already)
  * and send what the pacing allows. */
 void flush_round(struct flush *f);

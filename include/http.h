@@ -51,9 +51,6 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz);
 
-/* Replace the bots list used for new headers (borrowed). */
-void http_server_set_bots(struct http_server *s, struct privacy_bots *bots);
-
 /* Stop accepting, close idle connections, answer the rest with
  * "Connection: close"; drained(arg) runs once no connection is left (maybe
  * before this returns). */
@@ -61,8 +58,6 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
 
 /* Close every connection at once (shutdown deadline). */
 void http_server_close_all(struct http_server *s);
-
-size_t http_server_connections(const struct http_server *s);
 
 void http_server_free(struct http_server *s);
 

@@ -72,6 +72,4 @@ void links_invalidate(struct links *l, const char *code, size_t len);
  * cannot be reached. */
 void links_invalidate_all(struct links *l);
 
-size_t links_count(const struct links *l);
-
 #endif

@@ -49,11 +49,7 @@ void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn
 int rconn_command(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
                   const char **argv, const size_t *argvlen);
 
-enum rconn_state rconn_state(const struct rconn *rc);
 bool rconn_ready(const struct rconn *rc);
-
-/* Commands sent and not yet answered. */
-size_t rconn_inflight(const struct rconn *rc);
 
 /* Fail every pending command (NULL replies), close and stop reconnecting.
  * Must not be called from inside one of this connection's callbacks. */

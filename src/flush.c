@@ -68,7 +68,6 @@ struct flush_fields {
 };
 
 struct flush {
-    struct event_base *base;
     const struct conf *conf;
     struct rconn *rc;
     struct tally *t;
@@ -443,7 +442,6 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
                         size_t max_pending)
 {
     struct flush *f = xcalloc(1, sizeof(*f));
-    f->base = base;
     f->conf = conf;
     f->rc = rc;
     f->t = t;
@@ -466,11 +464,6 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
                          .tv_usec = (conf->flush_interval_ms % 1000) * 1000};
     event_add(f->timer, &tv);
     return f;
-}
-
-const char *flush_writer(const struct flush *f)
-{
-    return f->writer;
 }
 
 void flush_adopt(struct flush *f, struct batch *list)

@@ -752,11 +752,6 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
     return s;
 }
 
-void http_server_set_bots(struct http_server *s, struct privacy_bots *bots)
-{
-    s->bots = bots;
-}
-
 void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg)
 {
     s->stopping = true;
@@ -789,11 +784,6 @@ void http_server_close_all(struct http_server *s)
     s->drained = NULL;
     while (s->conns != NULL)
         conn_free(s->conns);
-}
-
-size_t http_server_connections(const struct http_server *s)
-{
-    return s->nconns;
 }
 
 void http_server_free(struct http_server *s)

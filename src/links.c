@@ -421,8 +421,3 @@ void links_invalidate_all(struct links *l)
             if (e->fetching)
                 e->refetch = true;
 }
-
-size_t links_count(const struct links *l)
-{
-    return l->count;
-}

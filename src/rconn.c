@@ -38,7 +38,6 @@ struct rconn {
     struct event *connect_timer;
     struct event *command_timer;
     struct rcmd *head, *tail;
-    size_t inflight;
     rconn_state_fn *on_state;
     void *state_arg;
     /* Subscriber mode. */
@@ -153,7 +152,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         *pp = cmd->next;
         if (rc->tail == cmd)
             rc->tail = prev;
-        rc->inflight--;
     }
     cmd->fn(rc, r, cmd->arg);
     free(cmd);
@@ -179,7 +177,6 @@ static int send_argv(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
     else
         rc->head = cmd;
     rc->tail = cmd;
-    rc->inflight++;
     if (!event_pending(rc->command_timer, EV_TIMEOUT, NULL))
         arm_ms(rc->command_timer, (uint64_t)rc->conf->command_timeout_ms);
     return 0;
@@ -369,19 +366,9 @@ int rconn_command(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
     return send_argv(rc, fn, arg, argc, argv, argvlen);
 }
 
-enum rconn_state rconn_state(const struct rconn *rc)
-{
-    return rc->state;
-}
-
 bool rconn_ready(const struct rconn *rc)
 {
     return rc->state == RCONN_READY;
-}
-
-size_t rconn_inflight(const struct rconn *rc)
-{
-    return rc->inflight;
 }
 
 void rconn_close(struct rconn *rc)
@@ -400,7 +387,6 @@ void rconn_close(struct rconn *rc)
     while (rc->head != NULL) {
         struct rcmd *cmd = rc->head;
         rc->head = cmd->next;
-        rc->inflight--;
         cmd->fn(rc, NULL, cmd->arg);
         free(cmd);
     }
