@@ -28,11 +28,13 @@ E := @true
 endif
 
 # Modules shared by the daemon, hopctl and the tests.
-LIB_SRC := util log conf code url privacy keys hash tally reply batch spool
+LIB_SRC := util log conf code url privacy keys hash tally reply batch spool csv
 DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin worker server main
+HOPCTL_SRC := $(LIB_SRC) store hopctl
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
+HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
@@ -42,7 +44,7 @@ ABUSE_BIN := $(BUILD)/tests/test_abuse
 
 .SECONDARY:
 .PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench fuzz
-all: $(BUILD)/hopcount
+all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 	$(E) "  CC      $<"
@@ -53,6 +55,10 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 $(BUILD)/hopcount: $(DAEMON_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/hopctl: $(HOPCTL_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 

@@ -1,0 +1,74 @@
+/* store: hopctl's synchronous Redis connection and its link writes. Each
+ * write is one Lua script, so a link, its campaign sets and the P:events
+ * message change together or not at all. */
+#ifndef HOPCOUNT_STORE_H
+#define HOPCOUNT_STORE_H
+
+#include <hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+/* What a link write did. */
+enum store_result {
+    STORE_UNCHANGED = 0, /* the link already had this target and campaign */
+    STORE_EXISTS = 1,    /* it has another target or campaign; kept (no force) */
+    STORE_MOVED = 2,     /* its campaign was not the one named: nothing done */
+    STORE_ADDED = 3,     /* written: a new link */
+    STORE_REPLACED = 4,  /* written over an existing link (force) */
+    STORE_REFUSED = 5,   /* Redis answered with an error (e.g. a non-hash key) */
+};
+
+/* A link to write; the fields are validated by the caller. campaign_len 0
+ * means none. */
+struct store_link {
+    const char *code;
+    size_t code_len;
+    const char *url;
+    size_t url_len;
+    const char *campaign;
+    size_t campaign_len;
+};
+
+struct store;
+
+/* Connect as conf c says (unix_socket, else host:port; connect and command
+ * timeouts; AUTH; SELECT) and load the scripts. c is borrowed and must
+ * outlive the store. NULL with a one-line reason in err on failure. */
+struct store *store_open(const struct conf *c, char *err, size_t errsz);
+void store_free(struct store *s);
+
+/* The connection, for reads; borrowed. */
+redisContext *store_redis(struct store *s);
+const char *store_prefix(const struct store *s);
+
+/* Queue the write of l without waiting (pipelining). believed is the campaign
+ * the caller thinks the link is in now (NULL or "" for none or no link): when
+ * it is not, the write does nothing and answers STORE_MOVED. With force, an
+ * existing link with another target or campaign is replaced, keeping its
+ * created time. created: unix seconds for a new link. 0 or -1 (err). */
+int store_set_append(struct store *s, const struct store_link *l, bool force,
+                     const char *believed, int64_t created, char *err, size_t errsz);
+/* The answer to the oldest queued write. -1 only when the connection failed
+ * (err); a Redis error reply is STORE_REFUSED with its text in err. */
+int store_set_reply(struct store *s, enum store_result *res, char *err, size_t errsz);
+
+/* One write, start to end: looks up the link's campaign first and retries
+ * while another writer moves it. Never answers STORE_MOVED. */
+int store_set(struct store *s, const struct store_link *l, bool force,
+              enum store_result *res, char *err, size_t errsz);
+
+/* Remove the link code (and its code from its campaign's set) and publish;
+ * with purge, delete its counters too. *removed: bit 0 the link was there,
+ * bit 1 counters were deleted. 0 or -1 (err). */
+int store_rm(struct store *s, const char *code, bool purge, int *removed, char *err,
+             size_t errsz);
+
+/* HGET P:link:code campaign into buf (empty when none or no link). 1 when the
+ * link exists, 0 when not, -1 on error (err). */
+int store_link_campaign(struct store *s, const char *code, char *buf, size_t bufsz,
+                        char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,374 @@
+/* store: hopctl's synchronous Redis connection and its link writes. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "code.h"
+#include "keys.h"
+#include "util.h"
+
+struct store {
+    redisContext *rc;
+    const struct conf *conf;
+    char events[KEYS_MAX];
+    char set_sha[41];
+    char rm_sha[41];
+};
+
+/* KEYS: link, the campaign set it is in (or the link key when none can be
+ * named), the new campaign set (or the link key when none).
+ * ARGV: url, campaign ("" none), created, force, believed campaign, events
+ * channel, code, "1" when KEYS[2] names a set. Answers enum store_result. */
+static const char set_script[] =
+    "local cur = redis.call('HMGET', KEYS[1], '" KEYS_FIELD_URL "', '" KEYS_FIELD_CAMPAIGN
+    "', '" KEYS_FIELD_CREATED "')\n"
+    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "local camp = cur[2] or ''\n"
+    "if exists and cur[1] == ARGV[1] and camp == ARGV[2] then return 0 end\n"
+    "if exists and ARGV[4] ~= '1' then return 1 end\n"
+    "if camp ~= ARGV[5] then return 2 end\n"
+    "local created = ARGV[3]\n"
+    "if exists and cur[3] then created = cur[3] end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if ARGV[2] == '' then\n"
+    "  redis.call('HSET', KEYS[1], '" KEYS_FIELD_URL "', ARGV[1], '" KEYS_FIELD_CREATED
+    "', created)\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], '" KEYS_FIELD_URL "', ARGV[1], '" KEYS_FIELD_CAMPAIGN
+    "', ARGV[2], '" KEYS_FIELD_CREATED "', created)\n"
+    "  redis.call('SADD', KEYS[3], ARGV[7])\n"
+    "end\n"
+    "if camp ~= '' and camp ~= ARGV[2] and ARGV[8] == '1' then\n"
+    "  redis.call('SREM', KEYS[2], ARGV[7])\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[7])\n"
+    "if exists then return 4 end\n"
+    "return 3\n";
+
+/* KEYS: link, its campaign set (or the link key), its counters.
+ * ARGV: believed campaign, purge, events channel, code, "1" when KEYS[2]
+ * names a set. Answers bit 0: link removed, bit 1: counters deleted; or -1
+ * when the campaign was not the one believed. */
+static const char rm_script[] =
+    "local camp = redis.call('HGET', KEYS[1], '" KEYS_FIELD_CAMPAIGN "') or ''\n"
+    "if camp ~= ARGV[1] then return -1 end\n"
+    "local n = 0\n"
+    "if redis.call('DEL', KEYS[1]) == 1 then\n"
+    "  n = 1\n"
+    "  if camp ~= '' and ARGV[5] == '1' then redis.call('SREM', KEYS[2], ARGV[4]) end\n"
+    "  redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
+    "end\n"
+    "if ARGV[2] == '1' then n = n + 2 * redis.call('DEL', KEYS[3]) end\n"
+    "return n\n";
+
+static const char *where(const struct conf *c, char *buf, size_t sz)
+{
+    if (c->redis_unix_socket[0] != '\0')
+        snprintf(buf, sz, "%s", c->redis_unix_socket);
+    else if (strchr(c->redis_host, ':') != NULL)
+        snprintf(buf, sz, "[%s]:%d", c->redis_host, c->redis_port);
+    else
+        snprintf(buf, sz, "%s:%d", c->redis_host, c->redis_port);
+    return buf;
+}
+
+/* A reply that must be status OK (or a string, for SCRIPT LOAD into out). */
+static int expect(struct store *s, redisReply *r, const char *what, char *out,
+                  size_t outsz, char *err, size_t errsz)
+{
+    char addr[300];
+    int rv = -1;
+    if (r == NULL) {
+        snprintf(err, errsz, "redis %s: %s: %s", where(s->conf, addr, sizeof(addr)), what,
+                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errsz, "redis %s: %s: %s", where(s->conf, addr, sizeof(addr)), what,
+                 r->str);
+    else if (out != NULL && r->type == REDIS_REPLY_STRING && r->len < outsz) {
+        memcpy(out, r->str, r->len);
+        out[r->len] = '\0';
+        rv = 0;
+    } else if (out == NULL && r->type == REDIS_REPLY_STATUS)
+        rv = 0;
+    else
+        snprintf(err, errsz, "redis %s: %s: unexpected answer",
+                 where(s->conf, addr, sizeof(addr)), what);
+    freeReplyObject(r);
+    return rv;
+}
+
+struct store *store_open(const struct conf *c, char *err, size_t errsz)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    char addr[300];
+    struct timeval ct = {.tv_sec = c->connect_timeout_ms / 1000,
+                         .tv_usec = (c->connect_timeout_ms % 1000) * 1000};
+    struct timeval cmd = {.tv_sec = c->command_timeout_ms / 1000,
+                          .tv_usec = (c->command_timeout_ms % 1000) * 1000};
+
+    s->conf = c;
+    if (c->redis_unix_socket[0] != '\0')
+        s->rc = redisConnectUnixWithTimeout(c->redis_unix_socket, ct);
+    else
+        s->rc = redisConnectWithTimeout(c->redis_host, c->redis_port, ct);
+    if (s->rc == NULL || s->rc->err) {
+        snprintf(err, errsz, "redis %s: cannot connect: %s", where(c, addr, sizeof(addr)),
+                 s->rc ? s->rc->errstr : "out of memory");
+        goto err;
+    }
+    if (redisSetTimeout(s->rc, cmd) != REDIS_OK) {
+        snprintf(err, errsz, "redis %s: cannot set a timeout",
+                 where(c, addr, sizeof(addr)));
+        goto err;
+    }
+    if (c->redis_password != NULL &&
+        expect(s, redisCommand(s->rc, "AUTH %s", c->redis_password), "AUTH", NULL, 0, err,
+               errsz) != 0)
+        goto err;
+    if (c->redis_db != 0 && expect(s, redisCommand(s->rc, "SELECT %d", c->redis_db),
+                                   "SELECT", NULL, 0, err, errsz) != 0)
+        goto err;
+    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %s", set_script), "SCRIPT LOAD",
+               s->set_sha, sizeof(s->set_sha), err, errsz) != 0 ||
+        expect(s, redisCommand(s->rc, "SCRIPT LOAD %s", rm_script), "SCRIPT LOAD",
+               s->rm_sha, sizeof(s->rm_sha), err, errsz) != 0)
+        goto err;
+    keys_events(s->events, c->key_prefix);
+    return s;
+err:
+    store_free(s);
+    return NULL;
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->rc != NULL)
+        redisFree(s->rc);
+    free(s);
+}
+
+redisContext *store_redis(struct store *s)
+{
+    return s->rc;
+}
+
+const char *store_prefix(const struct store *s)
+{
+    return s->conf->key_prefix;
+}
+
+int store_set_append(struct store *s, const struct store_link *l, bool force,
+                     const char *believed, int64_t created, char *err, size_t errsz)
+{
+    const char *prefix = s->conf->key_prefix;
+    char link[KEYS_MAX], oldset[KEYS_MAX], newset[KEYS_MAX], when[24];
+    size_t blen = believed ? strlen(believed) : 0;
+    bool oldnamed = false;
+
+    if (keys_link(link, prefix, l->code, l->code_len) < 0) {
+        snprintf(err, errsz, "code too long for a key");
+        return -1;
+    }
+    /* A campaign the daemon would not accept has no set to leave. */
+    if (blen > 0 && code_campaign_valid(believed, blen) &&
+        keys_campaign_links(oldset, prefix, believed, blen) >= 0)
+        oldnamed = true;
+    else
+        memcpy(oldset, link, sizeof(link));
+    if (l->campaign_len == 0)
+        memcpy(newset, link, sizeof(link));
+    else if (keys_campaign_links(newset, prefix, l->campaign, l->campaign_len) < 0) {
+        snprintf(err, errsz, "campaign too long for a key");
+        return -1;
+    }
+    snprintf(when, sizeof(when), "%" PRId64, created);
+
+    const char *argv[] = {"EVALSHA",
+                          s->set_sha,
+                          "3",
+                          link,
+                          oldset,
+                          newset,
+                          l->url,
+                          l->campaign_len ? l->campaign : "",
+                          when,
+                          force ? "1" : "0",
+                          blen ? believed : "",
+                          s->events,
+                          l->code,
+                          oldnamed ? "1" : "0"};
+    size_t lens[] = {7,
+                     40,
+                     1,
+                     strlen(link),
+                     strlen(oldset),
+                     strlen(newset),
+                     l->url_len,
+                     l->campaign_len,
+                     strlen(when),
+                     1,
+                     blen,
+                     strlen(s->events),
+                     l->code_len,
+                     1};
+    if (redisAppendCommandArgv(s->rc, 14, argv, lens) != REDIS_OK) {
+        snprintf(err, errsz, "redis: %s", s->rc->errstr);
+        return -1;
+    }
+    return 0;
+}
+
+int store_set_reply(struct store *s, enum store_result *res, char *err, size_t errsz)
+{
+    char addr[300];
+    redisReply *r = NULL;
+    if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
+        snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
+                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= STORE_UNCHANGED &&
+        r->integer <= STORE_REPLACED)
+        *res = (enum store_result)r->integer;
+    else {
+        *res = STORE_REFUSED;
+        snprintf(err, errsz, "%s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_link_campaign(struct store *s, const char *code, char *buf, size_t bufsz,
+                        char *err, size_t errsz)
+{
+    char link[KEYS_MAX], addr[300];
+    if (keys_link(link, s->conf->key_prefix, code, strlen(code)) < 0) {
+        snprintf(err, errsz, "code too long for a key");
+        return -1;
+    }
+    redisReply *r =
+        redisCommand(s->rc, "HMGET %s %s %s", link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN);
+    if (r == NULL) {
+        snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
+                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+        return -1;
+    }
+    int rv = -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        buf[0] = '\0';
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            util_strlcpy(buf, r->element[1]->str, bufsz);
+        rv = r->element[0]->type == REDIS_REPLY_STRING ? 1 : 0;
+        if (rv == 0) {
+            /* A hash without a url is still a key the writes must see. */
+            redisReply *e = redisCommand(s->rc, "EXISTS %s", link);
+            if (e != NULL && e->type == REDIS_REPLY_INTEGER)
+                rv = e->integer == 1;
+            else
+                rv = -1;
+            if (e != NULL)
+                freeReplyObject(e);
+            if (rv < 0)
+                snprintf(err, errsz, "redis %s: EXISTS failed",
+                         where(s->conf, addr, sizeof(addr)));
+        }
+    } else
+        snprintf(err, errsz, "%s: %s", link,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_set(struct store *s, const struct store_link *l, bool force,
+              enum store_result *res, char *err, size_t errsz)
+{
+    char code[CODE_MAX_LEN + 1], camp[256];
+    memcpy(code, l->code, l->code_len);
+    code[l->code_len] = '\0';
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (store_link_campaign(s, code, camp, sizeof(camp), err, errsz) < 0)
+            return -1;
+        if (store_set_append(s, l, force, camp, (int64_t)(util_wall_ms() / 1000), err,
+                             errsz) != 0 ||
+            store_set_reply(s, res, err, errsz) != 0)
+            return -1;
+        if (*res != STORE_MOVED)
+            return 0;
+    }
+    snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
+    return -1;
+}
+
+int store_rm(struct store *s, const char *code, bool purge, int *removed, char *err,
+             size_t errsz)
+{
+    const char *prefix = s->conf->key_prefix;
+    char link[KEYS_MAX], set[KEYS_MAX], clicks[KEYS_MAX], camp[256], addr[300];
+    size_t clen = strlen(code);
+
+    if (keys_link(link, prefix, code, clen) < 0 ||
+        keys_clicks(clicks, prefix, code, clen) < 0) {
+        snprintf(err, errsz, "code too long for a key");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (store_link_campaign(s, code, camp, sizeof(camp), err, errsz) < 0)
+            return -1;
+        size_t blen = strlen(camp);
+        bool named = blen > 0 && code_campaign_valid(camp, blen) &&
+                     keys_campaign_links(set, prefix, camp, blen) >= 0;
+        if (!named)
+            memcpy(set, link, sizeof(link));
+        const char *argv[] = {"EVALSHA",
+                              s->rm_sha,
+                              "3",
+                              link,
+                              set,
+                              clicks,
+                              camp,
+                              purge ? "1" : "0",
+                              s->events,
+                              code,
+                              named ? "1" : "0"};
+        size_t lens[] = {7,
+                         40,
+                         1,
+                         strlen(link),
+                         strlen(set),
+                         strlen(clicks),
+                         blen,
+                         1,
+                         strlen(s->events),
+                         clen,
+                         1};
+        redisReply *r = redisCommandArgv(s->rc, 11, argv, lens);
+        if (r == NULL) {
+            snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
+                     s->rc->errstr[0] ? s->rc->errstr : "no answer");
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_INTEGER) {
+            snprintf(err, errsz, "%s: %s", link,
+                     r->type == REDIS_REPLY_ERROR ? r->str
+                                                  : "unexpected answer from redis");
+            freeReplyObject(r);
+            return -1;
+        }
+        long long n = r->integer;
+        freeReplyObject(r);
+        if (n >= 0) {
+            *removed = (int)n;
+            return 0;
+        }
+    }
+    snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
+    return -1;
+}
