@@ -36,9 +36,9 @@ LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
 HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
 
-UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool
+UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
-E2E_BIN := $(BUILD)/tests/test_e2e
+E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 
@@ -66,7 +66,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(E2E_BIN): $(BUILD)/tests/e2e/test_e2e.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+$(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl: $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
@@ -93,11 +93,11 @@ run: check-deps
 	$(Q)scripts/run
 
 unit: $(UNIT_BIN)
-e2e: $(BUILD)/hopcount $(E2E_BIN)
+e2e: $(BUILD)/hopcount $(BUILD)/hopctl $(E2E_BIN)
 
 test: check-deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(UNIT_BIN) $(E2E_BIN)
-	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(UNIT_BIN) $(E2E_BIN)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(BUILD)/hopctl $(UNIT_BIN) $(E2E_BIN)
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HOPCTL_BIN=$(BUILD)/hopctl tests/run $(UNIT_BIN) $(E2E_BIN)
 
 # Redis and hopcount misbehaving under load (counts must stay exact), and abuse.
 test-faults: check-deps

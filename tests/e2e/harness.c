@@ -288,18 +288,23 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
     return 0;
 }
 
+int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra)
+{
+    d->port = h_free_port();
+    d->exited = false;
+    d->admin_port = h_free_port();
+    snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
+    snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
+    return write_conf(d, r, extra);
+}
+
 int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extra,
                    bool wait_ready)
 {
     const char *bin = getenv("HOPCOUNT_BIN");
     if (bin == NULL)
         bin = "build/hopcount";
-    d->port = h_free_port();
-    d->exited = false;
-    d->admin_port = h_free_port();
-    snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
-    snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
-    if (write_conf(d, r, extra) != 0)
+    if (h_daemon_conf(d, r, extra) != 0)
         return -1;
     char *argv[] = {(char *)bin, "-c", d->conf, NULL};
     d->pid = spawn(argv, d->log);
@@ -538,4 +543,62 @@ void h_fields(char *day, char *hour, char *botday, size_t cap)
              tm.tm_mday, tm.tm_hour);
     snprintf(botday, cap, "bot:d:%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday);
+}
+
+/* Read a whole file into buf (NUL-terminated, truncated at cap - 1). */
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        n = fread(buf, 1, cap - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+}
+
+int h_run(char *const argv[], const char *input, char *out, size_t outcap, char *err,
+          size_t errcap)
+{
+    char opath[] = "/tmp/hopcount-run-out-XXXXXX",
+         epath[] = "/tmp/hopcount-run-err-XXXXXX";
+    int ofd = mkstemp(opath), efd = mkstemp(epath), status;
+    if (ofd < 0 || efd < 0)
+        return -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int in = open(input ? input : "/dev/null", O_RDONLY);
+        if (in < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(ofd);
+    close(efd);
+    int rc = -1;
+    long long deadline = now_ms() + 120000;
+    while (pid > 0 && now_ms() < deadline) {
+        pid_t p = waitpid(pid, &status, WNOHANG);
+        if (p == pid) {
+            rc = decode(status);
+            break;
+        }
+        h_sleep_ms(2);
+    }
+    if (rc == -1 && pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    slurp(opath, out, outcap);
+    slurp(epath, err, errcap);
+    unlink(opath);
+    unlink(epath);
+    return rc;
 }

@@ -52,6 +52,9 @@ void h_link_add(const struct h_redis *r, const char *code, const char *url,
  * 200 when wait_ready. 0 or -1. */
 int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extra,
                    bool wait_ready);
+/* Pick ports and write the conf for r into d->conf (as h_daemon_start does)
+ * without starting anything: for hopctl. 0 or -1. */
+int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra);
 /* Send sig and wait; returns the exit status (or 128+signal), -1 on timeout. */
 int h_daemon_stop(struct h_daemon *d, int sig);
 /* True while the process runs. */
@@ -90,5 +93,11 @@ long long h_wait_hget(const struct h_redis *r, const char *key, const char *fiel
 void h_fields(char *day, char *hour, char *botday, size_t cap);
 
 void h_sleep_ms(int ms);
+
+/* Run argv to completion (at most 120 s) with stdin from the file input (or
+ * /dev/null), its stdout and stderr captured into out and err (NUL-terminated,
+ * truncated). Returns its exit status (128+signal), -1 on failure/timeout. */
+int h_run(char *const argv[], const char *input, char *out, size_t outcap, char *err,
+          size_t errcap);
 
 #endif

@@ -48,11 +48,41 @@ static void test_campaigns(void **state)
     assert_true(code_campaign_valid(over, 64));
 }
 
+/* Random codes: valid, of the asked length, only from the look-alike-free
+ * alphabet, every character of it reachable, and not repeating. */
+static void test_random(void **state)
+{
+    (void)state;
+    char code[CODE_MAX_LEN + 1];
+    int seen[256] = {0};
+    char first[9];
+
+    assert_int_equal(code_random(first, 8), 0);
+    for (int i = 0; i < 2000; i++) {
+        size_t len =
+            (size_t)(CODE_RANDOM_MIN_LEN + i % (CODE_MAX_LEN - CODE_RANDOM_MIN_LEN + 1));
+        memset(code, '!', sizeof(code));
+        assert_int_equal(code_random(code, len), 0);
+        assert_int_equal(strlen(code), len);
+        assert_true(code_valid(code, len));
+        assert_null(strpbrk(code, "0Oo1lI-_"));
+        for (size_t j = 0; j < len; j++)
+            seen[(unsigned char)code[j]]++;
+        if (len == 8)
+            assert_string_not_equal(code, first);
+    }
+    int distinct = 0;
+    for (int c = 0; c < 256; c++)
+        distinct += seen[c] > 0;
+    assert_int_equal(distinct, 56);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_campaigns),
+        cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests_name("code", tests, NULL, NULL);
 }

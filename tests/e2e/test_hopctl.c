@@ -1,0 +1,615 @@
+/* End-to-end tests of hopctl: the real build/hopctl against a real
+ * redis-server, and a real build/hopcount picking its changes up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+#define OUT (1 << 20)
+
+struct fx {
+    struct h_redis r;
+    struct h_daemon d;
+    char out[OUT];
+    char err[OUT];
+    char resp[65536];
+};
+
+static const char *BROWSER = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) "
+                             "Gecko/20100101 Firefox/120.0\r\n";
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    *state = f;
+    if (h_redis_start(&f->r) != 0)
+        return -1;
+    return h_daemon_conf(&f->d, &f->r, NULL);
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f == NULL)
+        return 0;
+    int rc = h_finish(&f->r, &f->d);
+    free(f);
+    return rc;
+}
+
+/* Run hopctl -c CONF args... (NULL-terminated) with stdin from input. */
+static int ctl_conf(struct fx *f, const char *conf, const char *input, ...)
+{
+    const char *bin = getenv("HOPCTL_BIN");
+    char *argv[32];
+    int n = 0;
+    va_list ap;
+
+    argv[n++] = (char *)(bin ? bin : "build/hopctl");
+    argv[n++] = "-c";
+    argv[n++] = (char *)conf;
+    va_start(ap, input);
+    for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return h_run(argv, input, f->out, OUT, f->err, OUT);
+}
+#define ctl(f, ...) ctl_conf((f), (f)->d.conf, NULL, __VA_ARGS__, (char *)NULL)
+#define ctl_in(f, input, ...)                                                            \
+    ctl_conf((f), (f)->d.conf, (input), __VA_ARGS__, (char *)NULL)
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* One line on stderr containing want: SPEC's "one-line reason". */
+static void assert_one_line(const char *err, const char *want)
+{
+    if (lines(err) != 1 || strstr(err, want) == NULL)
+        fail_msg("stderr should be one line with \"%s\", is:\n%s", want, err);
+}
+
+static char *hget_str(const struct h_redis *r, const char *key, const char *field,
+                      char *buf, size_t cap)
+{
+    redisContext *c = h_redis_connect(r);
+    buf[0] = '\0';
+    if (c == NULL)
+        return NULL;
+    redisReply *rep = redisCommand(c, "HGET %s %s", key, field);
+    char *rv = NULL;
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
+        snprintf(buf, cap, "%s", rep->str);
+        rv = buf;
+    }
+    freeReplyObject(rep);
+    redisFree(c);
+    return rv;
+}
+
+/* Poll GET path until it answers want; the milliseconds it took, or -1. */
+static int wait_status(struct fx *f, const char *path, int want, int ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int st = h_get(f->d.port, "GET", path, BROWSER, f->resp, sizeof(f->resp));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int took =
+            (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        if (st == want)
+            return took;
+        if (took > ms)
+            return -1;
+        h_sleep_ms(10);
+    }
+}
+
+static void today(char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%d", &tm);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* add: validated, written with its campaign set, refused over an existing
+ * code unless --force, and live on a running daemon within a second. */
+static void test_add_live(void **state)
+{
+    struct fx *f = *state;
+    char buf[4096];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+
+    /* Unknown first, so the daemon holds it in its negative cache. */
+    assert_int_equal(h_get(f->d.port, "GET", "/fresh", BROWSER, f->resp, sizeof(f->resp)),
+                     404);
+    assert_int_equal(
+        ctl(f, "add", "fresh", "https://example.com/fresh?a=1", "--campaign", "c1"), 0);
+    assert_string_equal(f->out, "fresh: added\n");
+    int took = wait_status(f, "/fresh", 302, 1000);
+    assert_in_range(took, 0, 1000);
+    assert_string_equal(h_header(f->resp, "Location", buf, sizeof(buf)),
+                        "https://example.com/fresh?a=1");
+    assert_string_equal(hget_str(&f->r, "hc:link:fresh", "campaign", buf, sizeof(buf)),
+                        "c1");
+    assert_non_null(hget_str(&f->r, "hc:link:fresh", "created", buf, sizeof(buf)));
+    long long created = atoll(buf);
+    assert_true(created > 1700000000);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:c1:links fresh"), 1);
+
+    /* The same again changes nothing; another target is refused. */
+    assert_int_equal(
+        ctl(f, "add", "fresh", "https://example.com/fresh?a=1", "--campaign", "c1"), 0);
+    assert_string_equal(f->out, "fresh: unchanged\n");
+    assert_int_equal(ctl(f, "add", "fresh", "https://example.com/other"), 1);
+    assert_one_line(f->err, "--force");
+    assert_string_equal(hget_str(&f->r, "hc:link:fresh", "url", buf, sizeof(buf)),
+                        "https://example.com/fresh?a=1");
+
+    /* --force: new target and campaign, live within a second; the old
+     * campaign set loses the code, created is kept. */
+    assert_int_equal(ctl(f, "add", "fresh", "https://example.com/other", "--campaign",
+                         "c2", "--force"),
+                     0);
+    assert_string_equal(f->out, "fresh: replaced\n");
+    for (took = 0; took <= 1000; took += 10) {
+        assert_int_equal(
+            h_get(f->d.port, "GET", "/fresh", BROWSER, f->resp, sizeof(f->resp)), 302);
+        if (strcmp(h_header(f->resp, "Location", buf, sizeof(buf)),
+                   "https://example.com/other") == 0)
+            break;
+        h_sleep_ms(10);
+    }
+    assert_in_range(took, 0, 1000);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:c1:links fresh"), 0);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:c2:links fresh"), 1);
+    assert_int_equal(atoll(hget_str(&f->r, "hc:link:fresh", "created", buf, sizeof(buf))),
+                     created);
+
+    /* Without a campaign: no campaign field, no set. */
+    assert_int_equal(ctl(f, "add", "plain", "http://example.org/"), 0);
+    assert_null(hget_str(&f->r, "hc:link:plain", "campaign", buf, sizeof(buf)));
+    assert_in_range(wait_status(f, "/plain", 302, 1000), 0, 1000);
+}
+
+/* Bad input: exit 1, a one-line reason, and nothing written to Redis. */
+static void test_add_rejects(void **state)
+{
+    struct fx *f = *state;
+    char overlong[2100] = "https://example.com/";
+    memset(overlong + strlen(overlong), 'a', 2049 - strlen(overlong));
+    overlong[2049] = '\0';
+    struct {
+        const char *code, *url, *campaign, *why;
+    } bad[] = {
+        {"js", "javascript:alert(1)", NULL, "scheme"},
+        {"rel", "/relative/path", NULL, "scheme"},
+        {"rel2", "example.com/x", NULL, "target"},
+        {"crlf", "https://example.com/\r\nSet-Cookie: a=b", NULL, "\\x0d\\x0a"},
+        {"space", "https://example.com/a b", NULL, "target"},
+        {"long", overlong, NULL, "2048"},
+        {"ftp", "ftp://example.com/file", NULL, "scheme"},
+        {"nohost", "https:///path", NULL, "target"},
+        {"bad code", "https://example.com/", NULL, "code"},
+        {"a/b", "https://example.com/", NULL, "code"},
+        {"", "https://example.com/", NULL, "code"},
+        {"camp", "https://example.com/", "bad campaign", "campaign"},
+        {"camp2", "https://example.com/", "a:b", "campaign"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = bad[i].campaign ? ctl(f, "add", bad[i].code, bad[i].url, "--campaign",
+                                       bad[i].campaign)
+                                 : ctl(f, "add", bad[i].code, bad[i].url);
+        if (rc != 1)
+            fail_msg("add %s %s: exit %d, want 1", bad[i].code, bad[i].url, rc);
+        assert_one_line(f->err, bad[i].why);
+        assert_int_equal(ctl(f, "new", bad[i].url), bad[i].campaign || i >= 8 ? 0 : 1);
+    }
+    /* Only the `new` calls with good targets wrote anything. */
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 5);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:js hc:link:camp"), 0);
+}
+
+/* Usage errors exit 2; --help exits 0; Redis away is one line and exit 1. */
+static void test_usage_and_unreachable(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(ctl(f, "--help"), 0);
+    assert_non_null(strstr(f->out, "usage: hopctl"));
+    assert_int_equal(ctl(f, "stats", "--help"), 0);
+    assert_non_null(strstr(f->out, "--days N"));
+    assert_int_equal(ctl(f, "-V"), 0);
+    assert_non_null(strstr(f->out, "hopctl "));
+
+    assert_int_equal(ctl_conf(f, f->d.conf, NULL, (char *)NULL), 2);
+    assert_int_equal(ctl(f, "frobnicate"), 2);
+    assert_int_equal(ctl(f, "add", "onlycode"), 2);
+    assert_int_equal(ctl(f, "add", "a", "https://e.com/", "extra"), 2);
+    assert_int_equal(ctl(f, "add", "a", "https://e.com/", "--purge"), 2);
+    assert_int_equal(ctl(f, "add", "a", "https://e.com/", "--campaign"), 2);
+    assert_int_equal(ctl(f, "rm"), 2);
+    assert_int_equal(ctl(f, "new", "https://e.com/", "--length", "3"), 2);
+    assert_int_equal(ctl(f, "new", "https://e.com/", "--length", "x"), 2);
+    assert_int_equal(ctl(f, "stats", "a", "--days", "0"), 2);
+    assert_int_equal(ctl(f, "stats", "a", "--format", "xml"), 2);
+    assert_int_equal(ctl(f, "stats"), 2);
+    assert_int_equal(ctl(f, "stats", "a", "--campaign", "b"), 2);
+    assert_int_equal(ctl(f, "list", "--bogus"), 2);
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 0);
+
+    /* A conf with errors: exit 1 with file:line. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/broken.conf", f->r.dir);
+    write_file(path, "[redis]\nport = 99999\n");
+    assert_int_equal(ctl_conf(f, path, NULL, "list", (char *)NULL), 1);
+    assert_non_null(strstr(f->err, "broken.conf:2:"));
+
+    /* Nothing listens on the port: one clear line, exit 1. */
+    snprintf(path, sizeof(path), "%s/away.conf", f->r.dir);
+    char conf[200];
+    snprintf(conf, sizeof(conf), "[redis]\nhost = 127.0.0.1\nport = %d\n", h_free_port());
+    write_file(path, conf);
+    assert_int_equal(ctl_conf(f, path, NULL, "add", "x", "https://e.com/", (char *)NULL),
+                     1);
+    assert_one_line(f->err, "cannot connect");
+    assert_int_equal(ctl_conf(f, path, NULL, "list", (char *)NULL), 1);
+    assert_one_line(f->err, "cannot connect");
+}
+
+/* new: a fresh code from the look-alike-free alphabet, stored and live. */
+static void test_new(void **state)
+{
+    struct fx *f = *state;
+    char code[80], key[120], buf[4096];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+
+    assert_int_equal(ctl(f, "new", "https://example.com/n1", "--campaign", "fall"), 0);
+    assert_int_equal(sscanf(f->out, "%79s", code), 1);
+    assert_int_equal(strlen(code), 8);
+    assert_int_equal(
+        strspn(code, "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"), 8);
+    snprintf(key, sizeof(key), "hc:link:%s", code);
+    assert_string_equal(hget_str(&f->r, key, "url", buf, sizeof(buf)),
+                        "https://example.com/n1");
+    assert_string_equal(hget_str(&f->r, key, "campaign", buf, sizeof(buf)), "fall");
+    char path[100];
+    snprintf(path, sizeof(path), "/%s", code);
+    assert_in_range(wait_status(f, path, 302, 1000), 0, 1000);
+
+    assert_int_equal(ctl(f, "new", "https://example.com/n2", "--length", "20"), 0);
+    assert_int_equal(strlen(f->out), 21);
+    /* Codes do not repeat. */
+    assert_int_equal(ctl(f, "new", "https://example.com/n1", "--campaign", "fall"), 0);
+    assert_string_not_equal(strtok(f->out, "\n"), code);
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:fall:links"), 2);
+}
+
+/* rm: the link and its set membership go, the daemon answers 404 within a
+ * second, counts stay unless --purge. */
+static void test_rm_live(void **state)
+{
+    struct fx *f = *state;
+    char day[32], hour[32], botday[32];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+    h_fields(day, hour, botday, sizeof(day));
+
+    assert_int_equal(ctl(f, "add", "gone", "https://example.com/g", "--campaign", "c"),
+                     0);
+    assert_in_range(wait_status(f, "/gone", 302, 1000), 0, 1000);
+    assert_int_equal(h_get(f->d.port, "GET", "/gone", BROWSER, f->resp, sizeof(f->resp)),
+                     302);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:gone", "total", 2, 3000), 2);
+
+    assert_int_equal(ctl(f, "rm", "gone"), 0);
+    assert_non_null(strstr(f->out, "gone: removed"));
+    assert_in_range(wait_status(f, "/gone", 404, 1000), 0, 1000);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:gone"), 0);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:c:links gone"), 0);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:gone", "total"), 2);
+    assert_int_equal(h_hget(&f->r, "hc:campaign:c:clicks", "total"), 2);
+
+    /* Gone already: exit 1, one line. The counts can still be purged. */
+    assert_int_equal(ctl(f, "rm", "gone"), 1);
+    assert_one_line(f->err, "no such link: gone");
+    assert_int_equal(ctl(f, "rm", "gone", "--purge"), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:gone"), 0);
+    assert_int_equal(ctl(f, "rm", "gone", "--purge"), 1);
+
+    assert_int_equal(ctl(f, "add", "both", "https://example.com/b"), 0);
+    assert_in_range(wait_status(f, "/both", 302, 1000), 0, 1000);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:both", "total", 1, 3000), 1);
+    assert_int_equal(ctl(f, "rm", "both", "--purge"), 0);
+    assert_string_equal(f->out, "both: removed, counts purged\n");
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:both hc:clicks:both"), 0);
+    assert_in_range(wait_status(f, "/both", 404, 1000), 0, 1000);
+    assert_int_equal(ctl(f, "rm", "bad/code"), 1);
+}
+
+/* list: sorted, filtered by campaign, in three formats; its CSV imports
+ * back into another database as the same links. */
+static void test_list(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(
+        ctl(f, "add", "zeta", "https://example.com/z?x=1,2", "--campaign", "s"), 0);
+    assert_int_equal(ctl(f, "add", "alpha", "https://example.com/a"), 0);
+    assert_int_equal(ctl(f, "add", "mid", "https://example.com/m", "--campaign", "s"), 0);
+    /* A key no valid code names is not listed. */
+    assert_int_equal(
+        h_redis_int(&f->r, "HSET %s url %s", "hc:link:bad code", "https://x.y/"), 1);
+
+    assert_int_equal(ctl(f, "list"), 0);
+    assert_int_equal(lines(f->out), 4);
+    char *a = strstr(f->out, "\nalpha "), *m = strstr(f->out, "\nmid "),
+         *z = strstr(f->out, "\nzeta ");
+    assert_true(a != NULL && m != NULL && z != NULL && a < m && m < z);
+    assert_non_null(strstr(f->out, "https://example.com/z?x=1,2"));
+
+    assert_int_equal(ctl(f, "list", "--campaign", "s"), 0);
+    assert_int_equal(lines(f->out), 3);
+    assert_null(strstr(f->out, "alpha"));
+
+    assert_int_equal(ctl(f, "list", "--format", "json"), 0);
+    assert_non_null(strstr(f->out,
+                           "{\"code\": \"alpha\", \"url\": \"https://example.com/a\", "
+                           "\"campaign\": null, \"created\": "));
+    assert_non_null(strstr(f->out,
+                           "{\"code\": \"zeta\", \"url\": "
+                           "\"https://example.com/z?x=1,2\", \"campaign\": \"s\""));
+
+    assert_int_equal(ctl(f, "list", "--format", "csv"), 0);
+    assert_string_equal(f->out, "code,url,campaign\n"
+                                "alpha,https://example.com/a,\n"
+                                "mid,https://example.com/m,s\n"
+                                "zeta,\"https://example.com/z?x=1,2\",s\n");
+    static char csv[OUT];
+    char path[400];
+    snprintf(csv, sizeof(csv), "%s", f->out);
+    snprintf(path, sizeof(path), "%s/export.csv", f->r.dir);
+    write_file(path, csv);
+
+    /* Into db 1 with another prefix: the same links come back. */
+    struct h_daemon other = {0};
+    assert_int_equal(
+        h_daemon_conf(&other, &f->r, "redis.db = 1\nredis.key_prefix = shop"), 0);
+    assert_int_equal(ctl_conf(f, other.conf, NULL, "import", path, (char *)NULL), 0);
+    assert_non_null(strstr(f->out, "3 added"));
+    assert_int_equal(
+        ctl_conf(f, other.conf, NULL, "list", "--format", "csv", (char *)NULL), 0);
+    assert_string_equal(f->out, csv);
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 5); /* db 0 untouched */
+    assert_int_equal(
+        ctl_conf(f, other.conf, NULL, "list", "--campaign", "s", (char *)NULL), 0);
+    assert_int_equal(lines(f->out), 3);
+}
+
+/* import: every good row is written, each bad row is FILE:LINE: reason,
+ * exit 1 when any row was bad; stdin; duplicates; --force. */
+static void test_import(void **state)
+{
+    struct fx *f = *state;
+    char path[400], want[600], buf[4096];
+    snprintf(path, sizeof(path), "%s/links.csv", f->r.dir);
+    char longurl[2200] = "https://example.com/";
+    memset(longurl + 20, 'x', 2100);
+    longurl[2120] = '\0';
+    char text[8192];
+    snprintf(text, sizeof(text),
+             "\xef\xbb\xbf"
+             "code,url,campaign\n"                           /* 1: header */
+             "i1,https://example.com/1\n"                    /* 2 */
+             "\"i2\",\"https://example.com/2?a=1,2\",nl\r\n" /* 3: quoted, CRLF */
+             "i3,javascript:alert(1)\n"                      /* 4: bad */
+             "\n"                                            /* 5: blank */
+             "i4,/relative\n"                                /* 6: bad */
+             "i1,https://example.com/again\n"                /* 7: duplicate */
+             "bad code,https://example.com/\n"               /* 8: bad */
+             "i5,\"https://example.com/open\n"               /* 9: bad quote */
+             "i6\n"                                          /* 10: one field */
+             "i7,https://example.com/7,c,extra\n"            /* 11: four */
+             "i8,%s\n"                                       /* 12: overlong */
+             "i9,https://example.com/9,bad/camp\n"           /* 13: campaign */
+             "i10,https://example.com/10,nl\n",              /* 14 */
+             longurl);
+    write_file(path, text);
+    assert_int_equal(ctl(f, "import", path), 1);
+    assert_non_null(strstr(f->out, "3 added, 0 replaced, 0 unchanged, 9 bad rows"));
+    int badlines[] = {4, 6, 7, 8, 9, 10, 11, 12, 13};
+    assert_int_equal(lines(f->err), 9);
+    for (size_t i = 0; i < sizeof(badlines) / sizeof(badlines[0]); i++) {
+        snprintf(want, sizeof(want), "%s:%d: ", path, badlines[i]);
+        if (strstr(f->err, want) == NULL)
+            fail_msg("no \"%s\" in:\n%s", want, f->err);
+    }
+    assert_non_null(strstr(f->err, ":7: i1: duplicate code (first on line 2)"));
+    assert_string_equal(hget_str(&f->r, "hc:link:i1", "url", buf, sizeof(buf)),
+                        "https://example.com/1");
+    assert_string_equal(hget_str(&f->r, "hc:link:i2", "url", buf, sizeof(buf)),
+                        "https://example.com/2?a=1,2");
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:nl:links"), 2);
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 4);
+
+    /* Again, from stdin: the good rows are unchanged; names say stdin. */
+    assert_int_equal(ctl_in(f, path, "import", "-"), 1);
+    assert_non_null(strstr(f->out, "0 added, 0 replaced, 3 unchanged, 9 bad rows"));
+    assert_non_null(strstr(f->err, "stdin:4: "));
+
+    /* An existing code with another target: bad without --force. */
+    snprintf(path, sizeof(path), "%s/change.csv", f->r.dir);
+    write_file(path, "i1,https://example.com/changed\ni11,https://example.com/11\n");
+    assert_int_equal(ctl(f, "import", path), 1);
+    snprintf(want, sizeof(want), "%s:1: i1: link exists", path);
+    assert_non_null(strstr(f->err, want));
+    assert_int_equal(lines(f->err), 1);
+    assert_string_equal(hget_str(&f->r, "hc:link:i1", "url", buf, sizeof(buf)),
+                        "https://example.com/1");
+    assert_int_equal(ctl(f, "import", path, "--force"), 0);
+    assert_non_null(strstr(f->out, "0 added, 1 replaced, 1 unchanged, 0 bad rows"));
+    assert_string_equal(hget_str(&f->r, "hc:link:i1", "url", buf, sizeof(buf)),
+                        "https://example.com/changed");
+
+    /* --force moves a link out of its campaign. */
+    write_file(path, "i2,\"https://example.com/2?a=1,2\"\n");
+    assert_int_equal(ctl(f, "import", path), 1);
+    assert_int_equal(ctl(f, "import", path, "--force"), 0);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:nl:links i2"), 0);
+    assert_null(hget_str(&f->r, "hc:link:i2", "campaign", buf, sizeof(buf)));
+
+    /* A file that is not there; an empty file. */
+    assert_int_equal(ctl(f, "import", "/nonexistent/x.csv"), 1);
+    assert_one_line(f->err, "/nonexistent/x.csv");
+    assert_int_equal(ctl_in(f, "/dev/null", "import", "-"), 0);
+    assert_non_null(strstr(f->out, "0 added"));
+}
+
+/* Pipelining across batches: more rows than one pipeline holds. */
+static void test_import_many(void **state)
+{
+    struct fx *f = *state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/many.csv", f->r.dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 5000; i++)
+        fprintf(fp, "m%d,https://example.com/m/%d,c%d\n", i, i, i % 7);
+    fprintf(fp, "m17,https://example.com/dup\n");
+    fclose(fp);
+    assert_int_equal(ctl(f, "import", path), 1);
+    assert_non_null(strstr(f->out, "5000 added, 0 replaced, 0 unchanged, 1 bad rows"));
+    char want[600];
+    snprintf(want, sizeof(want), "%s:5001: m17: duplicate code (first on line 18)\n",
+             path);
+    assert_string_equal(f->err, want);
+    long long sum = 0;
+    for (int c = 0; c < 7; c++) {
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "SCARD hc:campaign:c%d:links", c);
+        sum += h_redis_int(&f->r, cmd);
+    }
+    assert_int_equal(sum, 5000);
+    assert_int_equal(ctl(f, "list"), 0);
+    assert_int_equal(lines(f->out), 5001);
+}
+
+/* stats: the numbers real requests produced, in table, csv and json. */
+static void test_stats(void **state)
+{
+    struct fx *f = *state;
+    char day[16], want[400];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+    today(day, sizeof(day));
+
+    assert_int_equal(
+        ctl(f, "add", "st", "https://example.com/st", "--campaign", "launch"), 0);
+    assert_int_equal(
+        ctl(f, "add", "st2", "https://example.com/st2", "--campaign", "launch"), 0);
+    assert_in_range(wait_status(f, "/st", 302, 1000), 0, 1000); /* follow 1 */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            h_get(f->d.port, "GET", "/st", BROWSER, f->resp, sizeof(f->resp)), 302);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(h_get(f->d.port, "HEAD", "/st", "", f->resp, sizeof(f->resp)),
+                         302);
+    assert_int_equal(
+        h_get(f->d.port, "GET", "/st", "DNT: 1\r\n", f->resp, sizeof(f->resp)), 302);
+    assert_in_range(wait_status(f, "/st2", 302, 1000), 0, 1000);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:st", "total", 5, 3000), 5);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:st", "bot", 2, 3000), 2);
+    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:launch:clicks", "total", 6, 3000),
+                     6);
+
+    assert_int_equal(ctl(f, "stats", "st", "--format", "json"), 0);
+    assert_non_null(strstr(f->out,
+                           "{\"code\": \"st\", \"url\": \"https://example.com/st\", "
+                           "\"campaign\": \"launch\", \"total\": 5, \"bot\": 2, "
+                           "\"days\": ["));
+    snprintf(want, sizeof(want), "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2}]}\n",
+             day);
+    assert_non_null(strstr(f->out, want));
+    int ndays = 0;
+    for (const char *p = f->out; (p = strstr(p, "\"day\":")) != NULL; p++)
+        ndays++;
+    assert_int_equal(ndays, 14);
+    assert_int_equal(strstr(f->out, "\"follows\": 0, \"bot\": 0}") != NULL, 1);
+
+    assert_int_equal(ctl(f, "stats", "st", "--format", "csv", "--days", "3"), 0);
+    char csv[400];
+    time_t t = time(NULL);
+    char d1[16], d2[16];
+    struct tm tm;
+    time_t y1 = t - 86400, y2 = t - 2 * 86400;
+    gmtime_r(&y2, &tm);
+    strftime(d2, sizeof(d2), "%Y-%m-%d", &tm);
+    gmtime_r(&y1, &tm);
+    strftime(d1, sizeof(d1), "%Y-%m-%d", &tm);
+    snprintf(csv, sizeof(csv), "day,follows,bot\n%s,0,0\n%s,0,0\n%s,5,2\n", d2, d1, day);
+    assert_string_equal(f->out, csv);
+
+    assert_int_equal(ctl(f, "stats", "st"), 0);
+    assert_non_null(strstr(f->out, "follows   5 (all time), 2 by bots\n"));
+    snprintf(want, sizeof(want),
+             "%s        5     2  ########################################\n", day);
+    assert_non_null(strstr(f->out, want));
+    assert_int_equal(lines(f->out), 4 + 2 + 14);
+
+    assert_int_equal(ctl(f, "stats", "--campaign", "launch", "--format", "json"), 0);
+    assert_non_null(strstr(f->out,
+                           "{\"campaign\": \"launch\", \"links\": 2, \"total\": 6, "
+                           "\"bot\": 2, \"days\": ["));
+    snprintf(want, sizeof(want), "{\"day\": \"%s\", \"follows\": 6, \"bot\": 2}]}\n",
+             day);
+    assert_non_null(strstr(f->out, want));
+    assert_int_equal(ctl(f, "stats", "--campaign", "launch"), 0);
+    assert_non_null(strstr(f->out, "links     2\n"));
+
+    /* What stats says is what Redis holds. */
+    char fday[32], fhour[32], fbot[32];
+    h_fields(fday, fhour, fbot, sizeof(fday));
+    assert_int_equal(h_hget(&f->r, "hc:clicks:st", fday), 5);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:st", fbot), 2);
+
+    assert_int_equal(ctl(f, "stats", "nosuch"), 1);
+    assert_one_line(f->err, "no such link: nosuch");
+    assert_int_equal(ctl(f, "stats", "--campaign", "nosuch"), 1);
+    assert_one_line(f->err, "no such campaign: nosuch");
+    /* A counter that is not a number is an error, not a zero. */
+    assert_int_equal(h_redis_int(&f->r, "HSET hc:clicks:st2 total oops"), 0);
+    assert_int_equal(ctl(f, "stats", "st2"), 1);
+    assert_one_line(f->err, "not a count");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_add_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_and_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rm_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("hopctl", tests, NULL, NULL);
+}
