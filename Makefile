@@ -43,7 +43,7 @@ FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 
 .SECONDARY:
-.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench fuzz
+.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
@@ -130,6 +130,11 @@ fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
 bench: all
 	$(Q)scripts/install-deps --bench --check >/dev/null 2>&1 || scripts/install-deps --bench
 	$(Q)loadtest/run
+
+# hopctl import of 1,000,000 rows into a private Redis (not part of make test).
+bench-import: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)loadtest/import
 
 fmt:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c

@@ -32,7 +32,7 @@ static const char set_script[] =
     "if camp ~= ARGV[5] then return 2 end\n"
     "local created = ARGV[3]\n"
     "if exists and cur[3] then created = cur[3] end\n"
-    "redis.call('DEL', KEYS[1])\n"
+    "if exists then redis.call('DEL', KEYS[1]) end\n"
     "if ARGV[2] == '' then\n"
     "  redis.call('HSET', KEYS[1], '" KEYS_FIELD_URL "', ARGV[1], '" KEYS_FIELD_CREATED
     "', created)\n"
