@@ -1194,9 +1194,10 @@ int main(int argc, char **argv)
     if (rv != EXIT_OK)
         return rv < 0 ? EXIT_OK : rv;
 
+    /* conf_load names each error as FILE:LINE: reason, like hopcount -t. */
     ctl.conf = conf_load(ctl.conf_path, stderr);
     if (ctl.conf == NULL)
-        return fail("configuration %s has errors", ctl.conf_path);
+        return EXIT_BAD;
     rv = current->run(&ctl);
     store_free(ctl.store);
     conf_free(ctl.conf);
