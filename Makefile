@@ -106,7 +106,7 @@ test-faults: check-deps
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
-FUZZERS := url request conf
+FUZZERS := url request conf csv
 FUZZ_SRC := $(LIB_SRC:%=src/%.c)
 FUZZ_CFLAGS = -Iinclude -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(PKG_CFLAGS)

@@ -66,9 +66,4 @@ int store_set(struct store *s, const struct store_link *l, bool force,
 int store_rm(struct store *s, const char *code, bool purge, int *removed, char *err,
              size_t errsz);
 
-/* HGET P:link:code campaign into buf (empty when none or no link). 1 when the
- * link exists, 0 when not, -1 on error (err). */
-int store_link_campaign(struct store *s, const char *code, char *buf, size_t bufsz,
-                        char *err, size_t errsz);
-
 #endif

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -246,59 +247,52 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
     return 0;
 }
 
-int store_link_campaign(struct store *s, const char *code, char *buf, size_t bufsz,
-                        char *err, size_t errsz)
+/* HGET P:link:code campaign, whole, into *camp (caller frees; "" when none or
+ * no link): the scripts compare it byte for byte. 1 when the link exists, 0
+ * when not, -1 on error (err). */
+static int link_campaign(struct store *s, const char *code, char **camp, char *err,
+                         size_t errsz)
 {
     char link[KEYS_MAX], addr[300];
+    *camp = NULL;
     if (keys_link(link, s->conf->key_prefix, code, strlen(code)) < 0) {
         snprintf(err, errsz, "code too long for a key");
         return -1;
     }
-    redisReply *r =
-        redisCommand(s->rc, "HMGET %s %s %s", link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN);
-    if (r == NULL) {
+    redisReply *r = redisCommand(s->rc, "HGET %s %s", link, KEYS_FIELD_CAMPAIGN);
+    redisReply *e = r ? redisCommand(s->rc, "EXISTS %s", link) : NULL;
+    int rv = -1;
+    if (r == NULL || e == NULL)
         snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
                  s->rc->errstr[0] ? s->rc->errstr : "no answer");
-        return -1;
+    else if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errsz, "%s: %s", link, r->str);
+    else if (e->type != REDIS_REPLY_INTEGER)
+        snprintf(err, errsz, "%s: unexpected answer from redis", link);
+    else {
+        *camp = r->type == REDIS_REPLY_STRING ? xstrndup(r->str, r->len) : xstrdup("");
+        rv = e->integer == 1;
     }
-    int rv = -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-        buf[0] = '\0';
-        if (r->element[1]->type == REDIS_REPLY_STRING)
-            util_strlcpy(buf, r->element[1]->str, bufsz);
-        rv = r->element[0]->type == REDIS_REPLY_STRING ? 1 : 0;
-        if (rv == 0) {
-            /* A hash without a url is still a key the writes must see. */
-            redisReply *e = redisCommand(s->rc, "EXISTS %s", link);
-            if (e != NULL && e->type == REDIS_REPLY_INTEGER)
-                rv = e->integer == 1;
-            else
-                rv = -1;
-            if (e != NULL)
-                freeReplyObject(e);
-            if (rv < 0)
-                snprintf(err, errsz, "redis %s: EXISTS failed",
-                         where(s->conf, addr, sizeof(addr)));
-        }
-    } else
-        snprintf(err, errsz, "%s: %s", link,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
-    freeReplyObject(r);
+    if (r != NULL)
+        freeReplyObject(r);
+    if (e != NULL)
+        freeReplyObject(e);
     return rv;
 }
 
 int store_set(struct store *s, const struct store_link *l, bool force,
               enum store_result *res, char *err, size_t errsz)
 {
-    char code[CODE_MAX_LEN + 1], camp[256];
+    char code[CODE_MAX_LEN + 1], *camp;
     memcpy(code, l->code, l->code_len);
     code[l->code_len] = '\0';
     for (int attempt = 0; attempt < 5; attempt++) {
-        if (store_link_campaign(s, code, camp, sizeof(camp), err, errsz) < 0)
+        if (link_campaign(s, code, &camp, err, errsz) < 0)
             return -1;
-        if (store_set_append(s, l, force, camp, (int64_t)(util_wall_ms() / 1000), err,
-                             errsz) != 0 ||
-            store_set_reply(s, res, err, errsz) != 0)
+        int rv = store_set_append(s, l, force, camp, (int64_t)(util_wall_ms() / 1000),
+                                  err, errsz);
+        free(camp);
+        if (rv != 0 || store_set_reply(s, res, err, errsz) != 0)
             return -1;
         if (*res != STORE_MOVED)
             return 0;
@@ -311,7 +305,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
              size_t errsz)
 {
     const char *prefix = s->conf->key_prefix;
-    char link[KEYS_MAX], set[KEYS_MAX], clicks[KEYS_MAX], camp[256], addr[300];
+    char link[KEYS_MAX], set[KEYS_MAX], clicks[KEYS_MAX], *camp, addr[300];
     size_t clen = strlen(code);
 
     if (keys_link(link, prefix, code, clen) < 0 ||
@@ -320,7 +314,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
         return -1;
     }
     for (int attempt = 0; attempt < 5; attempt++) {
-        if (store_link_campaign(s, code, camp, sizeof(camp), err, errsz) < 0)
+        if (link_campaign(s, code, &camp, err, errsz) < 0)
             return -1;
         size_t blen = strlen(camp);
         bool named = blen > 0 && code_campaign_valid(camp, blen) &&
@@ -350,6 +344,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
                          clen,
                          1};
         redisReply *r = redisCommandArgv(s->rc, 11, argv, lens);
+        free(camp);
         if (r == NULL) {
             snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
                      s->rc->errstr[0] ? s->rc->errstr : "no answer");

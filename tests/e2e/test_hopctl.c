@@ -230,6 +230,47 @@ static void test_add_rejects(void **state)
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:js hc:link:camp"), 0);
 }
 
+/* Keys written by other tools: a campaign no set can name is replaced with
+ * --force; a key of another type is a one-line error, and in an import only
+ * its own row is bad. */
+static void test_foreign_data(void **state)
+{
+    struct fx *f = *state;
+    char camp[301], buf[4096], path[400];
+    memset(camp, 'c', 300);
+    camp[300] = '\0';
+    assert_int_equal(
+        h_redis_int(&f->r, "HSET hc:link:odd url https://x.example/ campaign %s", camp),
+        2);
+    assert_int_equal(ctl(f, "add", "odd", "https://example.com/odd", "--campaign", "ok"),
+                     1);
+    assert_int_equal(
+        ctl(f, "add", "odd", "https://example.com/odd", "--campaign", "ok", "--force"),
+        0);
+    assert_string_equal(hget_str(&f->r, "hc:link:odd", "campaign", buf, sizeof(buf)),
+                        "ok");
+    assert_int_equal(h_redis_int(&f->r, "HSET hc:link:odd2 campaign %s", camp), 1);
+    assert_int_equal(ctl(f, "rm", "odd2"), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:odd2"), 0);
+
+    redisContext *c = h_redis_connect(&f->r);
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "SET hc:link:str text"));
+    redisFree(c);
+    assert_int_equal(ctl(f, "add", "str", "https://example.com/s", "--force"), 1);
+    assert_one_line(f->err, "WRONGTYPE");
+    assert_int_equal(ctl(f, "rm", "str"), 1);
+    assert_one_line(f->err, "WRONGTYPE");
+    snprintf(path, sizeof(path), "%s/foreign.csv", f->r.dir);
+    write_file(
+        path,
+        "a,https://example.com/a\nstr,https://example.com/s\nb,https://example.com/b\n");
+    assert_int_equal(ctl(f, "import", path), 1);
+    assert_non_null(strstr(f->out, "2 added"));
+    assert_int_equal(lines(f->err), 1);
+    assert_non_null(strstr(f->err, ":2: str: WRONGTYPE"));
+}
+
 /* Usage errors exit 2; --help exits 0; Redis away is one line and exit 1. */
 static void test_usage_and_unreachable(void **state)
 {
@@ -603,6 +644,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rm_live, setup, teardown),
