@@ -108,15 +108,38 @@ static const char *shown(const char *s, size_t len, char *out, size_t outsz)
     return out;
 }
 
+/* One line on stderr: "hopctl: " and the message. */
+static void say(const char *fmt, va_list ap)
+{
+    fputs("hopctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+/* A target read from Redis, for a table: as is when it is a valid target,
+ * else escaped by shown() (other tools may have written anything). */
+static const char *shown_url(const char *s, size_t len, char *out, size_t outsz)
+{
+    if (url_target_ok(s, len, NULL))
+        return s;
+    return shown(s, len, out, outsz);
+}
+
+/* The same for a campaign name. */
+static const char *shown_campaign(const char *s, size_t len, char *out, size_t outsz)
+{
+    if (code_campaign_valid(s, len))
+        return s;
+    return shown(s, len, out, outsz);
+}
+
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
     va_list ap;
-    fputs("hopctl: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return EXIT_BAD;
 }
 
@@ -124,11 +147,9 @@ static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("hopctl: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     if (current != NULL)
         fprintf(stderr, "usage: hopctl [-c FILE] %s\n", current->synopsis);
     else
@@ -466,8 +487,12 @@ static int cmd_list(struct ctl *ctl)
             char day[16] = "-";
             if (e->created > 0)
                 utc_date(e->created, day, sizeof(day));
+            char su[400], sc[400];
             printf("%-*s  %-*s  %-10s  %s\n", (int)cw, e->code, (int)kw,
-                   e->campaign ? e->campaign : "-", day, e->url);
+                   e->campaign
+                       ? shown_campaign(e->campaign, strlen(e->campaign), sc, sizeof(sc))
+                       : "-",
+                   day, shown_url(e->url, strlen(e->url), su, sizeof(su)));
         } else if (ctl->o.format == FORMAT_CSV) {
             printf("%s,", e->code);
             csv_write_field(stdout, e->url, strlen(e->url));
@@ -924,8 +949,11 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
     switch (ctl->o.format) {
     case FORMAT_TABLE:
         printf("link      %s\n", code);
-        printf("target    %s\n", has_url ? url->str : "(removed; its counts remain)");
-        printf("campaign  %s\n", has_camp ? camp->str : "-");
+        char su[400], sc[400];
+        printf("target    %s\n", has_url ? shown_url(url->str, url->len, su, sizeof(su))
+                                         : "(removed; its counts remain)");
+        printf("campaign  %s\n",
+               has_camp ? shown_campaign(camp->str, camp->len, sc, sizeof(sc)) : "-");
         printf("follows   %lld (all time), %lld by bots\n", total, bot);
         print_series_table(days, ndays);
         break;

@@ -20,7 +20,8 @@ struct store {
 };
 
 /* KEYS: link, the campaign set it is in (or the link key when none can be
- * named), the new campaign set (or the link key when none).
+ * named), the new campaign set (or the link key when none). An unchanged link
+ * is still added to its campaign set, which repairs links other tools wrote.
  * ARGV: url, campaign ("" none), created, force, believed campaign, events
  * channel, code, "1" when KEYS[2] names a set. Answers enum store_result. */
 static const char set_script[] =
@@ -28,7 +29,10 @@ static const char set_script[] =
     "', '" KEYS_FIELD_CREATED "')\n"
     "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
     "local camp = cur[2] or ''\n"
-    "if exists and cur[1] == ARGV[1] and camp == ARGV[2] then return 0 end\n"
+    "if exists and cur[1] == ARGV[1] and camp == ARGV[2] then\n"
+    "  if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], ARGV[7]) end\n"
+    "  return 0\n"
+    "end\n"
     "if exists and ARGV[4] ~= '1' then return 1 end\n"
     "if camp ~= ARGV[5] then return 2 end\n"
     "local created = ARGV[3]\n"

@@ -255,6 +255,21 @@ static void test_foreign_data(void **state)
 
     redisContext *c = h_redis_connect(&f->r);
     assert_non_null(c);
+    /* Terminal escapes in a stored target are not printed raw in tables. */
+    freeReplyObject(
+        redisCommand(c, "HSET hc:link:esc url %s", "https://x.example/\x1b[31mred"));
+    assert_int_equal(ctl(f, "list"), 0);
+    assert_null(strchr(f->out, '\x1b'));
+    assert_non_null(strstr(f->out, "https://x.example/\\x1b[31mred"));
+    assert_int_equal(ctl(f, "stats", "esc"), 0);
+    assert_null(strchr(f->out, '\x1b'));
+    /* A link written without its campaign set membership is repaired. */
+    freeReplyObject(
+        redisCommand(c, "HSET hc:link:loose url https://example.com/l campaign lc"));
+    assert_int_equal(ctl(f, "add", "loose", "https://example.com/l", "--campaign", "lc"),
+                     0);
+    assert_string_equal(f->out, "loose: unchanged\n");
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:lc:links loose"), 1);
     freeReplyObject(redisCommand(c, "SET hc:link:str text"));
     redisFree(c);
     assert_int_equal(ctl(f, "add", "str", "https://example.com/s", "--force"), 1);
