@@ -6,12 +6,14 @@
 
 struct event_base;
 struct metrics;
+struct metrics_process;
 struct admin;
 
 /* Listen on addr ("IP:PORT") on base, reading n workers' metrics (borrowed).
  * NULL with a reason in err on failure. */
 struct admin *admin_new(struct event_base *base, const char *addr,
-                        struct metrics *const *m, size_t n, char *err, size_t errsz);
+                        struct metrics *const *m, size_t n,
+                        const struct metrics_process *p, char *err, size_t errsz);
 void admin_free(struct admin *a);
 
 #endif

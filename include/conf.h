@@ -27,6 +27,9 @@ struct conf {
     int read_timeout_ms;
     int max_header_bytes;
     int max_uri_bytes;
+    char *user;  /* drop to this user after binding when started as root; "" */
+    char *group; /* and this group ("" = the user's primary group) */
+    bool allow_root;
     /* [redis] */
     char *redis_host; /* an IP literal */
     int redis_port;
@@ -53,6 +56,7 @@ struct conf {
     /* [log] */
     int log_level; /* enum log_level */
     bool access_log;
+    char *log_file; /* "" = stderr */
 
     /* Derived at load time, not directives. */
     char *path;           /* the file this came from */
@@ -70,6 +74,22 @@ struct conf *conf_load(const char *path, FILE *err);
 
 /* Same, from an open stream named `name` in messages (used by tests and -t). */
 struct conf *conf_load_stream(FILE *in, const char *name, FILE *err);
+
+/* A deep copy of c (the caller frees it). */
+struct conf *conf_dup(const struct conf *c);
+
+/* Copy into dst every directive SIGHUP applies live, from src. */
+void conf_apply_reloadable(struct conf *dst, const struct conf *src);
+
+/* Call fn(section, name, arg) for each directive whose value differs between
+ * a and b and which needs a restart to change (fn may be NULL). Returns how
+ * many. */
+typedef void conf_change_fn(const char *section, const char *name, void *arg);
+int conf_restart_changes(const struct conf *a, const struct conf *b, conf_change_fn *fn,
+                         void *arg);
+
+/* True when SIGHUP applies section.name live. */
+bool conf_reloadable(const char *section, const char *name);
 
 /* Print the effective conf in the file's own syntax. */
 void conf_print(const struct conf *c, FILE *out);

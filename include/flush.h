@@ -26,6 +26,10 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
 /* Free, releasing undelivered batches (their spool files stay on disk). */
 void flush_free(struct flush *f);
 
+/* After a reload: a new bound on pending keys, and the timer re-armed with
+ * conf->flush_interval_ms (conf is the same object, changed in place). */
+void flush_reconfigure(struct flush *f, size_t max_pending);
+
 /* Seal the tally into batches (unless max_pending keys are pending already)
  * and send what the pacing allows. */
 void flush_round(struct flush *f);

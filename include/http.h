@@ -24,8 +24,9 @@ struct http_request {
     size_t path_len;
     const char *query; /* after '?', without it; NULL when absent */
     size_t query_len;
-    unsigned privacy; /* PRIVACY_* flags from the headers */
-    uint64_t now_ms;  /* wall-clock ms when it was parsed (the loop's cached time) */
+    unsigned privacy;  /* PRIVACY_* flags from the headers */
+    uint64_t now_ms;   /* wall-clock ms when it was parsed (the loop's cached time) */
+    uint64_t start_us; /* monotonic µs when it was handed over (access_log only) */
 };
 
 /* Called for each GET or HEAD request. It must answer with http_reply_*
@@ -58,6 +59,9 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
 
 /* Close every connection at once (shutdown deadline). */
 void http_server_close_all(struct http_server *s);
+
+/* Classify user agents with bots from now on (borrowed; NULL: none). */
+void http_server_set_bots(struct http_server *s, struct privacy_bots *bots);
 
 void http_server_free(struct http_server *s);
 

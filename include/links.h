@@ -53,6 +53,9 @@ struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_en
                         struct metrics *m);
 void links_free(struct links *l);
 
+/* A new bound on cached entries; the least recently used go at once. */
+void links_set_max_entries(struct links *l, size_t max_entries);
+
 /* Resolve code[0..len), which must already be valid (code_valid), at wall-clock
  * now_ms (the loop's cached time: no clock read per request). On FOUND,
  * *out points to the link. On PENDING, w is queued and fn(arg) runs later,

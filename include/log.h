@@ -1,9 +1,10 @@
-/* log: one printf-style logger to stderr, one key=value line per event.
+/* log: one printf-style logger to stderr or a file, one key=value line per event.
  * Callers never pass client addresses or user agents. */
 #ifndef HOPCOUNT_LOG_H
 #define HOPCOUNT_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Levels, lowest first. */
 enum log_level {
@@ -21,6 +22,18 @@ void log_set_level(enum log_level level);
 /* Parse "debug", "info", "warn" or "error"; returns -1 on anything else. */
 int log_level_parse(const char *s);
 const char *log_level_name(enum log_level level);
+
+/* Log to the file at path (appending, created 0640), or back to the original
+ * stderr when path is "". The file replaces fd 2, so whatever else writes to
+ * stderr lands there too. Main thread only. 0, or -1 with a reason in err
+ * (logging then goes on where it went). */
+int log_open(const char *path, char *err, size_t errsz);
+
+/* Open the current log file again (after logrotate moved it). 0 or -1. */
+int log_reopen(char *err, size_t errsz);
+
+/* The current log file, "" for stderr. */
+const char *log_file(void);
 
 /* Route libevent's internal warnings into this logger. */
 void log_route_libevent(void);

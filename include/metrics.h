@@ -1,5 +1,6 @@
-/* metrics: per-worker counters (one writer each, read by the admin thread)
- * and their Prometheus text rendering. */
+/* metrics: per-worker counters (one writer each, read by the admin thread),
+ * process-wide ones (main thread), and their Prometheus text rendering.
+ * Names and meanings: docs/metrics.md. */
 #ifndef HOPCOUNT_METRICS_H
 #define HOPCOUNT_METRICS_H
 
@@ -14,34 +15,65 @@
     }
 #define METRICS_NSTATUS 14 /* the list above plus "other" */
 
+/* What became of a request: each request has exactly one outcome. */
+enum metrics_outcome {
+    OUTCOME_TRACKED = 0,          /* redirected, counted as a human follow */
+    OUTCOME_BOT = 1,              /* redirected, counted as a bot follow */
+    OUTCOME_OPTED_OUT = 2,        /* redirected, DNT/GPC: nothing recorded */
+    OUTCOME_PREFETCH_REFUSED = 3, /* 503 to a prefetch: not counted */
+    OUTCOME_NOT_FOUND = 4,        /* a well-formed code no link has (404 or fallback) */
+    OUTCOME_INVALID = 5,          /* not a code, or a request refused (400/405/414/431) */
+    OUTCOME_UNAVAILABLE = 6,      /* 503: Redis away and the code not cached */
+    OUTCOME_OTHER = 7,            /* "/", robots.txt, the GPC and DNT resources */
+    METRICS_NOUTCOME = 8,
+};
+
+/* Upper bounds (µs) of the flush duration histogram's buckets, +Inf last. */
+#define METRICS_FLUSH_BUCKETS_US                                                         \
+    {                                                                                    \
+        500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,     \
+            2500000                                                                      \
+    }
+#define METRICS_NFLUSH_BUCKETS 13 /* the list above plus +Inf */
+
 typedef _Atomic uint64_t metric_t;
 
 struct metrics {
-    metric_t requests[METRICS_NSTATUS];
-    metric_t follows_tracked;   /* human follows counted */
-    metric_t follows_bot;       /* bot follows counted */
-    metric_t follows_opted_out; /* DNT/GPC: redirected, not recorded */
-    metric_t follows_dropped;   /* could not be counted: pending keys full */
-    metric_t prefetch_refused;
+    metric_t responses[METRICS_NSTATUS];
+    metric_t outcomes[METRICS_NOUTCOME];
+    metric_t follows_dropped; /* redirected but not counted: pending keys full */
     metric_t cache_hits;
     metric_t cache_misses;
+    metric_t cache_evictions;
     metric_t redis_lookups;
     metric_t redis_lookup_errors;
+    metric_t redis_reconnects;
     metric_t bad_targets;
-    metric_t flushes;          /* flush commands answered OK */
-    metric_t flush_errors;     /* flush commands failed (the batch is sent again) */
+    metric_t flushes;          /* flush script calls answered OK */
+    metric_t flush_errors;     /* flush calls failed (the batch is sent again) */
     metric_t flush_duplicates; /* batches Redis had applied already (reply lost) */
     metric_t spooled;          /* follows written to spool files */
     metric_t delivered;        /* follows in batches Redis acknowledged */
     metric_t replayed;         /* follows read back from spool files */
-    metric_t flush_batches;    /* flush rounds started */
-    metric_t flush_latency_us_sum;
-    metric_t flush_latency_count;
+    metric_t flush_rounds;     /* flush rounds started */
+    metric_t flush_us_sum;
+    metric_t flush_buckets[METRICS_NFLUSH_BUCKETS]; /* not cumulative */
     /* Gauges. */
     metric_t pending_keys;
     metric_t cache_entries;
     metric_t connections;
     metric_t redis_up;
+};
+
+/* Process-wide, written by the main thread. */
+struct metrics_process {
+    const char *version;
+    const char *spool_dir;
+    uint64_t start_time_s;
+    metric_t reloads_ok;
+    metric_t reloads_failed;
+    metric_t last_reload_ok;     /* 1 when the last reload (or the start) applied */
+    metric_t last_reload_time_s; /* when the conf last applied */
 };
 
 /* Single-writer increment: a plain load and store, no locked instruction. */
@@ -61,12 +93,17 @@ static inline uint64_t metric_get(const metric_t *m)
     return atomic_load_explicit((metric_t *)m, memory_order_relaxed);
 }
 
-/* Index of status in requests[]. */
+/* Index of status in responses[]. */
 int metrics_status_index(int status);
+
+/* One flush call that took us microseconds. */
+void metrics_observe_flush(struct metrics *m, uint64_t us);
 
 struct evbuffer;
 
-/* Render the sum of n workers' metrics in Prometheus text format. */
-void metrics_render(struct metrics *const *w, size_t n, struct evbuffer *out);
+/* Render the sum of n workers' metrics and the process's in Prometheus text
+ * format (version 0.0.4). */
+void metrics_render(struct metrics *const *w, size_t n, const struct metrics_process *p,
+                    struct evbuffer *out);
 
 #endif

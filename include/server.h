@@ -4,9 +4,12 @@
 #define HOPCOUNT_SERVER_H
 
 struct conf;
+struct priv;
 
-/* Run until SIGTERM or SIGINT. conf is borrowed. Returns the exit status:
- * 0 after a clean stop, 1 when something could not start. */
-int server_run(const struct conf *conf);
+/* Run until SIGTERM or SIGINT: bind, switch user as priv says, start the
+ * workers. SIGHUP reloads conf->path into conf (borrowed; its live keys
+ * change), SIGUSR1 reopens the log file. Returns the exit status: 0 after a
+ * clean stop, 1 when something could not start. */
+int server_run(struct conf *conf, const struct priv *priv);
 
 #endif

@@ -40,6 +40,8 @@ struct tally_hint {
 /* A tally that holds at most max_keys entries. */
 struct tally *tally_new(size_t max_keys);
 void tally_free(struct tally *t);
+/* A new bound on keys; keys beyond it stay until taken. */
+void tally_set_max_keys(struct tally *t, size_t max_keys);
 
 /* Count one follow of name[0..len) (len <= 64) whose hash_bytes() is
  * name_hash. Returns 0, or -1 when the key is new and the tally is full (the

@@ -17,6 +17,9 @@ char *xstrndup(const char *s, size_t n);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
 
+/* Microseconds of CLOCK_MONOTONIC. */
+uint64_t util_now_us(void);
+
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t util_wall_ms(void);
 

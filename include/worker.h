@@ -13,7 +13,8 @@ struct conf;
 struct worker;
 
 /* Build worker `id` (binding its listener now, so errors surface before any
- * thread starts). conf is borrowed. NULL with a reason in err on failure. */
+ * thread starts). conf is copied: the worker owns its copy. NULL with a reason in err on
+ * failure. */
 struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *err,
                           size_t errsz);
 
@@ -24,6 +25,12 @@ int worker_start(struct worker *w);
  * its counts (bounded by shutdown_timeout_ms), then leave its loop. Safe to
  * call from another thread. */
 void worker_stop(struct worker *w);
+
+/* Hand the worker a reloaded conf and bots list (both owned by it from now
+ * on; bots may be NULL). It applies the live keys on its own thread, soon.
+ * Safe to call from another thread. */
+struct privacy_bots;
+void worker_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots);
 
 /* Wait for the thread to end. */
 void worker_join(struct worker *w);

@@ -18,6 +18,7 @@ struct admin {
     struct evhttp *http;
     struct metrics *const *m;
     size_t n;
+    const struct metrics_process *p;
 };
 
 static void send_text(struct evhttp_request *req, int code, const char *reason,
@@ -55,7 +56,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             send_text(req, 503, "Service Unavailable", "text/plain", body);
         }
     } else if (path != NULL && strcmp(path, "/metrics") == 0) {
-        metrics_render(a->m, a->n, body);
+        metrics_render(a->m, a->n, a->p, body);
         send_text(req, 200, "OK", "text/plain; version=0.0.4", body);
     } else {
         evbuffer_add_printf(body, "not found\n");
@@ -65,13 +66,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 }
 
 struct admin *admin_new(struct event_base *base, const char *addr,
-                        struct metrics *const *m, size_t n, char *err, size_t errsz)
+                        struct metrics *const *m, size_t n,
+                        const struct metrics_process *p, char *err, size_t errsz)
 {
     char *host = NULL;
     int port;
     struct admin *a = xcalloc(1, sizeof(*a));
     a->m = m;
     a->n = n;
+    a->p = p;
     a->http = evhttp_new(base);
     if (a->http == NULL || conf_split_hostport(addr, &host, &port) != 0) {
         snprintf(err, errsz, "cannot set up the admin listener on %s", addr);

@@ -27,6 +27,7 @@ enum conf_type {
     CT_IP,           /* an IPv4 or IPv6 literal */
     CT_URL_OPT,      /* empty, or a valid redirect target */
     CT_PREFIX,       /* Redis key prefix [A-Za-z0-9_.-]{1,32} */
+    CT_NAME_OPT,     /* a user or group name [A-Za-z0-9_.-]{1,32}, or empty */
     CT_STATUS,       /* 301 302 303 307 308 */
     CT_PREFETCH,     /* refuse | serve */
     CT_LEVEL,        /* debug | info | warn | error */
@@ -49,16 +50,19 @@ static const struct directive directives[] = {
     {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen),
      false},
     {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false},
-    {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), false},
-    {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), false},
-    {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), false},
-    {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), false},
+    {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), true},
+    {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), true},
+    {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), true},
+    {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), true},
     {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false},
     {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms),
      false},
     {"server", "max_header_bytes", CT_INT, 1024, 65536, "8192", O(max_header_bytes),
      false},
     {"server", "max_uri_bytes", CT_INT, 256, 65536, "4096", O(max_uri_bytes), false},
+    {"server", "user", CT_NAME_OPT, 0, 0, "", O(user), false},
+    {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false},
+    {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false},
     {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false},
     {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false},
     {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false},
@@ -87,6 +91,7 @@ static const struct directive directives[] = {
     {"links", "negative_ttl_s", CT_INT, 1, 3600, "10", O(negative_ttl_s), true},
     {"log", "level", CT_LEVEL, 0, 0, "info", O(log_level), true},
     {"log", "access_log", CT_BOOL, 0, 0, "off", O(access_log), true},
+    {"log", "file", CT_PATH_OPT, 0, 0, "", O(log_file), true},
 };
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -129,6 +134,10 @@ static void accepted(const struct directive *d, char *buf, size_t sz)
         break;
     case CT_PREFIX:
         snprintf(buf, sz, "1 to 32 of A-Z a-z 0-9 _ . -");
+        break;
+    case CT_NAME_OPT:
+        snprintf(buf, sz,
+                 "empty, or a name of 1 to 32 of A-Z a-z 0-9 _ . - not starting with -");
         break;
     case CT_STATUS:
         snprintf(buf, sz, "301, 302, 303, 307 or 308");
@@ -262,6 +271,12 @@ static int directive_set(const struct directive *d, struct conf *c, const char *
             return -1;
         }
         break;
+    case CT_NAME_OPT:
+        if (*val != '\0' && (!prefix_ok(val) || val[0] == '-')) {
+            *why = "not a user or group name";
+            return -1;
+        }
+        break;
     case CT_STATUS:
         if (util_parse_ll(val, &n) == 0)
             for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
@@ -330,28 +345,107 @@ struct conf *conf_new(void)
     return c;
 }
 
+/* True for the types stored as a malloc'd string. */
+static bool is_string(enum conf_type t)
+{
+    switch (t) {
+    case CT_PATH:
+    case CT_PATH_OPT:
+    case CT_HOSTPORT:
+    case CT_HOSTPORT_OFF:
+    case CT_IP:
+    case CT_URL_OPT:
+    case CT_PREFIX:
+    case CT_NAME_OPT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Copy directive d's value from src into dst. */
+static void copy_value(const struct directive *d, struct conf *dst,
+                       const struct conf *src)
+{
+    void *to = (char *)dst + d->offset;
+    const void *from = (const char *)src + d->offset;
+    if (is_string(d->type)) {
+        free(*(char **)to);
+        *(char **)to = xstrdup(*(char *const *)from);
+    } else if (d->type == CT_BOOL)
+        *(bool *)to = *(const bool *)from;
+    else
+        *(int *)to = *(const int *)from;
+}
+
+static bool value_equal(const struct directive *d, const struct conf *a,
+                        const struct conf *b)
+{
+    const void *x = (const char *)a + d->offset;
+    const void *y = (const char *)b + d->offset;
+    if (is_string(d->type))
+        return strcmp(*(char *const *)x, *(char *const *)y) == 0;
+    if (d->type == CT_BOOL)
+        return *(const bool *)x == *(const bool *)y;
+    return *(const int *)x == *(const int *)y;
+}
+
 void conf_free(struct conf *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < NDIRECTIVES; i++) {
-        switch (directives[i].type) {
-        case CT_PATH:
-        case CT_PATH_OPT:
-        case CT_HOSTPORT:
-        case CT_HOSTPORT_OFF:
-        case CT_IP:
-        case CT_URL_OPT:
-        case CT_PREFIX:
+    for (size_t i = 0; i < NDIRECTIVES; i++)
+        if (is_string(directives[i].type))
             free(*(char **)((char *)c + directives[i].offset));
-            break;
-        default:
-            break;
-        }
-    }
     free(c->path);
     free(c->redis_password);
     free(c);
+}
+
+struct conf *conf_dup(const struct conf *c)
+{
+    struct conf *d = conf_new();
+    for (size_t i = 0; i < NDIRECTIVES; i++)
+        copy_value(&directives[i], d, c);
+    d->path = c->path ? xstrdup(c->path) : NULL;
+    d->redis_password = c->redis_password ? xstrdup(c->redis_password) : NULL;
+    return d;
+}
+
+void conf_apply_reloadable(struct conf *dst, const struct conf *src)
+{
+    for (size_t i = 0; i < NDIRECTIVES; i++)
+        if (directives[i].reloadable)
+            copy_value(&directives[i], dst, src);
+}
+
+int conf_restart_changes(const struct conf *a, const struct conf *b, conf_change_fn *fn,
+                         void *arg)
+{
+    int n = 0;
+    for (size_t i = 0; i < NDIRECTIVES; i++) {
+        const struct directive *d = &directives[i];
+        if (d->reloadable || value_equal(d, a, b))
+            continue;
+        /* threads = auto is stored resolved: the same file gives the same value. */
+        n++;
+        if (fn != NULL)
+            fn(d->section, d->name, arg);
+    }
+    /* The password is read from password_file at load: a new one needs a restart. */
+    if ((a->redis_password == NULL) != (b->redis_password == NULL) ||
+        (a->redis_password && strcmp(a->redis_password, b->redis_password) != 0)) {
+        n++;
+        if (fn != NULL)
+            fn("redis", "password_file", arg);
+    }
+    return n;
+}
+
+bool conf_reloadable(const char *section, const char *name)
+{
+    const struct directive *d = directive_find(section, name);
+    return d != NULL && d->reloadable;
 }
 
 /* State shared by the line reader and the handler during one parse. */

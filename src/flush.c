@@ -153,7 +153,7 @@ static struct batch *seal(struct flush *f, const char *writer, uint64_t *seq)
 struct flush_cmd {
     struct flush *f;
     struct batch *b;
-    uint64_t sent_ms;
+    uint64_t sent_us;
 };
 
 static void report_refused(struct flush *f, const struct batch *b, const redisReply *r)
@@ -182,7 +182,7 @@ static void on_reply(struct rconn *rc, redisReply *r, void *arg)
     struct flush_cmd *cmd = arg;
     struct flush *f = cmd->f;
     struct batch *b = cmd->b;
-    uint64_t sent_ms = cmd->sent_ms;
+    uint64_t sent_us = cmd->sent_us;
     (void)rc;
 
     free(cmd);
@@ -231,8 +231,7 @@ static void on_reply(struct rconn *rc, redisReply *r, void *arg)
     for (size_t i = 0; i < b->n; i++) /* each follow once: its link's key */
         if (b->entries[i]->kind == TALLY_LINK)
             metric_add(&f->m->delivered, b->entries[i]->human + b->entries[i]->bot);
-    metric_add(&f->m->flush_latency_us_sum, (util_now_ms() - sent_ms) * 1000u);
-    metric_add(&f->m->flush_latency_count, 1);
+    metrics_observe_flush(f->m, util_now_us() - sent_us);
     spool_file_done(b->file);
     batch_free(b);
     update_gauge(f);
@@ -339,7 +338,7 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
     struct flush_cmd *cmd = xmalloc(sizeof(*cmd));
     cmd->f = f;
     cmd->b = b;
-    cmd->sent_ms = util_now_ms();
+    cmd->sent_us = util_now_us();
     bool ok = rconn_command(f->rc, on_reply, cmd, a.argc, a.argv, a.len) == 0;
     if (!ok)
         free(cmd);
@@ -388,7 +387,7 @@ void flush_round(struct flush *f)
      * drain; but not beyond the pending bound, past which keys wait in the
      * tally (and spill to the spool when it is full). */
     if (tally_keys(f->t) > 0 && f->pending_keys < f->max_pending) {
-        metric_add(&f->m->flush_batches, 1);
+        metric_add(&f->m->flush_rounds, 1);
         struct batch *list = seal(f, f->writer, &f->next_seq);
         while (list != NULL) {
             struct batch *b = list;
@@ -435,6 +434,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     flush_round(f);
     check_drained(f);
+}
+
+void flush_reconfigure(struct flush *f, size_t max_pending)
+{
+    struct timeval tv = {.tv_sec = f->conf->flush_interval_ms / 1000,
+                         .tv_usec = (f->conf->flush_interval_ms % 1000) * 1000};
+    f->max_pending = max_pending;
+    event_add(f->timer, &tv);
 }
 
 struct flush *flush_new(struct event_base *base, const struct conf *conf,

@@ -62,33 +62,43 @@ static bool path_is(const struct http_request *req, const char *s)
     return req->path_len == n && memcmp(req->path, s, n) == 0;
 }
 
-static void access_line(const struct handler *h, const struct http_request *req,
-                        int status, const struct link *link)
+/* Every answer goes through here: the outcome metric and, with access_log, a
+ * line with the code (never for an opted-out request), status, outcome and
+ * duration. Never an address, agent, referrer or query string. */
+static void done(const struct handler *h, const struct http_request *req, int status,
+                 enum metrics_outcome outcome, const struct link *link)
 {
+    static const char *const names[METRICS_NOUTCOME] = {
+        "tracked",   "bot",     "opted_out",   "prefetch_refused",
+        "not_found", "invalid", "unavailable", "other"};
+    metric_add(&h->m->outcomes[outcome], 1);
     if (!h->conf->access_log)
         return;
-    log_info("event=access method=%s status=%d code=%.*s", req->head ? "HEAD" : "GET",
-             status, link ? (int)link->code_len : 1, link ? link->code : "-");
+    log_info("event=access method=%s code=%.*s status=%d outcome=%s duration_us=%llu",
+             req->head ? "HEAD" : "GET", link ? (int)link->code_len : 1,
+             link ? link->code : "-", status, names[outcome],
+             (unsigned long long)(util_now_us() - req->start_us));
 }
 
 /* A 302 to a conf URL (fallback_url, root_url) when it is set, else 404.
  * Not a follow: never counted. */
 static void redirect_or_404(struct handler *h, struct http_conn *c,
-                            const struct http_request *req, const char *url)
+                            const struct http_request *req, const char *url,
+                            enum metrics_outcome outcome)
 {
     if (url[0] != '\0') {
         http_reply_redirect(c, 302, url, strlen(url), false);
-        access_line(h, req, 302, NULL);
+        done(h, req, 302, outcome, NULL);
     } else {
         http_reply_fixed(c, REPLY_NOT_FOUND);
-        access_line(h, req, 404, NULL);
+        done(h, req, 404, outcome, NULL);
     }
 }
 
 static void not_found(struct handler *h, struct http_conn *c,
-                      const struct http_request *req)
+                      const struct http_request *req, enum metrics_outcome outcome)
 {
-    redirect_or_404(h, c, req, h->conf->fallback_url);
+    redirect_or_404(h, c, req, h->conf->fallback_url, outcome);
 }
 
 /* The tally is full (Redis has been away a long while): spill it to the
@@ -118,7 +128,6 @@ static void count(struct handler *h, const struct link *link, bool bot, uint64_t
         metric_add(&h->m->follows_dropped, 1);
         return;
     }
-    metric_add(bot ? &h->m->follows_bot : &h->m->follows_tracked, 1);
     if (link->campaign == NULL)
         return;
     rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
@@ -141,9 +150,8 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     bool prefetch = (flags & PRIVACY_PREFETCH) != 0;
 
     if (prefetch && conf->prefetch == CONF_PREFETCH_REFUSE) {
-        metric_add(&h->m->prefetch_refused, 1);
         http_reply_fixed(c, REPLY_PREFETCH_REFUSED);
-        access_line(h, req, 503, link);
+        done(h, req, 503, OUTCOME_PREFETCH_REFUSED, link);
         return;
     }
     const char *loc = link->url;
@@ -159,14 +167,14 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     }
     if (privacy_opted_out(flags, conf->honour_dnt, conf->honour_gpc)) {
         /* Nothing about this request is recorded, its code not even logged. */
-        metric_add(&h->m->follows_opted_out, 1);
         http_reply_redirect(c, conf->redirect_status, loc, len, true);
-        access_line(h, req, conf->redirect_status, NULL);
+        done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
         return;
     }
-    count(h, link, req->head || (flags & PRIVACY_BOT_UA) || prefetch, req->now_ms);
+    bool bot = req->head || (flags & PRIVACY_BOT_UA) || prefetch;
+    count(h, link, bot, req->now_ms);
     http_reply_redirect(c, conf->redirect_status, loc, len, false);
-    access_line(h, req, conf->redirect_status, link);
+    done(h, req, conf->redirect_status, bot ? OUTCOME_BOT : OUTCOME_TRACKED, link);
 }
 
 static void answer(struct handler *h, struct http_conn *c, const struct http_request *req,
@@ -177,11 +185,11 @@ static void answer(struct handler *h, struct http_conn *c, const struct http_req
         follow(h, c, req, link);
         break;
     case LINKS_UNKNOWN:
-        not_found(h, c, req);
+        not_found(h, c, req, OUTCOME_NOT_FOUND);
         break;
     case LINKS_UNAVAILABLE:
         http_reply_fixed(c, REPLY_UNAVAILABLE);
-        access_line(h, req, 503, NULL);
+        done(h, req, 503, OUTCOME_UNAVAILABLE, NULL);
         break;
     case LINKS_PENDING:
         break;
@@ -202,21 +210,25 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     const struct link *link = NULL;
 
     if (req->path_len == 1) {
-        redirect_or_404(h, c, req, h->conf->root_url);
+        redirect_or_404(h, c, req, h->conf->root_url, OUTCOME_OTHER);
         return;
     }
     const char *code = req->path + 1;
     size_t len = req->path_len - 1;
     if (!code_valid(code, len)) {
         /* Not a code: the fixed resources, or nothing. Never reaches Redis. */
-        if (path_is(req, "/robots.txt"))
+        if (path_is(req, "/robots.txt")) {
             http_reply_fixed(c, REPLY_ROBOTS);
-        else if (path_is(req, "/.well-known/gpc.json"))
+            done(h, req, 200, OUTCOME_OTHER, NULL);
+        } else if (path_is(req, "/.well-known/gpc.json")) {
             http_reply_fixed(c, REPLY_GPC);
-        else if (path_is(req, "/.well-known/dnt/") || path_is(req, "/.well-known/dnt"))
+            done(h, req, 200, OUTCOME_OTHER, NULL);
+        } else if (path_is(req, "/.well-known/dnt/") ||
+                   path_is(req, "/.well-known/dnt")) {
             http_reply_fixed(c, REPLY_DNT);
-        else
-            not_found(h, c, req);
+            done(h, req, 200, OUTCOME_OTHER, NULL);
+        } else
+            not_found(h, c, req, OUTCOME_INVALID);
         return;
     }
     slot->h = h;

@@ -108,7 +108,7 @@ static void process(struct http_conn *c);
 
 static void count_status(struct http_server *s, int status)
 {
-    metric_add(&s->m->requests[metrics_status_index(status)], 1);
+    metric_add(&s->m->responses[metrics_status_index(status)], 1);
 }
 
 static void listener_update(struct http_server *s)
@@ -298,6 +298,7 @@ static void reply_error(struct http_conn *c, enum reply_kind kind)
     c->closing = true;
     c->linger = true;
     c->waiting = false;
+    metric_add(&c->s->m->outcomes[OUTCOME_INVALID], 1);
     count_status(c->s, reply_fixed(&c->out, &c->s->date, kind, false, REPLY_CLOSE));
 }
 
@@ -460,6 +461,7 @@ static void dispatch(struct http_conn *c)
     c->req.query_len = q ? end - (size_t)(q + 1 - c->url) : 0;
     c->req.privacy = c->privacy;
     c->req.now_ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+    c->req.start_us = s->conf->access_log ? util_now_us() : 0;
     c->answered = false;
     c->waiting = false;
 
@@ -777,6 +779,11 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
         s->drained = NULL;
         drained(arg);
     }
+}
+
+void http_server_set_bots(struct http_server *s, struct privacy_bots *bots)
+{
+    s->bots = bots;
 }
 
 void http_server_close_all(struct http_server *s)

@@ -317,10 +317,22 @@ static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
     lru_push(l, e);
 }
 
+/* Make room for one more entry. */
 static void evict(struct links *l)
 {
-    while (l->count >= l->max_entries && l->lru_tail != NULL)
+    while (l->count >= l->max_entries && l->lru_tail != NULL) {
         entry_remove(l, l->lru_tail);
+        metric_add(&l->m->cache_evictions, 1);
+    }
+}
+
+void links_set_max_entries(struct links *l, size_t max_entries)
+{
+    l->max_entries = max_entries;
+    while (l->count > l->max_entries && l->lru_tail != NULL) {
+        entry_remove(l, l->lru_tail);
+        metric_add(&l->m->cache_evictions, 1);
+    }
 }
 
 enum links_status links_lookup(struct links *l, const char *code, size_t len,

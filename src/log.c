@@ -1,14 +1,26 @@
 /* log: one printf-style logger to stderr, one key=value line per event. */
 #include "log.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "util.h"
 
 volatile int log_threshold = LOG_INFO;
+
+/* Lines always go to fd 2. A log file is dup2()ed over it, which swaps the
+ * file under every writer at once without a lock; the original stderr is
+ * kept in stderr_copy to go back to. Only the main thread opens files. */
+static int stderr_copy = -1;
+static char log_path[PATH_MAX];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -54,7 +66,52 @@ void log_write(enum log_level level, const char *fmt, ...)
         len = sizeof(line) - 2;
     line[len++] = '\n';
     /* One write per line so lines from several threads never interleave. */
-    fwrite(line, 1, len, stderr);
+    ssize_t w;
+    do {
+        w = write(2, line, len);
+    } while (w < 0 && errno == EINTR);
+}
+
+int log_open(const char *path, char *err, size_t errsz)
+{
+    if (stderr_copy < 0) {
+        stderr_copy = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        if (stderr_copy < 0) {
+            snprintf(err, errsz, "cannot keep stderr: %s", strerror(errno));
+            return -1;
+        }
+    }
+    int fd = stderr_copy;
+    if (path[0] != '\0') {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0) {
+            snprintf(err, errsz, "cannot open log file %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    int rc = dup2(fd, 2);
+    int saved = errno;
+    if (fd != stderr_copy)
+        close(fd);
+    if (rc < 0) {
+        snprintf(err, errsz, "cannot log to %s: %s", path[0] ? path : "stderr",
+                 strerror(saved));
+        return -1;
+    }
+    util_strlcpy(log_path, path, sizeof(log_path));
+    return 0;
+}
+
+int log_reopen(char *err, size_t errsz)
+{
+    char path[PATH_MAX];
+    util_strlcpy(path, log_path, sizeof(path));
+    return log_open(path, err, errsz);
+}
+
+const char *log_file(void)
+{
+    return log_path;
 }
 
 static void on_libevent_log(int severity, const char *msg)

@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "priv.h"
 #include "privacy.h"
 #include "server.h"
 
@@ -75,13 +76,29 @@ int main(int argc, char **argv)
         conf_free(conf);
         return 0;
     }
+    /* Root or not, and who to become, is settled before anything is bound. */
+    struct priv priv;
+    char err[512], note[256];
+    if (priv_plan(conf->user, conf->group, conf->allow_root, &priv, note, sizeof(note),
+                  err, sizeof(err)) != 0) {
+        fprintf(stderr, "hopcount: %s\n", err);
+        conf_free(conf);
+        return 1;
+    }
+    if (conf->log_file[0] != '\0' && log_open(conf->log_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hopcount: %s\n", err);
+        conf_free(conf);
+        return 1;
+    }
     log_set_level((enum log_level)conf->log_level);
     log_route_libevent();
+    if (note[0] != '\0')
+        log_warn("event=privileges note=\"%s\"", note);
     if (conf->redirect_status == 301 || conf->redirect_status == 308)
         log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
                  "follows they skip are never counted\"",
                  conf->redirect_status);
-    int status = server_run(conf);
+    int status = server_run(conf, &priv);
     conf_free(conf);
     return status;
 }

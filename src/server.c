@@ -14,6 +14,9 @@
 #include "admin.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
+#include "priv.h"
+#include "privacy.h"
 #include "util.h"
 #include "worker.h"
 
@@ -22,13 +25,14 @@
 #endif
 
 struct server {
-    const struct conf *conf;
+    struct conf *conf; /* the running settings: a reload changes its live keys */
     struct event_base *base;
     struct worker **workers;
     struct metrics **metrics;
+    struct metrics_process process;
     int n;
     struct admin *admin;
-    struct event *sigterm, *sigint, *sighup;
+    struct event *sigterm, *sigint, *sighup, *sigusr1;
 };
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -41,14 +45,105 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(s->base);
 }
 
+static void on_restart_key(const char *section, const char *name, void *arg)
+{
+    (void)arg;
+    log_warn(
+        "event=reload_needs_restart key=%s.%s reason=\"changed in the file; applies at "
+        "the next start\"",
+        section, name);
+}
+
+/* Log each line of a conf's error text as its own event. Quotes become
+ * apostrophes so the line stays one key=value pair. */
+static void log_conf_errors(char *text)
+{
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        for (char *p = line; *p; p++)
+            if (*p == '"')
+                *p = '\'';
+        log_error("event=reload_error error=\"%s\"", line);
+    }
+}
+
+static void reload_failed(struct server *s, const char *why)
+{
+    metric_add(&s->process.reloads_failed, 1);
+    metric_set(&s->process.last_reload_ok, 0);
+    log_error("event=reload_refused reason=\"%s; the running settings stay\"", why);
+}
+
+/* SIGHUP: read the conf again. Everything is checked before anything is
+ * applied: a broken file, bots list or log file changes nothing. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
+    struct server *s = arg;
+    char *text = NULL, err[512];
+    size_t textsz = 0;
+    (void)sig;
+    (void)what;
+
+    log_info("event=reloading conf=%s", s->conf->path);
+    FILE *errs = open_memstream(&text, &textsz);
+    if (errs == NULL) {
+        reload_failed(s, "out of memory");
+        return;
+    }
+    struct conf *fresh = conf_load(s->conf->path, errs);
+    fclose(errs);
+    if (fresh == NULL) {
+        log_conf_errors(text);
+        free(text);
+        reload_failed(s, "the configuration has errors");
+        return;
+    }
+    free(text);
+    struct privacy_bots **bots = xcalloc((size_t)s->n, sizeof(*bots));
+    for (int i = 0; i < s->n && fresh->bots_file[0] != '\0'; i++) {
+        bots[i] = privacy_bots_load(fresh->bots_file, err, sizeof(err));
+        if (bots[i] == NULL) {
+            log_error("event=reload_error error=\"bots_file: %s\"", err);
+            goto refused;
+        }
+    }
+    if (strcmp(fresh->log_file, s->conf->log_file) != 0 &&
+        log_open(fresh->log_file, err, sizeof(err)) != 0) {
+        log_error("event=reload_error error=\"log.file: %s\"", err);
+        goto refused;
+    }
+    int restart = conf_restart_changes(s->conf, fresh, on_restart_key, NULL);
+    conf_apply_reloadable(s->conf, fresh);
+    log_set_level((enum log_level)s->conf->log_level);
+    for (int i = 0; i < s->n; i++)
+        worker_reload(s->workers[i], conf_dup(s->conf), bots[i]);
+    free(bots);
+    conf_free(fresh);
+    metric_add(&s->process.reloads_ok, 1);
+    metric_set(&s->process.last_reload_ok, 1);
+    metric_set(&s->process.last_reload_time_s, util_wall_ms() / 1000);
+    log_info("event=reloaded conf=%s needs_restart=%d", s->conf->path, restart);
+    return;
+refused:
+    for (int i = 0; i < s->n; i++)
+        privacy_bots_free(bots[i]);
+    free(bots);
+    conf_free(fresh);
+    reload_failed(s, "see the errors above");
+}
+
+/* SIGUSR1: reopen the log file (logrotate has moved it). */
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+    char err[512];
     (void)sig;
     (void)what;
     (void)arg;
-    log_warn(
-        "event=sighup_ignored reason=\"live reload is not implemented; restart to apply "
-        "conf changes\"");
+    if (log_reopen(err, sizeof(err)) != 0)
+        log_error("event=log_reopen_failed reason=\"%s\"", err);
+    else
+        log_info("event=log_reopened file=%s", log_file()[0] ? log_file() : "stderr");
 }
 
 /* Workers bind with SO_REUSEPORT, which would let them silently share the
@@ -78,11 +173,17 @@ static int probe_listen(const char *addr, char *err, size_t errsz)
     return rc;
 }
 
-int server_run(const struct conf *conf)
+int server_run(struct conf *conf, const struct priv *priv)
 {
     struct server s = {.conf = conf};
     char err[256];
     int status = 1;
+
+    s.process.version = HOPCOUNT_VERSION;
+    s.process.spool_dir = conf->spool_dir;
+    s.process.start_time_s = util_wall_ms() / 1000;
+    metric_set(&s.process.last_reload_ok, 1);
+    metric_set(&s.process.last_reload_time_s, s.process.start_time_s);
 
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         log_error("event=start_failed reason=\"cannot ignore SIGPIPE\"");
@@ -110,19 +211,28 @@ int server_run(const struct conf *conf)
         s.metrics[i] = worker_metrics(s.workers[i]);
     }
     if (strcmp(conf->admin_listen, "off") != 0) {
-        s.admin = admin_new(s.base, conf->admin_listen, s.metrics, (size_t)s.n, err,
-                            sizeof(err));
+        s.admin = admin_new(s.base, conf->admin_listen, s.metrics, (size_t)s.n,
+                            &s.process, err, sizeof(err));
         if (s.admin == NULL) {
             log_error("event=start_failed reason=\"%s\"", err);
             goto out;
         }
     }
+    /* Everything is bound: root is no longer needed. */
+    if (priv_drop(priv, err, sizeof(err)) != 0) {
+        log_error("event=start_failed reason=\"%s\"", err);
+        goto out;
+    }
+    if (priv->drop)
+        log_info("event=privileges_dropped user=%s uid=%u gid=%u", priv->user,
+                 (unsigned)priv->uid, (unsigned)priv->gid);
     s.sigterm = evsignal_new(s.base, SIGTERM, on_stop_signal, &s);
     s.sigint = evsignal_new(s.base, SIGINT, on_stop_signal, &s);
     s.sighup = evsignal_new(s.base, SIGHUP, on_hup, &s);
-    if (s.sigterm == NULL || s.sigint == NULL || s.sighup == NULL ||
+    s.sigusr1 = evsignal_new(s.base, SIGUSR1, on_usr1, &s);
+    if (s.sigterm == NULL || s.sigint == NULL || s.sighup == NULL || s.sigusr1 == NULL ||
         event_add(s.sigterm, NULL) != 0 || event_add(s.sigint, NULL) != 0 ||
-        event_add(s.sighup, NULL) != 0) {
+        event_add(s.sighup, NULL) != 0 || event_add(s.sigusr1, NULL) != 0) {
         log_error("event=start_failed reason=\"cannot install signal handlers\"");
         goto out;
     }
@@ -155,6 +265,8 @@ out : {
     for (int i = s.n - 1; i >= 0; i--)
         worker_free(s.workers[i]);
     admin_free(s.admin);
+    if (s.sigusr1)
+        event_free(s.sigusr1);
     if (s.sighup)
         event_free(s.sighup);
     if (s.sigint)

@@ -33,6 +33,11 @@ struct tally *tally_new(size_t max_keys)
     return t;
 }
 
+void tally_set_max_keys(struct tally *t, size_t max_keys)
+{
+    t->max_keys = max_keys;
+}
+
 void tally_free(struct tally *t)
 {
     if (t == NULL)

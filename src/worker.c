@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@
 
 struct worker {
     int id;
-    const struct conf *conf;
+    int nworkers;
+    struct conf *conf; /* this thread's own copy: a reload changes it here */
     struct event_base *base;
     pthread_t thread;
     bool started;
@@ -39,10 +41,15 @@ struct worker {
     struct flush *flush;
     struct handler *handler;
     struct http_server *http;
-    int stop_pipe[2];
+    int stop_pipe[2]; /* wakes the loop for a stop or a reload */
     struct event *stop_ev;
+    atomic_bool stop_requested;
+    pthread_mutex_t mbox_lock; /* guards the reload mailbox */
+    struct conf *mbox_conf;    /* a reload not yet applied, or NULL */
+    struct privacy_bots *mbox_bots;
     struct event *deadline;
     bool stopping;
+    bool rc_was_up, sub_was_up; /* for counting reconnects */
     unsigned long long unflushed;
 };
 
@@ -93,6 +100,30 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     finish(w);
 }
 
+/* Per-worker shares of the limits given across all workers. */
+static size_t share(int total, int n, size_t floor)
+{
+    size_t v = (size_t)total / (size_t)n;
+    return v < floor ? floor : v;
+}
+
+/* Apply a reload on this worker's thread: its conf copy takes the live keys,
+ * the bots list is swapped, and the limits and flush timer follow. */
+static void apply_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots)
+{
+    conf_apply_reloadable(w->conf, fresh);
+    conf_free(fresh);
+    struct privacy_bots *old = w->bots;
+    w->bots = bots;
+    http_server_set_bots(w->http, bots);
+    privacy_bots_free(old);
+    links_set_max_entries(w->links, share(w->conf->cache_max_entries, w->nworkers, 100));
+    size_t pending = share(w->conf->max_pending_keys, w->nworkers, 1000);
+    tally_set_max_keys(w->tally, pending);
+    flush_reconfigure(w->flush, pending);
+    log_debug("event=worker_reloaded worker=%d", w->id);
+}
+
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
@@ -101,7 +132,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 
     while (read(fd, b, sizeof(b)) > 0)
         ;
-    if (w->stopping)
+    pthread_mutex_lock(&w->mbox_lock);
+    struct conf *fresh = w->mbox_conf;
+    struct privacy_bots *bots = w->mbox_bots;
+    w->mbox_conf = NULL;
+    w->mbox_bots = NULL;
+    pthread_mutex_unlock(&w->mbox_lock);
+    if (fresh != NULL)
+        apply_reload(w, fresh, bots);
+    if (w->stopping || !atomic_load(&w->stop_requested))
         return;
     w->stopping = true;
     struct timeval tv = {.tv_sec = w->conf->shutdown_timeout_ms / 1000,
@@ -115,6 +154,10 @@ static void on_rc_state(struct rconn *rc, enum rconn_state st, void *arg)
     struct worker *w = arg;
     (void)rc;
     metric_set(&w->metrics.redis_up, st == RCONN_READY);
+    if (st == RCONN_READY && w->rc_was_up)
+        metric_add(&w->metrics.redis_reconnects, 1);
+    if (st == RCONN_READY)
+        w->rc_was_up = true;
     if (st == RCONN_READY && w->flush != NULL)
         flush_round(w->flush); /* deliver what piled up while Redis was away */
 }
@@ -126,6 +169,10 @@ static void on_sub_state(struct rconn *rc, enum rconn_state st, void *arg)
     /* Messages may have been missed while the subscription was down. */
     if (st == RCONN_READY)
         links_invalidate_all(w->links);
+    if (st == RCONN_READY && w->sub_was_up)
+        metric_add(&w->metrics.redis_reconnects, 1);
+    if (st == RCONN_READY)
+        w->sub_was_up = true;
 }
 
 static void on_event(struct rconn *rc, const char *msg, size_t len, void *arg)
@@ -143,8 +190,11 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
     char name[32];
     char chan[KEYS_MAX];
     w->id = id;
-    w->conf = conf;
+    w->nworkers = nworkers;
+    w->conf = conf_dup(conf);
+    conf = w->conf;
     w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    pthread_mutex_init(&w->mbox_lock, NULL);
 
     struct event_config *cfg = event_config_new();
     if (cfg == NULL) {
@@ -178,8 +228,8 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
     }
 
     size_t n = (size_t)nworkers;
-    size_t cache = (size_t)conf->cache_max_entries / n;
-    size_t pending = (size_t)conf->max_pending_keys / n;
+    size_t cache = share(conf->cache_max_entries, nworkers, 100);
+    size_t pending = share(conf->max_pending_keys, nworkers, 1000);
     int conns = (int)(((size_t)conf->max_connections + n - 1) / n);
 
     snprintf(name, sizeof(name), "w%d", id);
@@ -188,10 +238,9 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
     w->sub = rconn_new(w->base, conf, name, on_sub_state, w);
     keys_events(chan, conf->key_prefix);
     rconn_subscribe(w->sub, chan, on_event, w);
-    w->links = links_new(conf, w->rc, cache < 100 ? 100 : cache, &w->metrics);
-    w->tally = tally_new(pending < 1000 ? 1000 : pending);
-    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id,
-                         pending < 1000 ? 1000 : pending);
+    w->links = links_new(conf, w->rc, cache, &w->metrics);
+    w->tally = tally_new(pending);
+    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id, pending);
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
     if (id == 0) {
         /* Replay what earlier runs spooled: before this writer's own. */
@@ -240,12 +289,32 @@ int worker_start(struct worker *w)
     return 0;
 }
 
-void worker_stop(struct worker *w)
+static void wake(struct worker *w)
 {
     ssize_t n;
     do {
-        n = write(w->stop_pipe[1], "s", 1);
+        n = write(w->stop_pipe[1], "w", 1);
     } while (n < 0 && errno == EINTR);
+}
+
+void worker_stop(struct worker *w)
+{
+    atomic_store(&w->stop_requested, true);
+    wake(w);
+}
+
+void worker_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots)
+{
+    pthread_mutex_lock(&w->mbox_lock);
+    /* A reload the worker has not picked up yet is superseded. */
+    struct conf *old_conf = w->mbox_conf;
+    struct privacy_bots *old_bots = w->mbox_bots;
+    w->mbox_conf = fresh;
+    w->mbox_bots = bots;
+    pthread_mutex_unlock(&w->mbox_lock);
+    conf_free(old_conf);
+    privacy_bots_free(old_bots);
+    wake(w);
 }
 
 void worker_join(struct worker *w)
@@ -287,7 +356,11 @@ void worker_free(struct worker *w)
     if (w->stop_pipe[1] >= 0)
         close(w->stop_pipe[1]);
     privacy_bots_free(w->bots);
+    conf_free(w->mbox_conf);
+    privacy_bots_free(w->mbox_bots);
+    pthread_mutex_destroy(&w->mbox_lock);
     if (w->base)
         event_base_free(w->base);
+    conf_free(w->conf);
     free(w);
 }

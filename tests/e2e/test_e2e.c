@@ -217,7 +217,10 @@ static void test_opt_out_not_logged(void **state)
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     h_sleep_ms(200);
     const char *log = h_daemon_log(&f->d);
-    assert_non_null(strstr(log, "event=access method=GET status=302 code=spring24"));
+    assert_non_null(strstr(log, "event=access method=GET code=spring24 status=302 "
+                                "outcome=tracked duration_us="));
+    assert_non_null(strstr(log, "event=access method=GET code=- status=302 "
+                                "outcome=opted_out duration_us="));
     assert_null(strstr(log, "solo"));
     assert_null(strstr(log, "127.0.0.1 "));
     assert_null(strstr(log, "Firefox"));
@@ -583,13 +586,14 @@ static void test_admin(void **state)
     assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
     const char *want[] = {
-        "hopcount_requests_total{status=\"302\"} 2\n",
-        "hopcount_requests_total{status=\"404\"} 1\n",
-        "hopcount_follows_total{outcome=\"tracked\"} 1\n",
-        "hopcount_follows_total{outcome=\"opted_out\"} 1\n",
-        "hopcount_follows_total{outcome=\"bot\"} 0\n",
-        "hopcount_cache_misses_total ",
-        "hopcount_flush_commands_total 1\n",
+        "hopcount_responses_total{status=\"302\"} 2\n",
+        "hopcount_responses_total{status=\"404\"} 1\n",
+        "hopcount_requests_total{outcome=\"tracked\"} 1\n",
+        "hopcount_requests_total{outcome=\"opted_out\"} 1\n",
+        "hopcount_requests_total{outcome=\"bot\"} 0\n",
+        "hopcount_requests_total{outcome=\"not_found\"} 1\n",
+        "hopcount_link_cache_misses_total ",
+        "hopcount_flush_batches_total 1\n",
         "hopcount_flush_errors_total 0\n",
         "hopcount_pending_keys 0\n",
         "hopcount_redis_connected 2\n",
@@ -704,7 +708,7 @@ static void test_wrong_type_counter_isolated(void **state)
     assert_non_null(
         strstr(h_daemon_log(&f->d), "event=flush_rejected key_kind=link name=solo"));
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
-    assert_non_null(strstr(f->resp, "hopcount_follows_total{outcome=\"dropped\"} 1\n"));
+    assert_non_null(strstr(f->resp, "hopcount_follows_dropped_total 1\n"));
     assert_non_null(strstr(f->resp, "hopcount_pending_keys 0\n"));
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     assert_int_equal(total(f, "hc:clicks:spring24", 2), 2);

@@ -284,16 +284,16 @@ static void test_sigkill_loss_bounded(void **state)
             printf("  t=%lldms counted %lld delivered %lld batches %lld rounds %lld "
                    "pending %lld errors %lld\n",
                    now_ms() - t0,
-                   metric(f, "hopcount_follows_total{outcome=\"tracked\"} "),
-                   metric(f, "hopcount_delivered_follows_total "),
-                   metric(f, "hopcount_flush_commands_total "),
+                   metric(f, "hopcount_requests_total{outcome=\"tracked\"} "),
+                   metric(f, "hopcount_follows_delivered_total "),
                    metric(f, "hopcount_flush_batches_total "),
+                   metric(f, "hopcount_flush_rounds_total "),
                    metric(f, "hopcount_pending_keys "),
                    metric(f, "hopcount_flush_errors_total "));
     }
-    long long counted_then = metric(f, "hopcount_follows_total{outcome=\"tracked\"} ") +
-                             metric(f, "hopcount_follows_total{outcome=\"bot\"} ");
-    long long delivered_then = metric(f, "hopcount_delivered_follows_total ");
+    long long counted_then = metric(f, "hopcount_requests_total{outcome=\"tracked\"} ") +
+                             metric(f, "hopcount_requests_total{outcome=\"bot\"} ");
+    long long delivered_then = metric(f, "hopcount_follows_delivered_total ");
     long long sampled = now_ms();
     assert_int_equal(h_daemon_stop(&f->d, SIGKILL), 128 + SIGKILL);
     long long killed = now_ms();
