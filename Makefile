@@ -29,8 +29,8 @@ endif
 
 # Modules shared by the daemon, hopctl and the tests.
 LIB_SRC := util log conf code url privacy keys hash tally reply batch spool csv
-DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin priv worker server main
-HOPCTL_SRC := $(LIB_SRC) store hopctl
+DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin priv worker server paths main
+HOPCTL_SRC := $(LIB_SRC) store paths hopctl
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
@@ -38,12 +38,13 @@ HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
-E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl
+E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 
 .SECONDARY:
-.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz
+.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz \
+	install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
@@ -66,7 +67,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl: $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+$(BUILD)/tests/test_e2e $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops: $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
@@ -80,6 +81,65 @@ $(FAULT_BIN): $(BUILD)/tests/faults/test_faults.o $(BUILD)/tests/e2e/harness.o $
 
 $(BUILD)/obj $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults:
 	$(Q)mkdir -p $@
+
+# make install PREFIX=/usr/local DESTDIR=...: the programs (linked with the
+# installed conf path), the conf (never over an existing one) with installed
+# paths, bots.txt, man pages and the systemd unit.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+CONFDIR ?= $(SYSCONFDIR)/hopcount
+STATEDIR ?= /var/lib/hopcount
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INST := $(BUILD)/install
+INSTALL ?= install
+
+$(INST)/paths.o: src/paths.c include/paths.h
+	@mkdir -p $(INST)
+	$(Q)$(CC) $(ALL_CFLAGS) -DHOPCOUNT_CONF_DEFAULT='"$(CONFDIR)/hopcount.conf"' -c -o $@ $<
+
+$(INST)/hopcount: $(filter-out $(BUILD)/obj/paths.o,$(DAEMON_OBJ)) $(INST)/paths.o
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(INST)/hopctl: $(filter-out $(BUILD)/obj/paths.o,$(HOPCTL_OBJ)) $(INST)/paths.o
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The conf and unit with their installed paths.
+$(INST)/hopcount.conf: conf/hopcount.conf
+	@mkdir -p $(INST)
+	$(Q)sed -e 's|^bots_file = .*|bots_file = $(CONFDIR)/bots.txt|' \
+		-e 's|^spool_dir = .*|spool_dir = $(STATEDIR)/spool|' $< >$@
+
+$(INST)/hopcount.service: conf/hopcount.service
+	@mkdir -p $(INST)
+	$(Q)sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/usr/local/etc/hopcount|$(CONFDIR)|g' \
+		$< >$@
+
+install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.service
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(INST)/hopcount $(DESTDIR)$(SBINDIR)/hopcount
+	$(INSTALL) -m 0755 $(INST)/hopctl $(DESTDIR)$(BINDIR)/hopctl
+	@if [ -e $(DESTDIR)$(CONFDIR)/hopcount.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(CONFDIR)/hopcount.conf (the new default: $(INST)/hopcount.conf)"; \
+	else \
+		$(INSTALL) -m 0644 $(INST)/hopcount.conf $(DESTDIR)$(CONFDIR)/hopcount.conf; \
+	fi
+	$(INSTALL) -m 0644 conf/bots.txt $(DESTDIR)$(CONFDIR)/bots.txt
+	$(INSTALL) -m 0644 man/hopctl.1 $(DESTDIR)$(MANDIR)/man1/hopctl.1
+	$(INSTALL) -m 0644 man/hopcount.conf.5 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5
+	$(INSTALL) -m 0644 man/hopcount.8 $(DESTDIR)$(MANDIR)/man8/hopcount.8
+	$(INSTALL) -m 0644 $(INST)/hopcount.service $(DESTDIR)$(UNITDIR)/hopcount.service
+
+# The conf (and bots.txt, which it may have changed) stay, as Debian's remove does.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/hopcount $(DESTDIR)$(BINDIR)/hopctl \
+		$(DESTDIR)$(MANDIR)/man1/hopctl.1 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/hopcount.8 $(DESTDIR)$(UNITDIR)/hopcount.service
+	@echo "uninstall: $(DESTDIR)$(CONFDIR) and $(STATEDIR) are kept"
 
 # Installs what is missing when run as root; otherwise names the command.
 deps:
@@ -96,7 +156,8 @@ unit: $(UNIT_BIN)
 e2e: $(BUILD)/hopcount $(BUILD)/hopctl $(E2E_BIN)
 
 test: check-deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(BUILD)/hopctl $(UNIT_BIN) $(E2E_BIN)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(BUILD)/hopctl $(UNIT_BIN) $(E2E_BIN) \
+		$(INST)/hopcount $(INST)/hopctl
 	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HOPCTL_BIN=$(BUILD)/hopctl tests/run $(UNIT_BIN) $(E2E_BIN)
 
 # Redis and hopcount misbehaving under load (counts must stay exact), and abuse.

@@ -16,16 +16,10 @@
 #include "csv.h"
 #include "hash.h"
 #include "keys.h"
+#include "paths.h"
 #include "store.h"
 #include "url.h"
 #include "util.h"
-
-#ifndef HOPCOUNT_VERSION
-#define HOPCOUNT_VERSION "0.1.0"
-#endif
-#ifndef HOPCOUNT_CONF_DEFAULT
-#define HOPCOUNT_CONF_DEFAULT "conf/hopcount.conf"
-#endif
 
 /* Exit statuses (SPEC §5). */
 #define EXIT_OK 0
@@ -1085,12 +1079,15 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hopctl [-c FILE] COMMAND [ARGS]\n"
-                 "  -c FILE   hopcount's configuration file, for the Redis connection\n"
-                 "            (default " HOPCOUNT_CONF_DEFAULT ")\n"
-                 "  -h, --help    this help; hopctl COMMAND --help for one command\n"
-                 "  -V, --version the version\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: hopctl [-c FILE] COMMAND [ARGS]\n"
+            "  -c FILE   hopcount's configuration file, for the Redis connection\n"
+            "            (default %s)\n",
+            paths_conf_default);
+    fputs("  -h, --help    this help; hopctl COMMAND --help for one command\n"
+          "  -V, --version the version\n"
+          "commands:\n",
+          out);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %s\n", commands[i].synopsis);
     fprintf(out, "exit status: 0 done, 1 bad input or failure, 2 usage error\n");
@@ -1189,7 +1186,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct ctl ctl = {.conf_path = HOPCOUNT_CONF_DEFAULT};
+    struct ctl ctl = {.conf_path = paths_conf_default};
     int opt, rv;
 
     opterr = 0;
@@ -1203,7 +1200,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         case 'V':
-            printf("hopctl %s\n", HOPCOUNT_VERSION);
+            printf("hopctl %s\n", paths_version);
             return EXIT_OK;
         case ':':
             return usage_error("%s needs a value", argv[optind - 1]);

@@ -6,26 +6,26 @@
 
 #include "conf.h"
 #include "log.h"
+#include "paths.h"
 #include "priv.h"
 #include "privacy.h"
 #include "server.h"
 
-#ifndef HOPCOUNT_VERSION
-#define HOPCOUNT_VERSION "0.1.0"
-#endif
-
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hopcount [-c FILE] [-t] [-V] [-h]\n"
-                 "  -c FILE  configuration file (default conf/hopcount.conf)\n"
-                 "  -t       check the configuration, print it and exit 0 or 1\n"
-                 "  -V       print the version and exit\n"
-                 "  -h       this help\n");
+    fprintf(out,
+            "usage: hopcount [-c FILE] [-t] [-V] [-h]\n"
+            "  -c FILE  configuration file (default %s)\n",
+            paths_conf_default);
+    fputs("  -t       check the configuration, print it and exit 0 or 1\n"
+          "  -V       print the version and exit\n"
+          "  -h       this help\n",
+          out);
 }
 
 int main(int argc, char **argv)
 {
-    const char *path = "conf/hopcount.conf";
+    const char *path = paths_conf_default;
     int test = 0;
     int opt;
 
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
             test = 1;
             break;
         case 'V':
-            printf("hopcount %s\n", HOPCOUNT_VERSION);
+            printf("hopcount %s\n", paths_version);
             return 0;
         case 'h':
             usage(stdout);

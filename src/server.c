@@ -15,14 +15,11 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
+#include "paths.h"
 #include "priv.h"
 #include "privacy.h"
 #include "util.h"
 #include "worker.h"
-
-#ifndef HOPCOUNT_VERSION
-#define HOPCOUNT_VERSION "0.1.0"
-#endif
 
 struct server {
     struct conf *conf; /* the running settings: a reload changes its live keys */
@@ -179,7 +176,7 @@ int server_run(struct conf *conf, const struct priv *priv)
     char err[256];
     int status = 1;
 
-    s.process.version = HOPCOUNT_VERSION;
+    s.process.version = paths_version;
     s.process.spool_dir = conf->spool_dir;
     s.process.start_time_s = util_wall_ms() / 1000;
     metric_set(&s.process.last_reload_ok, 1);
@@ -243,7 +240,7 @@ int server_run(struct conf *conf, const struct priv *priv)
             goto out;
         }
     log_info("event=started version=%s listen=%s admin=%s threads=%d redis=%s",
-             HOPCOUNT_VERSION, conf->listen, conf->admin_listen, s.n,
+             paths_version, conf->listen, conf->admin_listen, s.n,
              conf->redis_unix_socket[0] ? conf->redis_unix_socket : conf->redis_host);
 
     event_base_dispatch(s.base);

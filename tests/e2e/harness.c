@@ -299,6 +299,11 @@ int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra
     return write_conf(d, r, extra);
 }
 
+int h_daemon_rewrite_conf(struct h_daemon *d, const struct h_redis *r, const char *extra)
+{
+    return write_conf(d, r, extra);
+}
+
 int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extra,
                    bool wait_ready)
 {

@@ -55,6 +55,9 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
 /* Pick ports and write the conf for r into d->conf (as h_daemon_start does)
  * without starting anything: for hopctl. 0 or -1. */
 int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra);
+/* Write d's conf again (same ports and files) with other extra lines, for a
+ * reload. 0 or -1. */
+int h_daemon_rewrite_conf(struct h_daemon *d, const struct h_redis *r, const char *extra);
 /* Send sig and wait; returns the exit status (or 128+signal), -1 on timeout. */
 int h_daemon_stop(struct h_daemon *d, int sig);
 /* True while the process runs. */
