@@ -245,6 +245,77 @@ static void test_permanent_warning(void **state)
     free(warn);
 }
 
+static void on_change(const char *section, const char *name, void *arg)
+{
+    char *buf = arg;
+    strcat(buf, section);
+    strcat(buf, ".");
+    strcat(buf, name);
+    strcat(buf, " ");
+}
+
+/* Reload: a copy is deep, live keys move over, restart keys are named and
+ * left alone. */
+static void test_reload_split(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *running =
+        parse("[server]\nlisten = 127.0.0.1:8080\nthreads = 2\n", &errs);
+    free(errs);
+    assert_non_null(running);
+    struct conf *copy = conf_dup(running);
+    assert_string_equal(copy->listen, running->listen);
+    assert_ptr_not_equal(copy->listen, running->listen);
+    assert_string_equal(copy->path, "t.conf");
+
+    struct conf *fresh = parse("[server]\nlisten = 127.0.0.1:9999\nthreads = 3\n"
+                               "redirect_status = 307\nfallback_url = https://e.com/fb\n"
+                               "[tracking]\nflush_interval_ms = 50\nspool_dir = /tmp/sp\n"
+                               "[log]\nlevel = debug\nfile = /tmp/h.log\n",
+                               &errs);
+    free(errs);
+    assert_non_null(fresh);
+    char changed[512] = "";
+    assert_int_equal(conf_restart_changes(running, fresh, on_change, changed), 3);
+    assert_string_equal(changed, "server.listen server.threads tracking.spool_dir ");
+    conf_apply_reloadable(copy, fresh);
+    assert_int_equal(copy->redirect_status, 307);
+    assert_string_equal(copy->fallback_url, "https://e.com/fb");
+    assert_int_equal(copy->flush_interval_ms, 50);
+    assert_int_equal(copy->log_level, 0);
+    assert_string_equal(copy->log_file, "/tmp/h.log");
+    assert_string_equal(copy->listen, "127.0.0.1:8080"); /* restart-only: kept */
+    assert_int_equal(copy->threads, 2);
+    assert_string_equal(copy->spool_dir, "var/spool");
+    assert_int_equal(conf_restart_changes(running, copy, NULL, NULL), 0);
+    assert_true(conf_reloadable("links", "cache_ttl_s"));
+    assert_false(conf_reloadable("redis", "port"));
+    assert_false(conf_reloadable("nope", "x"));
+    conf_free(fresh);
+    conf_free(copy);
+    conf_free(running);
+}
+
+/* user and group names, allow_root. */
+static void test_user_group(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c =
+        parse("[server]\nuser = www-data\ngroup = nogroup\nallow_root = on\n", &errs);
+    free(errs);
+    assert_non_null(c);
+    assert_string_equal(c->user, "www-data");
+    assert_string_equal(c->group, "nogroup");
+    assert_true(c->allow_root);
+    conf_free(c);
+    assert_null(parse("[server]\nuser = -rf\ngroup = a b\n", &errs));
+    assert_non_null(strstr(errs, "t.conf:2: user: not a user or group name"));
+    assert_non_null(strstr(errs, "t.conf:3: group: not a user or group name"));
+    free(errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +328,8 @@ int main(void)
         cmocka_unit_test(test_shipped_conf_is_defaults),
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_permanent_warning),
+        cmocka_unit_test(test_reload_split),
+        cmocka_unit_test(test_user_group),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
