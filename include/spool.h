@@ -14,6 +14,10 @@
 int spool_write(const char *dir, const char *writer, const struct batch *list, char *err,
                 size_t errsz);
 
+/* Create dir (and its parents, mode 0750) if missing, so that a spool can
+ * be written when it is needed. 0 or -1 with errno. */
+int spool_prepare(const char *dir);
+
 /* Read every spool file in dir. Each good file's batches are appended to
  * *out sorted by (writer, seq), with b->file set; a file that fails its
  * checksum or does not parse is renamed to NAME.corrupt and reported in

@@ -77,7 +77,8 @@ static void done(const struct handler *h, const struct http_request *req, int st
     log_info("event=access method=%s code=%.*s status=%d outcome=%s duration_us=%llu",
              req->head ? "HEAD" : "GET", link ? (int)link->code_len : 1,
              link ? link->code : "-", status, names[outcome],
-             (unsigned long long)(util_now_us() - req->start_us));
+             /* 0 when access_log was turned on while this request was in flight */
+             (unsigned long long)(req->start_us ? util_now_us() - req->start_us : 0));
 }
 
 /* A 302 to a conf URL (fallback_url, root_url) when it is set, else 404.

@@ -18,6 +18,7 @@
 #include "paths.h"
 #include "priv.h"
 #include "privacy.h"
+#include "spool.h"
 #include "util.h"
 #include "worker.h"
 
@@ -196,6 +197,13 @@ int server_run(struct conf *conf, const struct priv *priv)
         event_base_free(s.base);
         return 1;
     }
+    /* Find out now, not at the shutdown that needs it, if the spool can be made. */
+    if (spool_prepare(conf->spool_dir) != 0) {
+        log_error("event=start_failed reason=\"cannot create spool_dir %s: %s\"",
+                  conf->spool_dir, strerror(errno));
+        event_base_free(s.base);
+        return 1;
+    }
     s.n = conf->threads;
     s.workers = xcalloc((size_t)s.n, sizeof(*s.workers));
     s.metrics = xcalloc((size_t)s.n, sizeof(*s.metrics));
@@ -215,7 +223,13 @@ int server_run(struct conf *conf, const struct priv *priv)
             goto out;
         }
     }
-    /* Everything is bound: root is no longer needed. */
+    /* Everything is bound: root is no longer needed. The spool directory
+     * (made at start) must stay writable for the user: give it to them. */
+    if (priv->drop && chown(conf->spool_dir, priv->uid, priv->gid) != 0) {
+        log_error("event=start_failed reason=\"cannot give spool_dir %s to %s: %s\"",
+                  conf->spool_dir, priv->user, strerror(errno));
+        goto out;
+    }
     if (priv_drop(priv, err, sizeof(err)) != 0) {
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;

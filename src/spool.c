@@ -59,6 +59,11 @@ static int make_dirs(const char *dir)
     return 0;
 }
 
+int spool_prepare(const char *dir)
+{
+    return make_dirs(dir);
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {

@@ -445,6 +445,12 @@ static void test_privileges(void **state)
     assert_non_null(strstr(status, "Gid:\t65534\t65534\t65534\t65534\n"));
     assert_non_null(strstr(status, "Groups:\t65534 \n"));
     assert_non_null(strstr(h_daemon_log(&f->d), "event=privileges_dropped user=nobody"));
+    /* The spool stays writable: a shutdown with Redis away spools as nobody. */
+    char spool[400];
+    struct stat st;
+    snprintf(spool, sizeof(spool), "%s/spool", f->r.dir);
+    assert_int_equal(stat(spool, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "total", 1, 3000), 1);
 }
