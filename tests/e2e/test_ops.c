@@ -524,6 +524,18 @@ static void test_install(void **state)
     assert_non_null(strstr(f->resp, "ExecStart=/usr/local/sbin/hopcount -c "
                                     "/usr/local/etc/hopcount/hopcount.conf\n"));
 
+    /* systemd accepts the unit as written (where systemd-analyze is there):
+     * pointed at the DESTDIR copies, no line names the unit. */
+    snprintf(cmd, sizeof(cmd),
+             "command -v systemd-analyze >/dev/null || exit 0; "
+             "sed 's|/usr/local/|%s/usr/local/|g' %s/usr/local/lib/systemd/system/hopcount.service "
+             ">%s/hopcount.service && systemd-analyze verify --man=no %s/hopcount.service 2>&1 | "
+             "grep 'hopcount.service' || true",
+             dest, dest, dest, dest);
+    assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
+    if (f->resp[0] != '\0')
+        fail_msg("systemd-analyze verify: %s", f->resp);
+
     /* An existing conf is kept. */
     snprintf(
         cmd, sizeof(cmd),
