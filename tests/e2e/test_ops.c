@@ -364,6 +364,19 @@ static void test_metrics_after_traffic(void **state)
     assert_true(samples > 40);
 }
 
+/* The file at path in buf (NUL-terminated; "" when it cannot be read). */
+static const char *read_text(const char *path, char *buf, size_t cap)
+{
+    size_t n = 0;
+    FILE *fp = fopen(path, "r");
+    if (fp != NULL) {
+        n = fread(buf, 1, cap - 1, fp);
+        fclose(fp);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* log.file: lines go to the file; SIGUSR1 reopens it after a rotation. */
 static void test_log_file_reopen(void **state)
 {
@@ -375,18 +388,10 @@ static void test_log_file_reopen(void **state)
     assert_int_equal(h_daemon_start(&f->d, &f->r, extra, true), 0);
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
 
-    FILE *l = NULL;
-    size_t n = 0;
-    for (int i = 0; i < 100; i++) {
-        l = fopen(path, "r");
-        n = l ? fread(buf, 1, sizeof(buf) - 1, l) : 0;
-        if (l)
-            fclose(l);
-        buf[n] = '\0';
-        if (strstr(buf, "event=access") != NULL)
-            break;
+    for (int i = 0;
+         i < 100 && strstr(read_text(path, buf, sizeof(buf)), "event=access") == NULL;
+         i++)
         h_sleep_ms(20);
-    }
     assert_non_null(strstr(buf, "event=started"));
     assert_non_null(strstr(buf, "event=access method=GET code=spring24"));
     struct stat st;
@@ -399,19 +404,11 @@ static void test_log_file_reopen(void **state)
         h_sleep_ms(20);
     assert_int_equal(get(f, "/solo", BROWSER), 302);
     h_sleep_ms(100);
-    l = fopen(path, "r");
-    assert_non_null(l);
-    n = fread(buf, 1, sizeof(buf) - 1, l);
-    fclose(l);
-    buf[n] = '\0';
+    read_text(path, buf, sizeof(buf));
     assert_non_null(strstr(buf, "event=log_reopened"));
     assert_non_null(strstr(buf, "code=solo"));
     assert_null(strstr(buf, "code=spring24"));
-    l = fopen(rotated, "r");
-    assert_non_null(l);
-    n = fread(buf, 1, sizeof(buf) - 1, l);
-    fclose(l);
-    buf[n] = '\0';
+    read_text(rotated, buf, sizeof(buf));
     assert_null(strstr(buf, "code=solo"));
     assert_int_equal(occurrences(buf, "code=spring24"), 1);
 }
@@ -528,8 +525,10 @@ static void test_install(void **state)
      * pointed at the DESTDIR copies, no line names the unit. */
     snprintf(cmd, sizeof(cmd),
              "command -v systemd-analyze >/dev/null || exit 0; "
-             "sed 's|/usr/local/|%s/usr/local/|g' %s/usr/local/lib/systemd/system/hopcount.service "
-             ">%s/hopcount.service && systemd-analyze verify --man=no %s/hopcount.service 2>&1 | "
+             "sed 's|/usr/local/|%s/usr/local/|g' "
+             "%s/usr/local/lib/systemd/system/hopcount.service "
+             ">%s/hopcount.service && systemd-analyze verify --man=no "
+             "%s/hopcount.service 2>&1 | "
              "grep 'hopcount.service' || true",
              dest, dest, dest, dest);
     assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
