@@ -138,7 +138,10 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     w->mbox_conf = NULL;
     w->mbox_bots = NULL;
     pthread_mutex_unlock(&w->mbox_lock);
-    if (fresh != NULL)
+    if (fresh != NULL && w->stopping) {
+        conf_free(fresh); /* too late to matter: this worker is on its way out */
+        privacy_bots_free(bots);
+    } else if (fresh != NULL)
         apply_reload(w, fresh, bots);
     if (w->stopping || !atomic_load(&w->stop_requested))
         return;
