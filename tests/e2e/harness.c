@@ -310,18 +310,27 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
     const char *bin = getenv("HOPCOUNT_BIN");
     if (bin == NULL)
         bin = "build/hopcount";
-    if (h_daemon_conf(d, r, extra) != 0)
-        return -1;
-    char *argv[] = {(char *)bin, "-c", d->conf, NULL};
-    d->pid = spawn(argv, d->log);
-    char resp[4096];
-    for (int i = 0; i < 200; i++) {
-        if (!h_daemon_alive(d))
+    /* A port found free can be taken before the daemon binds it (by another
+     * test's client, say): then start again on fresh ports, twice at most. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (h_daemon_conf(d, r, extra) != 0)
             return -1;
-        int st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp));
-        if ((st == 200) || (!wait_ready && st > 0))
-            return 0;
-        h_sleep_ms(25);
+        char *argv[] = {(char *)bin, "-c", d->conf, NULL};
+        d->pid = spawn(argv, d->log);
+        char resp[4096];
+        for (int i = 0; i < 200; i++) {
+            if (!h_daemon_alive(d))
+                break;
+            int st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp));
+            if ((st == 200) || (!wait_ready && st > 0))
+                return 0;
+            h_sleep_ms(25);
+        }
+        if (h_daemon_alive(d))
+            return -1; /* never became ready */
+        const char *log = h_daemon_log(d);
+        if (strstr(log, "cannot listen on") == NULL && strstr(log, "cannot bind") == NULL)
+            return -1;
     }
     return -1;
 }
