@@ -112,6 +112,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         goto refused;
     }
     int restart = conf_restart_changes(s->conf, fresh, on_restart_key, NULL);
+    if ((fresh->redirect_status == 301 || fresh->redirect_status == 308) &&
+        fresh->redirect_status != s->conf->redirect_status)
+        log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
+                 "follows they skip are never counted\"",
+                 fresh->redirect_status);
     conf_apply_reloadable(s->conf, fresh);
     log_set_level((enum log_level)s->conf->log_level);
     for (int i = 0; i < s->n; i++)

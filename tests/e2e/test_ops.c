@@ -146,6 +146,11 @@ static void test_reload_applies(void **state)
     assert_int_equal(metric(f, "hopcount_config_last_reload_successful"), 1);
     /* Every follow counted, before and after. */
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "total", 4, 3000), 4);
+    /* A permanent status is warned about on reload as at start. */
+    assert_int_equal(h_daemon_rewrite_conf(&f->d, &f->r, "server.redirect_status = 308"), 0);
+    reload(f, "success");
+    assert_int_equal(get(f, "/spring24", BROWSER), 308);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=permanent_redirects status=308"));
 }
 
 /* A broken conf is refused with FILE:LINE, and nothing changes; fixed, it
