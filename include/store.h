@@ -44,6 +44,9 @@ void store_free(struct store *s);
 redisContext *store_redis(struct store *s);
 const char *store_prefix(const struct store *s);
 
+/* Why a command got no reply: hiredis's connection error, or "no answer". */
+const char *store_conn_error(const struct store *s);
+
 /* Queue the write of l without waiting (pipelining). believed is the campaign
  * the caller thinks the link is in now (NULL or "" for none or no link): when
  * it is not, the write does nothing and answers STORE_MOVED. With force, an

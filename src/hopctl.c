@@ -297,6 +297,15 @@ static void json_string(FILE *out, const char *s, size_t len)
     putc('"', out);
 }
 
+/* s[0..len) as a JSON string, or null when s is NULL. */
+static void json_string_or_null(FILE *out, const char *s, size_t len)
+{
+    if (s == NULL)
+        fputs("null", out);
+    else
+        json_string(out, s, len);
+}
+
 static void utc_date(int64_t unix_s, char *buf, size_t sz)
 {
     time_t t = (time_t)unix_s;
@@ -346,10 +355,11 @@ static int by_code(const void *a, const void *b)
 
 /* SCAN (or SSCAN) with cursor until it comes back to 0; every element that
  * is a valid code after skipping `skip` bytes goes into l. */
-static int scan_codes(redisContext *rc, const char *cmd, const char *key,
+static int scan_codes(struct store *st, const char *cmd, const char *key,
                       const char *match, size_t skip, struct list *l, char *err,
                       size_t errsz)
 {
+    redisContext *rc = store_redis(st);
     char cursor[32] = "0";
     do {
         redisReply *r;
@@ -358,7 +368,7 @@ static int scan_codes(redisContext *rc, const char *cmd, const char *key,
         else
             r = redisCommand(rc, "%s %s MATCH %s COUNT 1000", cmd, cursor, match);
         if (r == NULL) {
-            snprintf(err, errsz, "redis: %s", rc->errstr[0] ? rc->errstr : "no answer");
+            snprintf(err, errsz, "redis: %s", store_conn_error(st));
             return -1;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -399,8 +409,7 @@ static int fetch_links(struct store *st, struct list *l, char *err, size_t errsz
         for (size_t i = base; i < end; i++) {
             redisReply *r = NULL;
             if (redisGetReply(rc, (void **)&r) != REDIS_OK || r == NULL) {
-                snprintf(err, errsz, "redis: %s",
-                         rc->errstr[0] ? rc->errstr : "no answer");
+                snprintf(err, errsz, "redis: %s", store_conn_error(st));
                 return -1;
             }
             if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
@@ -430,17 +439,17 @@ static int cmd_list(struct ctl *ctl)
                     shown(camp, strlen(camp), err, sizeof(err)));
     if (connect_store(ctl) != EXIT_OK)
         return EXIT_BAD;
-    redisContext *rc = store_redis(ctl->store);
     const char *prefix = store_prefix(ctl->store);
     if (camp != NULL) {
         keys_campaign_links(key, prefix, camp, strlen(camp));
-        if (scan_codes(rc, "SSCAN", key, NULL, 0, &l, err, sizeof(err)) != 0)
+        if (scan_codes(ctl->store, "SSCAN", key, NULL, 0, &l, err, sizeof(err)) != 0)
             goto out;
     } else {
         /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
         int n = keys_link(match, prefix, "", 0);
         memcpy(match + n, "*", 2);
-        if (scan_codes(rc, "SCAN", NULL, match, (size_t)n, &l, err, sizeof(err)) != 0)
+        if (scan_codes(ctl->store, "SCAN", NULL, match, (size_t)n, &l, err,
+                       sizeof(err)) != 0)
             goto out;
     }
     /* SCAN may return a key more than once: sort, then drop repeats. */
@@ -500,10 +509,8 @@ static int cmd_list(struct ctl *ctl)
             printf(", \"url\": ");
             json_string(stdout, e->url, strlen(e->url));
             printf(", \"campaign\": ");
-            if (e->campaign)
-                json_string(stdout, e->campaign, strlen(e->campaign));
-            else
-                printf("null");
+            json_string_or_null(stdout, e->campaign,
+                                e->campaign ? strlen(e->campaign) : 0);
             printf(", \"created\": %lld}", e->created);
         }
         first = false;
@@ -801,9 +808,10 @@ struct day {
 
 /* HMGET total, bot and the day fields of the last ndays UTC days from key.
  * 0, or -1 with a message printed. */
-static int read_counts(redisContext *rc, const char *key, struct day *days, int ndays,
+static int read_counts(struct store *st, const char *key, struct day *days, int ndays,
                        long long *total, long long *bot, bool *any)
 {
+    redisContext *rc = store_redis(st);
     int argc = 4 + 2 * ndays;
     const char **argv = xcalloc((size_t)argc, sizeof(*argv));
     char(*fields)[KEYS_FIELD_MAX] = xcalloc((size_t)ndays * 2, KEYS_FIELD_MAX);
@@ -824,7 +832,7 @@ static int read_counts(redisContext *rc, const char *key, struct day *days, int 
     }
     redisReply *r = redisCommandArgv(rc, argc, argv, NULL);
     if (r == NULL) {
-        fail("redis: %s", rc->errstr[0] ? rc->errstr : "no answer");
+        fail("redis: %s", store_conn_error(st));
         goto out;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)argc - 2) {
@@ -923,12 +931,12 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
 
     keys_link(link, prefix, code, strlen(code));
     keys_clicks(clicks, prefix, code, strlen(code));
-    if (read_counts(rc, clicks, days, ndays, &total, &bot, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
         return EXIT_BAD;
     redisReply *r =
         redisCommand(rc, "HMGET %s %s %s", link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN);
     if (r == NULL)
-        return fail("redis: %s", rc->errstr[0] ? rc->errstr : "no answer");
+        return fail("redis: %s", store_conn_error(ctl->store));
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         fail("%s: %s", link, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
         goto out;
@@ -958,15 +966,9 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
         printf("{\"code\": ");
         json_string(stdout, code, strlen(code));
         printf(", \"url\": ");
-        if (has_url)
-            json_string(stdout, url->str, url->len);
-        else
-            printf("null");
+        json_string_or_null(stdout, has_url ? url->str : NULL, url->len);
         printf(", \"campaign\": ");
-        if (has_camp)
-            json_string(stdout, camp->str, camp->len);
-        else
-            printf("null");
+        json_string_or_null(stdout, has_camp ? camp->str : NULL, camp->len);
         print_series_json(days, ndays, total, bot);
         break;
     }
@@ -986,11 +988,11 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
 
     keys_campaign_links(set, prefix, name, strlen(name));
     keys_campaign_clicks(clicks, prefix, name, strlen(name));
-    if (read_counts(rc, clicks, days, ndays, &total, &bot, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
         return EXIT_BAD;
     redisReply *r = redisCommand(rc, "SCARD %s", set);
     if (r == NULL)
-        return fail("redis: %s", rc->errstr[0] ? rc->errstr : "no answer");
+        return fail("redis: %s", store_conn_error(ctl->store));
     if (r->type != REDIS_REPLY_INTEGER) {
         fail("%s: %s", set, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
         freeReplyObject(r);

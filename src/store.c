@@ -88,7 +88,7 @@ static int expect(struct store *s, redisReply *r, const char *what, char *out,
     int rv = -1;
     if (r == NULL) {
         snprintf(err, errsz, "redis %s: %s: %s", where(s->conf, addr, sizeof(addr)), what,
-                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+                 store_conn_error(s));
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR)
@@ -105,6 +105,11 @@ static int expect(struct store *s, redisReply *r, const char *what, char *out,
                  where(s->conf, addr, sizeof(addr)), what);
     freeReplyObject(r);
     return rv;
+}
+
+const char *store_conn_error(const struct store *s)
+{
+    return s->rc->errstr[0] ? s->rc->errstr : "no answer";
 }
 
 struct store *store_open(const struct conf *c, char *err, size_t errsz)
@@ -236,7 +241,7 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
     redisReply *r = NULL;
     if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
         snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+                 store_conn_error(s));
         return -1;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer >= STORE_UNCHANGED &&
@@ -268,7 +273,7 @@ static int link_campaign(struct store *s, const char *code, char **camp, char *e
     int rv = -1;
     if (r == NULL || e == NULL)
         snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                 s->rc->errstr[0] ? s->rc->errstr : "no answer");
+                 store_conn_error(s));
     else if (r->type == REDIS_REPLY_ERROR)
         snprintf(err, errsz, "%s: %s", link, r->str);
     else if (e->type != REDIS_REPLY_INTEGER)
@@ -351,7 +356,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
         free(camp);
         if (r == NULL) {
             snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                     s->rc->errstr[0] ? s->rc->errstr : "no answer");
+                     store_conn_error(s));
             return -1;
         }
         if (r->type != REDIS_REPLY_INTEGER) {

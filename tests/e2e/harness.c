@@ -560,8 +560,7 @@ void h_fields(char *day, char *hour, char *botday, size_t cap)
              tm.tm_mday);
 }
 
-/* Read a whole file into buf (NUL-terminated, truncated at cap - 1). */
-static void slurp(const char *path, char *buf, size_t cap)
+const char *h_read_file(const char *path, char *buf, size_t cap)
 {
     size_t n = 0;
     FILE *f = fopen(path, "r");
@@ -570,6 +569,7 @@ static void slurp(const char *path, char *buf, size_t cap)
         fclose(f);
     }
     buf[n] = '\0';
+    return buf;
 }
 
 int h_run(char *const argv[], const char *input, char *out, size_t outcap, char *err,
@@ -611,8 +611,8 @@ int h_run(char *const argv[], const char *input, char *out, size_t outcap, char 
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
-    slurp(opath, out, outcap);
-    slurp(epath, err, errcap);
+    h_read_file(opath, out, outcap);
+    h_read_file(epath, err, errcap);
     unlink(opath);
     unlink(epath);
     return rc;

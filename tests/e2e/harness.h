@@ -97,6 +97,10 @@ void h_fields(char *day, char *hour, char *botday, size_t cap);
 
 void h_sleep_ms(int ms);
 
+/* The file at path in buf (NUL-terminated, truncated at cap - 1; "" when it
+ * cannot be read). Returns buf. */
+const char *h_read_file(const char *path, char *buf, size_t cap);
+
 /* Run argv to completion (at most 120 s) with stdin from the file input (or
  * /dev/null), its stdout and stderr captured into out and err (NUL-terminated,
  * truncated). Returns its exit status (128+signal), -1 on failure/timeout. */

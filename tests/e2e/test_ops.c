@@ -147,7 +147,8 @@ static void test_reload_applies(void **state)
     /* Every follow counted, before and after. */
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "total", 4, 3000), 4);
     /* A permanent status is warned about on reload as at start. */
-    assert_int_equal(h_daemon_rewrite_conf(&f->d, &f->r, "server.redirect_status = 308"), 0);
+    assert_int_equal(h_daemon_rewrite_conf(&f->d, &f->r, "server.redirect_status = 308"),
+                     0);
     reload(f, "success");
     assert_int_equal(get(f, "/spring24", BROWSER), 308);
     assert_non_null(strstr(h_daemon_log(&f->d), "event=permanent_redirects status=308"));
@@ -369,19 +370,6 @@ static void test_metrics_after_traffic(void **state)
     assert_true(samples > 40);
 }
 
-/* The file at path in buf (NUL-terminated; "" when it cannot be read). */
-static const char *read_text(const char *path, char *buf, size_t cap)
-{
-    size_t n = 0;
-    FILE *fp = fopen(path, "r");
-    if (fp != NULL) {
-        n = fread(buf, 1, cap - 1, fp);
-        fclose(fp);
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 /* log.file: lines go to the file; SIGUSR1 reopens it after a rotation. */
 static void test_log_file_reopen(void **state)
 {
@@ -394,7 +382,7 @@ static void test_log_file_reopen(void **state)
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
 
     for (int i = 0;
-         i < 100 && strstr(read_text(path, buf, sizeof(buf)), "event=access") == NULL;
+         i < 100 && strstr(h_read_file(path, buf, sizeof(buf)), "event=access") == NULL;
          i++)
         h_sleep_ms(20);
     assert_non_null(strstr(buf, "event=started"));
@@ -409,11 +397,11 @@ static void test_log_file_reopen(void **state)
         h_sleep_ms(20);
     assert_int_equal(get(f, "/solo", BROWSER), 302);
     h_sleep_ms(100);
-    read_text(path, buf, sizeof(buf));
+    h_read_file(path, buf, sizeof(buf));
     assert_non_null(strstr(buf, "event=log_reopened"));
     assert_non_null(strstr(buf, "code=solo"));
     assert_null(strstr(buf, "code=spring24"));
-    read_text(rotated, buf, sizeof(buf));
+    h_read_file(rotated, buf, sizeof(buf));
     assert_null(strstr(buf, "code=solo"));
     assert_int_equal(occurrences(buf, "code=spring24"), 1);
 }
@@ -438,11 +426,7 @@ static void test_privileges(void **state)
                      0);
     char path[64], status[4096];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)f->d.pid);
-    FILE *s = fopen(path, "r");
-    assert_non_null(s);
-    size_t n = fread(status, 1, sizeof(status) - 1, s);
-    fclose(s);
-    status[n] = '\0';
+    h_read_file(path, status, sizeof(status));
     assert_non_null(strstr(status, "Uid:\t65534\t65534\t65534\t65534\n"));
     assert_non_null(strstr(status, "Gid:\t65534\t65534\t65534\t65534\n"));
     assert_non_null(strstr(status, "Groups:\t65534 \n"));
