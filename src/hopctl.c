@@ -587,6 +587,7 @@ static void seen_free(struct seen *s)
 struct row {
     long line;
     bool queued; /* sent to Redis; otherwise msg says why it is bad */
+    enum store_result res; /* Redis's answer, once read */
     char *msg;
     char code[CODE_MAX_LEN + 1];
     char *url;
@@ -618,46 +619,49 @@ static void row_bad(struct import *im, long line, const char *fmt, ...)
     r->msg = xstrdup(buf);
 }
 
-/* Read every answer of the batch, then report its bad rows in line order. */
+/* Read every answer of the batch, then retry the rows that moved campaign
+ * (their retry is synchronous, so it must wait until no pipelined answer is
+ * left unread), then report the bad rows in line order. */
 static int import_drain(struct import *im)
 {
     char err[512];
     int rv = 0;
-    for (int i = 0; i < im->nrows; i++) {
+    for (int i = 0; i < im->nrows && rv == 0; i++) {
         struct row *r = &im->rows[i];
         if (!r->queued)
             continue;
-        enum store_result res;
-        if (store_set_reply(im->ctl->store, &res, err, sizeof(err)) != 0) {
+        if (store_set_reply(im->ctl->store, &r->res, err, sizeof(err)) != 0) {
             fail("%s", err);
             rv = -1;
-            break;
-        }
-        if (res == STORE_MOVED) {
-            /* Already in another campaign (and --force): look it up, retry. */
-            struct store_link l;
-            link_from_args(&l, r->code, r->url, r->campaign[0] ? r->campaign : NULL);
-            if (store_set(im->ctl->store, &l, true, &res, err, sizeof(err)) != 0) {
-                fail("%s", err);
-                rv = -1;
-                break;
-            }
-        }
-        if (res == STORE_ADDED)
-            im->added++;
-        else if (res == STORE_REPLACED)
-            im->replaced++;
-        else if (res == STORE_UNCHANGED)
-            im->unchanged++;
-        else if (res == STORE_EXISTS)
-            r->msg =
-                xstrdup("link exists with another target or campaign (--force replaces "
-                        "it)");
-        else
+        } else if (r->res == STORE_REFUSED)
+            r->msg = xstrdup(err);
+    }
+    for (int i = 0; i < im->nrows && rv == 0; i++) {
+        struct row *r = &im->rows[i];
+        if (!r->queued || r->res != STORE_MOVED)
+            continue;
+        /* Already in another campaign (and --force): look it up, retry. */
+        struct store_link l;
+        link_from_args(&l, r->code, r->url, r->campaign[0] ? r->campaign : NULL);
+        if (store_set(im->ctl->store, &l, true, &r->res, err, sizeof(err)) != 0) {
+            fail("%s", err);
+            rv = -1;
+        } else if (r->res == STORE_REFUSED)
             r->msg = xstrdup(err);
     }
     for (int i = 0; i < im->nrows; i++) {
         struct row *r = &im->rows[i];
+        if (rv == 0 && r->queued) {
+            if (r->res == STORE_ADDED)
+                im->added++;
+            else if (r->res == STORE_REPLACED)
+                im->replaced++;
+            else if (r->res == STORE_UNCHANGED)
+                im->unchanged++;
+            else if (r->res == STORE_EXISTS)
+                r->msg = xstrdup(
+                    "link exists with another target or campaign (--force replaces it)");
+        }
         if (r->msg != NULL && rv == 0) {
             fprintf(stderr, "%s:%ld: %s%s%s\n", im->name, r->line, r->code,
                     r->code[0] ? ": " : "", r->msg);

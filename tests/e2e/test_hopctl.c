@@ -567,6 +567,56 @@ static void test_import_many(void **state)
     assert_int_equal(lines(f->out), 5001);
 }
 
+/* Regression (review 2026-11, item 1): import --force read the answers of
+ * later pipelined rows as the answers of the synchronous retry of a row that
+ * moved campaign, so moves, new rows and unchanged rows were mis-reported
+ * and not written. Thousands of rows in several pipelines: some move, some
+ * are new, some unchanged, some replaced. */
+static void test_import_force_moves(void **state)
+{
+    struct fx *f = *state;
+    char path[400], want[128], buf[4096];
+    snprintf(path, sizeof(path), "%s/before.csv", f->r.dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 3000; i++)
+        fprintf(fp, "f%d,https://example.com/f/%d,c1\n", i, i);
+    fclose(fp);
+    assert_int_equal(ctl(f, "import", path), 0);
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:c1:links"), 3000);
+
+    /* i % 4: 0 moves to c2, 1 unchanged, 2 new target (same campaign),
+     * 3 moves and gets a new target; plus 1,000 new codes. */
+    snprintf(path, sizeof(path), "%s/after.csv", f->r.dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 3000; i++) {
+        switch (i % 4) {
+        case 0: fprintf(fp, "f%d,https://example.com/f/%d,c2\n", i, i); break;
+        case 1: fprintf(fp, "f%d,https://example.com/f/%d,c1\n", i, i); break;
+        case 2: fprintf(fp, "f%d,https://example.com/g/%d,c1\n", i, i); break;
+        default: fprintf(fp, "f%d,https://example.com/g/%d,c2\n", i, i); break;
+        }
+        if (i % 3 == 0)
+            fprintf(fp, "n%d,https://example.com/n/%d,c2\n", i, i);
+    }
+    fclose(fp);
+    assert_int_equal(ctl(f, "import", path, "--force"), 0);
+    assert_string_equal(f->err, "");
+    assert_non_null(strstr(f->out, "1000 added, 2250 replaced, 750 unchanged, 0 bad rows"));
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:c1:links"), 1500);
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:c2:links"), 2500);
+    for (int i = 0; i < 3000; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "hc:link:f%d", i);
+        const char *camp = i % 4 == 0 || i % 4 == 3 ? "c2" : "c1";
+        assert_string_equal(hget_str(&f->r, key, "campaign", buf, sizeof(buf)), camp);
+        snprintf(want, sizeof(want), "https://example.com/%s/%d", i % 4 >= 2 ? "g" : "f",
+                 i);
+        assert_string_equal(hget_str(&f->r, key, "url", buf, sizeof(buf)), want);
+    }
+}
+
 /* stats: the numbers real requests produced, in table, csv and json. */
 static void test_stats(void **state)
 {
@@ -666,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_force_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
     };
     return cmocka_run_group_tests_name("hopctl", tests, NULL, NULL);
