@@ -4,6 +4,7 @@
 #ifndef HOPCOUNT_HTTP_H
 #define HOPCOUNT_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,13 @@ struct metrics;
 struct privacy_bots;
 struct http_server;
 struct http_conn;
+
+/* The connection cap over all workers' servers: each counts its
+ * connections in conns (atomically) and stops accepting at max. */
+struct http_limit {
+    atomic_int conns;
+    int max;
+};
 
 /* One parsed request; borrowed, valid until it is answered. */
 struct http_request {
@@ -44,11 +52,11 @@ typedef void http_abort_fn(struct http_conn *c, void *slot, void *arg);
 typedef void http_drained_fn(void *arg);
 
 /* A listener on conf->listen (SO_REUSEPORT, so every worker binds its own)
- * holding at most max_conns connections. conf, m and bots (which may be
- * NULL) are borrowed. NULL with a reason in err when it cannot listen. */
+ * taking connections while limit (shared by every worker) has room. conf,
+ * m, bots (which may be NULL) and limit are borrowed. NULL with a reason in err when it cannot listen. */
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
                                     struct metrics *m, struct privacy_bots *bots,
-                                    int max_conns, size_t slot_size,
+                                    struct http_limit *limit, size_t slot_size,
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz);
 

@@ -3,6 +3,7 @@
 #ifndef HOPCOUNT_LOG_H
 #define HOPCOUNT_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,8 +15,10 @@ enum log_level {
     LOG_ERROR = 3, /* trouble that loses service or needs an operator */
 };
 
-/* The current threshold; written by log_set_level, read on every call. */
-extern volatile int log_threshold;
+/* The current threshold; written by log_set_level (main thread), read by
+ * every thread on every call: an atomic, read relaxed (a level change may
+ * reach another thread a moment late, never torn). */
+extern atomic_int log_threshold;
 
 void log_set_level(enum log_level level);
 
@@ -41,10 +44,16 @@ void log_route_libevent(void);
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* One access-log line (info level): method, code ("-" when code is NULL:
+ * an opted-out or rejected request), status, outcome and duration. Never an
+ * address, agent, referrer or query string. */
+void log_access(const char *method, const char *code, size_t code_len, int status,
+                const char *outcome, unsigned long long duration_us);
+
 /* The level test comes before the arguments are evaluated. */
 #define log_at(level, ...)                                                               \
     do {                                                                                 \
-        if ((int)(level) >= log_threshold)                                               \
+        if ((int)(level) >= atomic_load_explicit(&log_threshold, memory_order_relaxed))                                               \
             log_write((level), __VA_ARGS__);                                             \
     } while (0)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)

@@ -11,9 +11,9 @@
 /* Response statuses counted one by one; anything else counts as other. */
 #define METRICS_STATUSES                                                                 \
     {                                                                                    \
-        200, 301, 302, 303, 307, 308, 400, 404, 405, 408, 414, 431, 503                  \
+        200, 301, 302, 303, 307, 308, 400, 404, 405, 413, 414, 417, 431, 503             \
     }
-#define METRICS_NSTATUS 14 /* the list above plus "other" */
+#define METRICS_NSTATUS 15 /* the list above plus "other" */
 
 /* What became of a request: each request has exactly one outcome. */
 enum metrics_outcome {
@@ -95,6 +95,10 @@ static inline uint64_t metric_get(const metric_t *m)
 
 /* Index of status in responses[]. */
 int metrics_status_index(int status);
+
+/* The label of an outcome ("tracked", ...), as /metrics and the access log
+ * spell it. */
+const char *metrics_outcome_name(enum metrics_outcome outcome);
 
 /* One flush call that took us microseconds. */
 void metrics_observe_flush(struct metrics *m, uint64_t us);

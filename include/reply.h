@@ -38,6 +38,8 @@ enum reply_kind {
     REPLY_BAD_REQUEST,       /* 400 */
     REPLY_URI_TOO_LONG,      /* 414 */
     REPLY_HEADERS_TOO_LARGE, /* 431 */
+    REPLY_BODY_REFUSED,      /* 413: a request with a body (none is ever read) */
+    REPLY_EXPECT_FAILED,     /* 417: an Expect other than 100-continue */
     REPLY_UNAVAILABLE,       /* 503 with Retry-After: Redis cannot be asked */
     REPLY_PREFETCH_REFUSED,  /* 503 no-store: a refused prefetch */
     REPLY_NKINDS

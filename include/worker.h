@@ -10,13 +10,15 @@
 #include "metrics.h"
 
 struct conf;
+struct http_limit;
 struct worker;
 
 /* Build worker `id` (binding its listener now, so errors surface before any
- * thread starts). conf is copied: the worker owns its copy. NULL with a reason in err on
- * failure. */
-struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *err,
-                          size_t errsz);
+ * thread starts). conf is copied: the worker owns its copy. limit, the
+ * connection cap shared by all workers, is borrowed. NULL with a reason in
+ * err on failure. */
+struct worker *worker_new(int id, int nworkers, const struct conf *conf,
+                          struct http_limit *limit, char *err, size_t errsz);
 
 /* Run the worker's loop on a new thread. 0 or -1. */
 int worker_start(struct worker *w);

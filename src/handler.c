@@ -68,17 +68,13 @@ static bool path_is(const struct http_request *req, const char *s)
 static void done(const struct handler *h, const struct http_request *req, int status,
                  enum metrics_outcome outcome, const struct link *link)
 {
-    static const char *const names[METRICS_NOUTCOME] = {
-        "tracked",   "bot",     "opted_out",   "prefetch_refused",
-        "not_found", "invalid", "unavailable", "other"};
     metric_add(&h->m->outcomes[outcome], 1);
     if (!h->conf->access_log)
         return;
-    log_info("event=access method=%s code=%.*s status=%d outcome=%s duration_us=%llu",
-             req->head ? "HEAD" : "GET", link ? (int)link->code_len : 1,
-             link ? link->code : "-", status, names[outcome],
-             /* 0 when access_log was turned on while this request was in flight */
-             (unsigned long long)(req->start_us ? util_now_us() - req->start_us : 0));
+    log_access(req->head ? "HEAD" : "GET", link ? link->code : NULL,
+               link ? link->code_len : 0, status, metrics_outcome_name(outcome),
+               /* 0 when access_log was turned on while this request was in flight */
+               (unsigned long long)(req->start_us ? util_now_us() - req->start_us : 0));
 }
 
 /* A 302 to a conf URL (fallback_url, root_url) when it is set, else 404.

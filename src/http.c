@@ -5,10 +5,13 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdatomic.h>
+#include <strings.h>
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <http_parser.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -25,12 +28,19 @@
 #define HTTP_IN_SIZE 4096    /* read buffer per connection */
 #define HTTP_VAL_MAX 1024    /* bytes of an interesting header value kept */
 #define HTTP_NAME_MAX 24     /* longer header names are never interesting */
-#define HTTP_MAX_HEADERS 100 /* more is answered with 431 */
+#define HTTP_MAX_HEADERS 100 /* more is answered with 431 (documented) */
 #define HTTP_LINGER_MS 2000  /* reading what a closed client still sends */
 #define HTTP_FREE_MAX 256    /* connection structs kept for reuse */
 #define HTTP_ACCEPT_RETRY_MS 100
 #define HTTP_ACCEPT_BURST                                                                \
     16 /* accepts per loop iteration, so timers and Redis get turns */
+
+/* Headers the http layer itself looks at (by name, case-insensitive). */
+enum http_hdr {
+    HDR_OTHER = 0,  /* not looked at here */
+    HDR_HOST = 1,   /* counted: HTTP/1.1 needs exactly one */
+    HDR_EXPECT = 2, /* 100-continue is fine without a body; others are 417 */
+};
 
 /* Where a connection is in its life. */
 enum conn_phase {
@@ -57,9 +67,13 @@ struct http_conn {
     bool in_value;
     bool name_long;
     bool linger;    /* drain input before closing: an error, or unread bytes */
-    bool nodelay;   /* TCP_NODELAY is set */
-    int err_status; /* 414 or 431 found by a callback, else 0 */
+    bool nodelay;    /* TCP_NODELAY is set */
+    bool write_wait; /* blocked on a slow reader: the write deadline is armed */
+    bool expect_bad; /* an Expect other than 100-continue */
+    int err_status;  /* 400, 413, 414, 417 or 431 found by a callback, else 0 */
     enum privacy_header hkind;
+    enum http_hdr hdr; /* of the header being read */
+    unsigned nhost;
     unsigned privacy;
     unsigned nheaders;
     size_t header_bytes;
@@ -86,7 +100,6 @@ struct http_server {
     bool listener_on;
     bool accept_paused; /* a burst ended: the listener waits for the next turn */
     int accept_burst;
-    int max_conns;
     size_t nconns;
     size_t slot_size;
     http_request_fn *on_request;
@@ -98,6 +111,7 @@ struct http_server {
     struct http_conn *conns;
     struct http_conn *free_list;
     size_t nfree;
+    struct http_limit *limit; /* shared by every worker's server */
     bool stopping;
     http_drained_fn *drained;
     void *drained_arg;
@@ -115,13 +129,21 @@ static void listener_update(struct http_server *s)
 {
     if (s->listener == NULL)
         return;
-    bool want = !s->stopping && !s->accept_paused && s->nconns < (size_t)s->max_conns;
+    bool full = atomic_load_explicit(&s->limit->conns, memory_order_relaxed) >=
+                s->limit->max;
+    bool want = !s->stopping && !s->accept_paused && !full;
     if (want && !s->listener_on && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
         evconnlistener_enable(s->listener);
         s->listener_on = true;
     } else if (!want && s->listener_on) {
         evconnlistener_disable(s->listener);
         s->listener_on = false;
+    }
+    if (full && !s->stopping && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
+        /* Another worker's connection may be the one that closes next:
+         * look again soon, as that worker cannot wake this one. */
+        struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_ACCEPT_RETRY_MS * 1000};
+        event_add(s->accept_retry, &tv);
     }
 }
 
@@ -146,8 +168,18 @@ static void conn_free(struct http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    atomic_fetch_sub_explicit(&s->limit->conns, 1, memory_order_relaxed);
     metric_set(&s->m->connections, s->nconns);
 
+    /* Request bytes (cookies, agents) must not outlive their connection in
+     * memory a core dump or a later reader could see. */
+    memset(c->in, 0, HTTP_IN_SIZE);
+    if (c->url != NULL)
+        memset(c->url, 0, c->url_cap);
+    memset(c->val, 0, sizeof(c->val));
+    memset(c->name, 0, sizeof(c->name));
+    if (c->out.p != NULL)
+        memset(c->out.p, 0, c->out.cap);
     if (s->nfree < HTTP_FREE_MAX && c->out.cap <= 16384) {
         c->out.len = c->out.off = 0;
         c->next = s->free_list;
@@ -221,16 +253,23 @@ static int flush_out(struct http_conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            /* The client is slow to read: wait, bounded by the same timeout. */
+            /* The client is slow to read: wait, bounded by read_timeout_ms
+             * for the whole of what is buffered. Armed once, not at every
+             * partial write, so a client reading a trickle cannot hold the
+             * connection for ever. */
             stop_reading(c);
             event_add(&c->ev_write, NULL);
-            arm_read_timeout(c);
+            if (!c->write_wait) {
+                c->write_wait = true;
+                arm_read_timeout(c);
+            }
             return 0;
         }
         conn_free(c);
         return -1;
     }
     c->out.off = c->out.len = 0;
+    c->write_wait = false;
     if (c->closing) {
         /* Like nginx: linger only when the client may still be sending. */
         if (c->linger || c->in_pos < c->in_len)
@@ -245,8 +284,10 @@ static int flush_out(struct http_conn *c)
     return 0;
 }
 
-static enum reply_conn conn_mode(const struct http_conn *c)
+static enum reply_conn conn_mode(struct http_conn *c)
 {
+    if (c->s->stopping)
+        c->keep = false; /* an answer late for a stop is the connection's last */
     if (!c->keep)
         return REPLY_CLOSE;
     return c->http10 ? REPLY_KEEP_10 : REPLY_KEEP;
@@ -291,15 +332,27 @@ void http_reply_fixed(struct http_conn *c, enum reply_kind kind)
     answered(c, reply_fixed(&c->out, &c->s->date, kind, c->req.head, conn_mode(c)));
 }
 
-/* An answer the http layer gives itself, closing the connection. */
+/* An answer the http layer gives itself, closing the connection: a current
+ * Date, no body to HEAD, and an access line like every other request's. */
 static void reply_error(struct http_conn *c, enum reply_kind kind)
 {
+    struct http_server *s = c->s;
+    struct timeval tv;
+    bool known = c->in_message && c->url_len > 0; /* the method was read whole */
+    bool head = known && c->parser.method == HTTP_HEAD;
+
     c->keep = false;
     c->closing = true;
     c->linger = true;
     c->waiting = false;
-    metric_add(&c->s->m->outcomes[OUTCOME_INVALID], 1);
-    count_status(c->s, reply_fixed(&c->out, &c->s->date, kind, false, REPLY_CLOSE));
+    event_base_gettimeofday_cached(s->base, &tv);
+    reply_date_update(&s->date, tv.tv_sec);
+    metric_add(&s->m->outcomes[OUTCOME_INVALID], 1);
+    int status = reply_fixed(&c->out, &s->date, kind, head, REPLY_CLOSE);
+    count_status(s, status);
+    if (s->conf->access_log)
+        log_access(known ? http_method_str(c->parser.method) : "-", NULL, 0, status,
+                   metrics_outcome_name(OUTCOME_INVALID), 0);
 }
 
 /* http-parser callbacks. */
@@ -318,6 +371,9 @@ static int on_message_begin(http_parser *p)
     c->val_len = 0;
     c->err_status = 0;
     c->hkind = PRIVACY_H_OTHER;
+    c->hdr = HDR_OTHER;
+    c->nhost = 0;
+    c->expect_bad = false;
     c->answered = false;
     return 0;
 }
@@ -353,11 +409,24 @@ static int count_header_bytes(struct http_conn *c, size_t len)
     return 0;
 }
 
+static enum http_hdr header_kind(const char *name, size_t len)
+{
+    if (len == 4 && strncasecmp(name, "host", 4) == 0)
+        return HDR_HOST;
+    if (len == 6 && strncasecmp(name, "expect", 6) == 0)
+        return HDR_EXPECT;
+    return HDR_OTHER;
+}
+
 static void finish_header(struct http_conn *c)
 {
     if (c->hkind != PRIVACY_H_OTHER)
         c->privacy |= privacy_header_flags(c->hkind, c->val, c->val_len, c->s->bots);
+    if (c->hdr == HDR_EXPECT &&
+        !(c->val_len == 12 && strncasecmp(c->val, "100-continue", 12) == 0))
+        c->expect_bad = true;
     c->hkind = PRIVACY_H_OTHER;
+    c->hdr = HDR_OTHER;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -366,6 +435,13 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 
     if (count_header_bytes(c, len + 4) != 0)
         return -1;
+    /* RFC 9112 5.1: no whitespace between a field name and its colon. The
+     * lenient http-parser build takes it into the name, which would let
+     * "Content-Length : 5" or "DNT : 1" slip past their meaning. */
+    if (memchr(at, ' ', len) != NULL) {
+        c->err_status = 400;
+        return -1;
+    }
     if (c->in_value || c->nheaders == 0) {
         if (c->in_value)
             finish_header(c);
@@ -396,9 +472,12 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         c->in_value = true;
         c->hkind =
             c->name_long ? PRIVACY_H_OTHER : privacy_header_kind(c->name, c->name_len);
+        c->hdr = c->name_long ? HDR_OTHER : header_kind(c->name, c->name_len);
+        if (c->hdr == HDR_HOST)
+            c->nhost++;
         c->val_len = 0;
     }
-    if (c->hkind != PRIVACY_H_OTHER) {
+    if (c->hkind != PRIVACY_H_OTHER || c->hdr == HDR_EXPECT) {
         size_t n = sizeof(c->val) - c->val_len;
         if (n > len)
             n = len;
@@ -419,7 +498,46 @@ static int on_headers_complete(http_parser *p)
         c->err_status = 400; /* HTTP/0.9 and 2.x are not spoken here */
         return -1;
     }
+    /* RFC 9112 3.2: HTTP/1.1 has exactly one Host; none may have two. */
+    if (c->nhost > 1 || (p->http_minor >= 1 && c->nhost == 0)) {
+        c->err_status = 400;
+        return -1;
+    }
+    /* No request here has a body: refuse one at once rather than read it
+     * (or make an Expect: 100-continue client wait for a go-ahead). */
+    if ((p->flags & F_CHUNKED) ||
+        (p->content_length > 0 && p->content_length != ULLONG_MAX)) {
+        c->err_status = 413;
+        return -1;
+    }
+    if (c->expect_bad) {
+        c->err_status = 417;
+        return -1;
+    }
     return 0;
+}
+
+/* Where the path starts in a request target: 0 for origin-form ("/x"); past
+ * the authority for absolute-form ("http://host/x", RFC 9112 3.2.2, which a
+ * server must accept); SIZE_MAX for anything else. An absolute-form target
+ * with no path stands for "/", kept in the buffer's spare byte. */
+static size_t origin_form_start(char *url, size_t len)
+{
+    if (len > 0 && url[0] == '/')
+        return 0;
+    size_t skip = len >= 7 && strncasecmp(url, "http://", 7) == 0    ? 7
+                  : len >= 8 && strncasecmp(url, "https://", 8) == 0 ? 8
+                                                                     : 0;
+    if (skip == 0)
+        return SIZE_MAX;
+    char *slash = memchr(url + skip, '/', len - skip);
+    if (slash != NULL)
+        return (size_t)(slash - url);
+    char *q = memchr(url + skip, '?', len - skip);
+    if (q != NULL || len == skip)
+        return SIZE_MAX; /* "http://host?x" or no host at all */
+    url[len - 1] = '/'; /* "http://host": the last authority byte becomes "/" */
+    return len - 1;
 }
 
 static void dispatch(struct http_conn *c)
@@ -445,20 +563,22 @@ static void dispatch(struct http_conn *c)
         reply_error(c, REPLY_BAD_METHOD);
         return;
     }
-    if (c->url_len == 0 || c->url[0] != '/') {
-        reply_error(c, REPLY_BAD_REQUEST); /* absolute-form, '*', or empty */
+    c->url[c->url_len] = '\0';
+    size_t start = origin_form_start(c->url, c->url_len);
+    if (start == SIZE_MAX) {
+        reply_error(c, REPLY_BAD_REQUEST); /* '*', authority-form or empty */
         return;
     }
-    c->url[c->url_len] = '\0';
-    size_t end = c->url_len;
-    char *hash = memchr(c->url, '#', end);
+    char *url = c->url + start;
+    size_t end = c->url_len - start;
+    char *hash = memchr(url, '#', end);
     if (hash != NULL)
-        end = (size_t)(hash - c->url);
-    char *q = memchr(c->url, '?', end);
-    c->req.path = c->url;
-    c->req.path_len = q ? (size_t)(q - c->url) : end;
+        end = (size_t)(hash - url);
+    char *q = memchr(url, '?', end);
+    c->req.path = url;
+    c->req.path_len = q ? (size_t)(q - url) : end;
     c->req.query = q ? q + 1 : NULL;
-    c->req.query_len = q ? end - (size_t)(q + 1 - c->url) : 0;
+    c->req.query_len = q ? end - (size_t)(q + 1 - url) : 0;
     c->req.privacy = c->privacy;
     c->req.now_ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
     c->req.start_us = s->conf->access_log ? util_now_us() : 0;
@@ -489,6 +609,12 @@ static enum reply_kind error_kind(struct http_conn *c, enum http_errno err)
 {
     if (c->err_status == 414)
         return REPLY_URI_TOO_LONG;
+    if (c->err_status == 413)
+        return REPLY_BODY_REFUSED;
+    if (c->err_status == 417)
+        return REPLY_EXPECT_FAILED;
+    if (c->err_status == 400)
+        return REPLY_BAD_REQUEST;
     if (c->err_status == 431 || err == HPE_HEADER_OVERFLOW)
         return REPLY_HEADERS_TOO_LARGE;
     if (err == HPE_INVALID_METHOD) {
@@ -609,14 +735,23 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
         c->slot = (char *)c + base;
         c->in = (char *)c + base + slot;
     }
+    /* Reset whole: nothing of the last connection's state survives (its
+     * error status once answered a new client's garbage with 431). Only the
+     * buffers, already zeroed at release, are kept. */
+    void *slot = c->slot;
+    char *in = c->in, *url = c->url;
+    size_t url_cap = c->url_cap;
+    struct reply_buf out = c->out;
+    *c = (struct http_conn){0};
+    c->slot = slot;
+    c->in = in;
+    c->url = url;
+    c->url_cap = url_cap;
+    c->out = out;
+    c->out.len = c->out.off = 0;
     c->s = s;
     c->fd = fd;
     c->phase = PHASE_ACTIVE;
-    c->reading = false;
-    c->in_message = c->waiting = c->answered = c->closing = false;
-    c->linger = c->nodelay = false;
-    c->in_len = c->in_pos = 0;
-    c->out.len = c->out.off = 0;
     memset(c->slot, 0, s->slot_size);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -647,7 +782,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)addr; /* never looked at: hopcount keeps no client address */
     (void)socklen;
 
-    if (s->stopping || s->nconns >= (size_t)s->max_conns) {
+    /* The cap is over all workers: one worker full while others have room
+     * would leave its SO_REUSEPORT share of clients waiting. Two workers may
+     * race for the last slot; the loser closes what it took. */
+    if (s->stopping ||
+        atomic_fetch_add_explicit(&s->limit->conns, 1, memory_order_relaxed) >=
+            s->limit->max) {
+        if (!s->stopping)
+            atomic_fetch_sub_explicit(&s->limit->conns, 1, memory_order_relaxed);
         close(fd);
         listener_update(s);
         return;
@@ -699,7 +841,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
                                     struct metrics *m, struct privacy_bots *bots,
-                                    int max_conns, size_t slot_size,
+                                    struct http_limit *limit, size_t slot_size,
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz)
 {
@@ -715,7 +857,7 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
     s->conf = conf;
     s->m = m;
     s->bots = bots;
-    s->max_conns = max_conns;
+    s->limit = limit;
     s->slot_size = slot_size;
     s->on_request = on_request;
     s->on_abort = on_abort;

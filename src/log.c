@@ -14,7 +14,7 @@
 
 #include "util.h"
 
-volatile int log_threshold = LOG_INFO;
+atomic_int log_threshold = LOG_INFO;
 
 /* Lines always go to fd 2. A log file is dup2()ed over it, which swaps the
  * file under every writer at once without a lock; the original stderr is
@@ -26,7 +26,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
-    log_threshold = (int)level;
+    atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 }
 
 int log_level_parse(const char *s)
@@ -40,6 +40,14 @@ int log_level_parse(const char *s)
 const char *log_level_name(enum log_level level)
 {
     return (unsigned)level < 4 ? level_names[level] : "?";
+}
+
+void log_access(const char *method, const char *code, size_t code_len, int status,
+                const char *outcome, unsigned long long duration_us)
+{
+    log_info("event=access method=%s code=%.*s status=%d outcome=%s duration_us=%llu",
+             method, code ? (int)code_len : 1, code ? code : "-", status, outcome,
+             duration_us);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)

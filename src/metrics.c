@@ -12,6 +12,11 @@ static const char *const outcome_names[METRICS_NOUTCOME] = {
     "tracked",   "bot",     "opted_out",   "prefetch_refused",
     "not_found", "invalid", "unavailable", "other"};
 
+const char *metrics_outcome_name(enum metrics_outcome outcome)
+{
+    return (unsigned)outcome < METRICS_NOUTCOME ? outcome_names[outcome] : "other";
+}
+
 int metrics_status_index(int status)
 {
     for (int i = 0; i < METRICS_NSTATUS - 1; i++)

@@ -48,6 +48,11 @@ static const struct fixed fixed[REPLY_NKINDS] = {
                                  S("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
                                  S("Content-Type: text/plain\r\n"),
                                  S("Request Header Fields Too Large\n")},
+    [REPLY_BODY_REFUSED] = {413, S("HTTP/1.1 413 Content Too Large\r\n"),
+                            S("Content-Type: text/plain\r\n"),
+                            S("Requests with a body are not accepted\n")},
+    [REPLY_EXPECT_FAILED] = {417, S("HTTP/1.1 417 Expectation Failed\r\n"),
+                             S("Content-Type: text/plain\r\n"), S("Expectation Failed\n")},
     [REPLY_UNAVAILABLE] = {503, S("HTTP/1.1 503 Service Unavailable\r\n"),
                            S("Retry-After: 5\r\nCache-Control: no-store\r\n"
                              "Content-Type: text/plain\r\n"),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "http.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -30,6 +31,7 @@ struct server {
     struct metrics_process process;
     int n;
     struct admin *admin;
+    struct http_limit limit; /* max_connections over all workers */
     struct event *sigterm, *sigint, *sighup, *sigusr1;
 };
 
@@ -209,11 +211,12 @@ int server_run(struct conf *conf, const struct priv *priv)
         event_base_free(s.base);
         return 1;
     }
+    s.limit.max = conf->max_connections;
     s.n = conf->threads;
     s.workers = xcalloc((size_t)s.n, sizeof(*s.workers));
     s.metrics = xcalloc((size_t)s.n, sizeof(*s.metrics));
     for (int i = 0; i < s.n; i++) {
-        s.workers[i] = worker_new(i, s.n, conf, err, sizeof(err));
+        s.workers[i] = worker_new(i, s.n, conf, &s.limit, err, sizeof(err));
         if (s.workers[i] == NULL) {
             log_error("event=start_failed worker=%d reason=\"%s\"", i, err);
             goto out;

@@ -186,8 +186,8 @@ static void on_event(struct rconn *rc, const char *msg, size_t len, void *arg)
         links_invalidate(w->links, msg, len);
 }
 
-struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *err,
-                          size_t errsz)
+struct worker *worker_new(int id, int nworkers, const struct conf *conf,
+                          struct http_limit *limit, char *err, size_t errsz)
 {
     struct worker *w = xcalloc(1, sizeof(*w));
     char name[32];
@@ -230,10 +230,8 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
         goto err;
     }
 
-    size_t n = (size_t)nworkers;
     size_t cache = share(conf->cache_max_entries, nworkers, 100);
     size_t pending = share(conf->max_pending_keys, nworkers, 1000);
-    int conns = (int)(((size_t)conf->max_connections + n - 1) / n);
 
     snprintf(name, sizeof(name), "w%d", id);
     w->rc = rconn_new(w->base, conf, name, on_rc_state, w);
@@ -263,7 +261,7 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf, char *e
             flush_adopt(w->flush, list);
         }
     }
-    w->http = http_server_new(w->base, conf, &w->metrics, w->bots, conns < 1 ? 1 : conns,
+    w->http = http_server_new(w->base, conf, &w->metrics, w->bots, limit,
                               handler_slot_size(), handler_on_request, handler_on_abort,
                               w->handler, err, errsz);
     if (w->http == NULL)

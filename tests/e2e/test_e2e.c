@@ -435,7 +435,8 @@ static void test_malformed_requests(void **state)
         {"GET /spr\r\ning24 HTTP/1.1\r\nHost: x\r\n\r\n", 400}, /* CRLF in the path */
         {"GET /spr\0ing24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},   /* NUL in the path */
         {"GET /spring24\r\n\r\n", 400},                         /* HTTP/0.9 */
-        {"GET http://evil.example/spring24 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GET example.com:80 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         {"GET /spring24 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400},
         {"GET /spring24 HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", 400},
         {"\x01\x02\x03garbage\r\n\r\n", 400},
