@@ -38,7 +38,7 @@ HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
-E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
+E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 

@@ -56,13 +56,23 @@ void links_free(struct links *l);
 /* A new bound on cached entries; the least recently used go at once. */
 void links_set_max_entries(struct links *l, size_t max_entries);
 
-/* Resolve code[0..len), which must already be valid (code_valid), at wall-clock
- * now_ms (the loop's cached time: no clock read per request). On FOUND,
- * *out points to the link. On PENDING, w is queued and fn(arg) runs later,
- * exactly once, unless links_cancel(w) comes first. */
+/* Resolve code[0..len), which must already be valid (code_valid), at
+ * monotonic now_ms (a coarse clock read once per request). On FOUND, *out
+ * points to the link. On PENDING, w is queued and fn(arg) runs later,
+ * exactly once, unless links_cancel(w) comes first. quiet: the request
+ * opted out, so nothing it causes may log its code (bad data found by its
+ * lookup is counted in the metrics only).
+ *
+ * An entry past its TTL is served while one refetch runs, as long as the
+ * P:events subscription is live (a change would have invalidated it). While
+ * it is not (links_set_live), entries older than 1 s are refetched and
+ * waited for, so a change is live within about a second in every state. */
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               uint64_t now_ms, const struct link **out,
+                               uint64_t now_ms, bool quiet, const struct link **out,
                                struct links_waiter *w, links_fn *fn, void *arg);
+
+/* Whether the P:events subscription is up (see links_lookup). */
+void links_set_live(struct links *l, bool live);
 
 /* Withdraw a queued waiter; harmless when it is not queued. */
 void links_cancel(struct links_waiter *w);

@@ -63,6 +63,7 @@ struct metrics {
     metric_t cache_entries;
     metric_t connections;
     metric_t redis_up;
+    metric_t redis_subscribed; /* the P:events subscription is confirmed */
 };
 
 /* Process-wide, written by the main thread. */

@@ -17,6 +17,10 @@ char *xstrndup(const char *s, size_t n);
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
 
+/* Milliseconds of CLOCK_MONOTONIC_COARSE (a few ms of resolution, a vDSO
+ * read): for ages of cache entries. */
+uint64_t util_coarse_ms(void);
+
 /* Microseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_us(void);
 

@@ -44,15 +44,20 @@ static void on_request(struct evhttp_request *req, void *arg)
         evbuffer_add_printf(body, "ok\n");
         send_text(req, 200, "OK", "text/plain", body);
     } else if (path != NULL && strcmp(path, "/readyz") == 0) {
-        size_t up = 0;
-        for (size_t i = 0; i < a->n; i++)
+        /* Ready: every worker can both ask Redis and hear of link changes. */
+        size_t up = 0, sub = 0;
+        for (size_t i = 0; i < a->n; i++) {
             up += metric_get(&a->m[i]->redis_up) != 0;
-        if (up == a->n) {
+            sub += metric_get(&a->m[i]->redis_subscribed) != 0;
+        }
+        if (up == a->n && sub == a->n) {
             evbuffer_add_printf(body, "ready\n");
             send_text(req, 200, "OK", "text/plain", body);
         } else {
-            evbuffer_add_printf(
-                body, "redis unreachable (%zu of %zu workers connected)\n", up, a->n);
+            evbuffer_add_printf(body,
+                                "redis unreachable (%zu of %zu workers connected, %zu "
+                                "subscribed to link changes)\n",
+                                up, a->n, sub);
             send_text(req, 503, "Service Unavailable", "text/plain", body);
         }
     } else if (path != NULL && strcmp(path, "/metrics") == 0) {

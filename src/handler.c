@@ -145,10 +145,12 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     const struct conf *conf = h->conf;
     unsigned flags = req->privacy;
     bool prefetch = (flags & PRIVACY_PREFETCH) != 0;
+    /* Decided first: no path below may name an opted-out request's code. */
+    bool opted_out = privacy_opted_out(flags, conf->honour_dnt, conf->honour_gpc);
 
     if (prefetch && conf->prefetch == CONF_PREFETCH_REFUSE) {
         http_reply_fixed(c, REPLY_PREFETCH_REFUSED);
-        done(h, req, 503, OUTCOME_PREFETCH_REFUSED, link);
+        done(h, req, 503, OUTCOME_PREFETCH_REFUSED, opted_out ? NULL : link);
         return;
     }
     const char *loc = link->url;
@@ -162,7 +164,7 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         }
         /* else: too long or not a valid target with it; the plain target is. */
     }
-    if (privacy_opted_out(flags, conf->honour_dnt, conf->honour_gpc)) {
+    if (opted_out) {
         /* Nothing about this request is recorded, its code not even logged. */
         http_reply_redirect(c, conf->redirect_status, loc, len, true);
         done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
@@ -230,8 +232,9 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     }
     slot->h = h;
     slot->c = c;
-    enum links_status st =
-        links_lookup(h->links, code, len, req->now_ms, &link, &slot->w, on_link, slot);
+    bool quiet = privacy_opted_out(req->privacy, h->conf->honour_dnt, h->conf->honour_gpc);
+    enum links_status st = links_lookup(h->links, code, len, util_coarse_ms(), quiet, &link,
+                                        &slot->w, on_link, slot);
     answer(h, c, req, st, link);
 }
 

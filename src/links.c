@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define LINKS_MIN_BUCKETS 1024
+#define LINKS_UNWATCHED_MS 1000 /* the age limit while no subscription watches */
 
 /* One code's cache entry; kept small (a million of them must fit in a few
  * hundred MB): the code inline, target and campaign in one allocation. */
@@ -27,7 +28,7 @@ struct links_entry {
     struct links *owner;
     uint64_t code_hash;
     uint64_t campaign_hash;
-    uint64_t expires_ms; /* wall clock, as lookups compare with the loop's time */
+    uint64_t fetched_ms; /* monotonic: when Redis answered */
     char *strs;          /* "url\0campaign\0" when found, else NULL */
     struct tally_hint code_hint, campaign_hint;
     uint32_t gen;
@@ -41,6 +42,8 @@ struct links_entry {
     unsigned notifying : 1; /* waiters are being called: must not be freed */
     unsigned in_lru : 1;
     unsigned bad_logged : 1;
+    unsigned stale : 1; /* must be fetched again before it is served as fresh */
+    unsigned quiet : 1; /* the fetch in flight was started by an opted-out request */
     char code[]; /* code_len + 1 bytes */
 };
 
@@ -53,6 +56,7 @@ struct links {
     size_t count;
     size_t max_entries;
     uint32_t gen;
+    bool live; /* the P:events subscription is up */
     struct links_entry *lru_head, *lru_tail; /* head is most recent */
     struct link scratch;                     /* what a hit returns */
 };
@@ -180,9 +184,20 @@ void links_free(struct links *l)
     free(l);
 }
 
+/* Not invalidated: what the entry holds is what Redis held when no
+ * subscription message said otherwise. */
+static bool current(const struct links *l, const struct links_entry *e)
+{
+    return e->has_data && e->gen == l->gen && !e->stale && !e->refetch;
+}
+
 static bool fresh(const struct links *l, const struct links_entry *e, uint64_t now)
 {
-    return e->has_data && e->gen == l->gen && now < e->expires_ms;
+    uint64_t ttl =
+        1000u * (uint64_t)(e->found ? l->conf->cache_ttl_s : l->conf->negative_ttl_s);
+    if (!l->live && ttl > LINKS_UNWATCHED_MS)
+        ttl = LINKS_UNWATCHED_MS;
+    return current(l, e) && now - e->fetched_ms < ttl;
 }
 
 static enum links_status answer(struct links *l, struct links_entry *e,
@@ -210,11 +225,10 @@ static void forget(struct links_entry *e)
  * invalidated while its fetch was in flight expires at once. */
 static void settle(struct links *l, struct links_entry *e)
 {
-    uint64_t ttl_s =
-        (uint64_t)(e->found ? l->conf->cache_ttl_s : l->conf->negative_ttl_s);
     e->has_data = true;
     e->gen = l->gen;
-    e->expires_ms = e->refetch ? 0 : util_wall_ms() + 1000u * ttl_s;
+    e->fetched_ms = util_coarse_ms();
+    e->stale = e->refetch;
     e->refetch = false;
 }
 
@@ -231,9 +245,10 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
             e->bad_logged = false;
         } else {
             metric_add(&l->m->bad_targets, 1);
-            if (!e->bad_logged)
+            if (!e->bad_logged && !e->quiet) {
                 log_warn("event=bad_target code=%s reason=\"%s\"", e->code, why);
-            e->bad_logged = true;
+                e->bad_logged = true;
+            }
         }
     }
     if (!e->found) {
@@ -244,7 +259,7 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     if (camp->type == REDIS_REPLY_STRING) {
         if (code_campaign_valid(camp->str, camp->len))
             clen = camp->len;
-        else
+        else if (!e->quiet)
             log_warn("event=bad_campaign code=%s reason=\"campaign name not "
                      "[A-Za-z0-9_.-]{1,64}; counted without campaign\"",
                      e->code);
@@ -278,15 +293,16 @@ static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
                strncmp(r->str, "WRONGTYPE", 9) == 0) {
         /* P:link:CODE is not a hash: bad data, answered like an unknown code. */
         metric_add(&l->m->bad_targets, 1);
-        if (!e->bad_logged)
+        if (!e->bad_logged && !e->quiet) {
             log_warn("event=bad_link code=%s reason=\"key is not a hash\"", e->code);
-        e->bad_logged = true;
+            e->bad_logged = true;
+        }
         forget(e);
         settle(l, e);
         st = LINKS_UNKNOWN;
     } else {
         metric_add(&l->m->redis_lookup_errors, 1);
-        if (r != NULL && r->type == REDIS_REPLY_ERROR)
+        if (r != NULL && r->type == REDIS_REPLY_ERROR && !e->quiet)
             log_warn("event=lookup_error code=%s reason=\"%.120s\"", e->code, r->str);
         /* Serve what we had, if anything, rather than fail the request. */
         st = e->has_data ? (e->found ? LINKS_FOUND : LINKS_UNKNOWN) : LINKS_UNAVAILABLE;
@@ -335,8 +351,37 @@ void links_set_max_entries(struct links *l, size_t max_entries)
     }
 }
 
+void links_set_live(struct links *l, bool live)
+{
+    l->live = live;
+}
+
+static void touch(struct links *l, struct links_entry *e)
+{
+    if (e->in_lru && l->lru_head != e) {
+        lru_unlink(l, e);
+        lru_push(l, e);
+    }
+}
+
+/* Ask Redis for e's link. 0, or -1 when the command cannot be sent. */
+static int fetch(struct links *l, struct links_entry *e, bool quiet)
+{
+    char key[KEYS_MAX];
+    int klen = keys_link(key, l->conf->key_prefix, e->code, e->code_len);
+    const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN};
+    size_t argvlen[] = {5, (size_t)klen, strlen(KEYS_FIELD_URL),
+                        strlen(KEYS_FIELD_CAMPAIGN)};
+    if (klen < 0 || rconn_command(l->rc, on_fetch, e, 4, argv, argvlen) != 0)
+        return -1;
+    metric_add(&l->m->redis_lookups, 1);
+    e->fetching = true;
+    e->quiet = quiet;
+    return 0;
+}
+
 enum links_status links_lookup(struct links *l, const char *code, size_t len,
-                               uint64_t now, const struct link **out,
+                               uint64_t now, bool quiet, const struct link **out,
                                struct links_waiter *w, links_fn *fn, void *arg)
 {
     uint64_t h = hash_bytes(code, len);
@@ -344,10 +389,18 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
 
     if (e != NULL && !e->fetching && fresh(l, e, now)) {
         metric_add(&l->m->cache_hits, 1);
-        if (e->in_lru && l->lru_head != e) {
+        touch(l, e);
+        return answer(l, e, out);
+    }
+    if (e != NULL && l->live && current(l, e) && rconn_ready(l->rc)) {
+        /* Past its TTL only, and the subscription would have told of a
+         * change: serve it while one refetch (at most) runs behind it, so a
+         * hot link never makes its requests wait on Redis. */
+        metric_add(&l->m->cache_hits, 1);
+        if (!e->fetching && fetch(l, e, quiet) == 0)
             lru_unlink(l, e);
-            lru_push(l, e);
-        }
+        else
+            touch(l, e);
         return answer(l, e, out);
     }
     metric_add(&l->m->cache_misses, 1);
@@ -370,20 +423,13 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
             l->count++;
             metric_set(&l->m->cache_entries, l->count);
         }
-        char key[KEYS_MAX];
-        int klen = keys_link(key, l->conf->key_prefix, code, len);
-        const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN};
-        size_t argvlen[] = {5, (size_t)klen, strlen(KEYS_FIELD_URL),
-                            strlen(KEYS_FIELD_CAMPAIGN)};
-        if (klen < 0 || rconn_command(l->rc, on_fetch, e, 4, argv, argvlen) != 0) {
+        if (fetch(l, e, quiet) != 0) {
             if (e->has_data)
                 return answer(l, e, out);
             if (e->waiters == NULL && !e->notifying)
                 entry_remove(l, e);
             return LINKS_UNAVAILABLE;
         }
-        metric_add(&l->m->redis_lookups, 1);
-        e->fetching = true;
         lru_unlink(l, e);
     }
     w->entry = e;
@@ -420,7 +466,7 @@ void links_invalidate(struct links *l, const char *code, size_t len)
     if (e->fetching)
         e->refetch = true;
     else if (e->notifying || e->waiters != NULL)
-        e->expires_ms = 0;
+        e->stale = true;
     else
         entry_remove(l, e);
 }

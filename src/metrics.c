@@ -169,6 +169,9 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
 
     one(out, "hopcount_redis_connected", "gauge",
         "Workers whose Redis connection is ready.", SUM(redis_up));
+    one(out, "hopcount_redis_subscribed", "gauge",
+        "Workers whose P:events subscription is confirmed (and answers its heartbeat).",
+        SUM(redis_subscribed));
     one(out, "hopcount_redis_reconnects_total", "counter",
         "Redis connections re-established after a loss.", SUM(redis_reconnects));
     one(out, "hopcount_connections", "gauge", "Open client connections.",

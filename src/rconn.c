@@ -16,6 +16,8 @@
 
 #define RCONN_BACKOFF_MIN_MS 100
 #define RCONN_BACKOFF_MAX_MS 5000
+#define RCONN_HEARTBEAT_MS 1000  /* a subscriber proves itself alive this often */
+#define RCONN_WARN_EVERY_MS 30000 /* an unchanged connect failure, at warn */
 
 /* A command in flight; Redis answers in order, so they form a FIFO. */
 struct rcmd {
@@ -34,9 +36,14 @@ struct rconn {
     enum rconn_state state;
     bool was_ready; /* for logging a loss once */
     int failures;   /* consecutive failed attempts, for backoff and logging */
+    char last_why[160];   /* the last failure logged at warn */
+    uint64_t last_warn_ms; /* when (monotonic) */
     struct event *reconnect_timer;
     struct event *connect_timer;
     struct event *command_timer;
+    struct event *heartbeat_timer; /* subscriber: SUBSCRIBE again, await its answer */
+    bool hb_waiting;               /* a heartbeat SUBSCRIBE is unanswered */
+    uint64_t hb_sent_ms;
     struct rcmd *head, *tail;
     rconn_state_fn *on_state;
     void *state_arg;
@@ -68,6 +75,8 @@ static void go_down(struct rconn *rc, const char *why)
 
     event_del(rc->connect_timer);
     event_del(rc->command_timer);
+    event_del(rc->heartbeat_timer);
+    rc->hb_waiting = false;
     if (rc->state == RCONN_CLOSED)
         return;
     rc->state = RCONN_DOWN;
@@ -77,15 +86,27 @@ static void go_down(struct rconn *rc, const char *why)
         backoff *= 2;
     if (backoff > RCONN_BACKOFF_MAX_MS)
         backoff = RCONN_BACKOFF_MAX_MS;
+    /* A failure is a warning the first time, whenever its reason changes
+     * (Redis's own words: "NOPERM ...", "max number of clients reached")
+     * and every 30 s while it lasts; the retries in between are debug. */
+    uint64_t now = util_now_ms();
+    bool news = was_ready || strcmp(why, rc->last_why) != 0 ||
+                now - rc->last_warn_ms >= RCONN_WARN_EVERY_MS;
+    if (news) {
+        util_strlcpy(rc->last_why, why, sizeof(rc->last_why));
+        rc->last_warn_ms = now;
+    }
     if (was_ready)
         log_warn("event=redis_down conn=%s reason=\"%s\" retry_ms=%llu", rc->name, why,
                  (unsigned long long)backoff);
-    else if (rc->failures == 1)
-        log_warn("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu",
-                 rc->name, why, (unsigned long long)backoff);
+    else if (news)
+        log_warn("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu "
+                 "failures=%d",
+                 rc->name, why, (unsigned long long)backoff, rc->failures);
     else
-        log_debug("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu",
-                  rc->name, why, (unsigned long long)backoff);
+        log_debug("event=redis_connect_failed conn=%s reason=\"%s\" retry_ms=%llu "
+                  "failures=%d",
+                  rc->name, why, (unsigned long long)backoff, rc->failures);
     arm_ms(rc->reconnect_timer, backoff);
     if (was_ready)
         notify(rc, RCONN_DOWN);
@@ -186,6 +207,9 @@ static void become_ready(struct rconn *rc)
 {
     event_del(rc->connect_timer);
     rc->state = RCONN_READY;
+    rc->last_why[0] = '\0';
+    if (rc->channel != NULL)
+        arm_ms(rc->heartbeat_timer, RCONN_HEARTBEAT_MS);
     if (rc->was_ready || rc->failures > 0)
         log_info("event=redis_up conn=%s", rc->name);
     else
@@ -209,12 +233,52 @@ static void on_subscription(redisAsyncContext *ac, void *r, void *privdata)
         return;
     const char *kind = reply->element[0]->str;
     if (strcmp(kind, "subscribe") == 0) {
-        become_ready(rc);
+        rc->hb_waiting = false; /* the first confirmation, or a heartbeat's */
+        if (rc->state == RCONN_CONNECTING)
+            become_ready(rc);
     } else if (strcmp(kind, "message") == 0 &&
                reply->element[2]->type == REDIS_REPLY_STRING) {
         rc->on_message(rc, reply->element[2]->str, reply->element[2]->len,
                        rc->message_arg);
     }
+}
+
+static int send_subscribe(struct rconn *rc)
+{
+    const char *argv[] = {"SUBSCRIBE", rc->channel};
+    size_t len[] = {9, strlen(rc->channel)};
+    return redisAsyncCommandArgv(rc->ac, on_subscription, rc, 2, argv, len) == REDIS_OK
+               ? 0
+               : -1;
+}
+
+/* A subscriber sends no commands of its own, so a dead peer (a half-open
+ * connection, a client killed while the reconnect cannot get through)
+ * would go unnoticed: every second it subscribes again, which Redis
+ * confirms, and a confirmation late by command_timeout_ms drops the
+ * connection. (hiredis 0.14 cannot route a PING's answer in subscribed
+ * mode; a repeated SUBSCRIBE is idempotent and routed like the first.) */
+static void on_heartbeat_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct rconn *rc = arg;
+    (void)fd;
+    (void)what;
+    if (rc->state != RCONN_READY || rc->ac == NULL)
+        return;
+    uint64_t now = util_now_ms();
+    if (rc->hb_waiting) {
+        if (now - rc->hb_sent_ms >= (uint64_t)rc->conf->command_timeout_ms) {
+            teardown(rc, "subscription heartbeat unanswered");
+            return;
+        }
+    } else if (send_subscribe(rc) != 0) {
+        teardown(rc, "cannot send SUBSCRIBE");
+        return;
+    } else {
+        rc->hb_waiting = true;
+        rc->hb_sent_ms = now;
+    }
+    arm_ms(rc->heartbeat_timer, rc->hb_waiting ? 100 : RCONN_HEARTBEAT_MS);
 }
 
 /* Handshake replies: AUTH and SELECT must say OK; PING ends the handshake. */
@@ -233,9 +297,9 @@ static void on_handshake(struct rconn *rc, redisReply *reply, void *arg)
     if (!last)
         return;
     if (rc->channel != NULL) {
-        const char *argv[] = {"SUBSCRIBE", rc->channel};
-        size_t len[] = {9, strlen(rc->channel)};
-        if (redisAsyncCommandArgv(rc->ac, on_subscription, rc, 2, argv, len) != REDIS_OK)
+        /* A refusal (an ACL's NOPERM) reaches on_disconnect with Redis's
+         * words: hiredis drops a context on an error no callback awaits. */
+        if (send_subscribe(rc) != 0)
             teardown(rc, "cannot send SUBSCRIBE");
         return; /* READY when the subscription is confirmed */
     }
@@ -255,6 +319,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
         go_down(rc, why);
         return;
     }
+    /* Keepalive probes find a peer that vanished without a FIN. */
+    if (redisEnableKeepAlive(&rc->ac->c) != REDIS_OK)
+        log_debug("event=redis_keepalive_failed conn=%s", rc->name);
     /* AUTH and SELECT pipelined with a PING whose answer ends the handshake. */
     char db[16];
     int ok = 0;
@@ -339,8 +406,9 @@ struct rconn *rconn_new(struct event_base *base, const struct conf *conf,
     rc->reconnect_timer = evtimer_new(base, on_reconnect_timer, rc);
     rc->connect_timer = evtimer_new(base, on_connect_timer, rc);
     rc->command_timer = evtimer_new(base, on_command_timer, rc);
+    rc->heartbeat_timer = evtimer_new(base, on_heartbeat_timer, rc);
     if (rc->reconnect_timer == NULL || rc->connect_timer == NULL ||
-        rc->command_timer == NULL) {
+        rc->command_timer == NULL || rc->heartbeat_timer == NULL) {
         log_error("event=fatal reason=\"cannot create timers\"");
         abort();
     }
@@ -379,6 +447,7 @@ void rconn_close(struct rconn *rc)
     event_del(rc->reconnect_timer);
     event_del(rc->connect_timer);
     event_del(rc->command_timer);
+    event_del(rc->heartbeat_timer);
     redisAsyncContext *ac = rc->ac;
     rc->ac = NULL;
     if (ac != NULL)
@@ -401,6 +470,7 @@ void rconn_free(struct rconn *rc)
     event_free(rc->reconnect_timer);
     event_free(rc->connect_timer);
     event_free(rc->command_timer);
+    event_free(rc->heartbeat_timer);
     free(rc->channel);
     free(rc->name);
     free(rc);

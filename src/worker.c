@@ -169,9 +169,12 @@ static void on_sub_state(struct rconn *rc, enum rconn_state st, void *arg)
 {
     struct worker *w = arg;
     (void)rc;
-    /* Messages may have been missed while the subscription was down. */
+    /* Messages may have been missed while the subscription was down; and
+     * while it is, cached links are only trusted for a second. */
     if (st == RCONN_READY)
         links_invalidate_all(w->links);
+    links_set_live(w->links, st == RCONN_READY);
+    metric_set(&w->metrics.redis_subscribed, st == RCONN_READY);
     if (st == RCONN_READY && w->sub_was_up)
         metric_add(&w->metrics.redis_reconnects, 1);
     if (st == RCONN_READY)

@@ -617,3 +617,41 @@ int h_run(char *const argv[], const char *input, char *out, size_t outcap, char 
     unlink(epath);
     return rc;
 }
+
+long long h_metric(const struct h_daemon *d, const char *name)
+{
+    static char text[1 << 16];
+    if (h_get(d->admin_port, "GET", "/metrics", "", text, sizeof(text)) != 200)
+        return -1;
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, "\r\n\r\n"); p != NULL; p = strchr(p + 1, '\n')) {
+        const char *line = p + 1;
+        if (*p == '\r')
+            line = p + 4;
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            return atoll(line + n + 1);
+    }
+    return -1;
+}
+
+int h_wait_ready(const struct h_daemon *d, int want, int ms)
+{
+    char resp[4096];
+    long long deadline = now_ms() + ms;
+    int st;
+    while ((st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp))) != want &&
+           now_ms() < deadline)
+        h_sleep_ms(25);
+    return st;
+}
+
+bool h_wait_log(const struct h_daemon *d, const char *needle, int ms)
+{
+    long long deadline = now_ms() + ms;
+    while (strstr(h_daemon_log(d), needle) == NULL) {
+        if (now_ms() >= deadline)
+            return false;
+        h_sleep_ms(20);
+    }
+    return true;
+}

@@ -97,6 +97,16 @@ void h_fields(char *day, char *hour, char *botday, size_t cap);
 
 void h_sleep_ms(int ms);
 
+/* The value of the sample `name` (with its labels) in d's /metrics; -1 when
+ * absent or unreachable. */
+long long h_metric(const struct h_daemon *d, const char *name);
+
+/* Poll d's /readyz until it answers want or ms pass; returns the last status. */
+int h_wait_ready(const struct h_daemon *d, int want, int ms);
+
+/* Poll until d's log contains needle or ms pass. */
+bool h_wait_log(const struct h_daemon *d, const char *needle, int ms);
+
 /* The file at path in buf (NUL-terminated, truncated at cap - 1; "" when it
  * cannot be read). Returns buf. */
 const char *h_read_file(const char *path, char *buf, size_t cap);

@@ -71,21 +71,9 @@ static int get(struct fx *f, const char *path, const char *headers)
     return h_get(f->d.port, "GET", path, headers, f->resp, RESP);
 }
 
-/* The value of the sample `name` (with its labels) in /metrics; -1 when absent. */
 static long long metric(struct fx *f, const char *name)
 {
-    static char text[RESP];
-    if (h_get(f->d.admin_port, "GET", "/metrics", "", text, sizeof(text)) != 200)
-        return -1;
-    size_t n = strlen(name);
-    for (const char *p = strstr(text, "\r\n\r\n"); p != NULL; p = strchr(p + 1, '\n')) {
-        const char *line = p + 1;
-        if (*p == '\r')
-            line = p + 4;
-        if (strncmp(line, name, n) == 0 && line[n] == ' ')
-            return atoll(line + n + 1);
-    }
-    return -1;
+    return h_metric(&f->d, name);
 }
 
 static int occurrences(const char *hay, const char *needle)
