@@ -18,10 +18,11 @@ struct flush;
 
 /* All arguments are borrowed and must outlive the flusher; worker numbers
  * the writer id; max_pending bounds the keys sealed and not confirmed.
- * Starts the interval timer. */
+ * Starts the interval timer. NULL with a reason in err when no random
+ * writer id can be drawn. */
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
                         struct rconn *rc, struct tally *t, struct metrics *m, int worker,
-                        size_t max_pending);
+                        size_t max_pending, char *err, size_t errsz);
 
 /* Free, releasing undelivered batches (their spool files stay on disk). */
 void flush_free(struct flush *f);
@@ -51,6 +52,14 @@ uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc);
 /* Drain: keep sending until the tally is empty and nothing is pending,
  * then call done(arg) once. Rounds then run every 50 ms, unpaced. */
 void flush_drain(struct flush *f, void (*done)(void *arg), void *arg);
+
+/* Ask Redis for its maxmemory-policy and log an error unless it is
+ * noeviction (evicted counters or markers break exactly-once). */
+void flush_check_policy(struct flush *f);
+
+/* Everything this writer sealed is confirmed (after flush_drain): delete its
+ * marker, then call done(arg) once (at once when it cannot be sent). */
+void flush_retire(struct flush *f, void (*done)(void *arg), void *arg);
 
 /* Follows sealed into batches and not yet confirmed. */
 uint64_t flush_inflight_follows(const struct flush *f);

@@ -37,7 +37,12 @@ bool util_parse_bool(const char *s, bool *out);
 /* Copy src into dst of size dstsz, always NUL-terminated; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
 
-/* Number of online CPUs, at least 1. */
+/* CPUs this process may use, at least 1: online CPUs, narrowed by its
+ * affinity mask and by a cgroup v2 CPU quota on its cgroup or above. */
 int util_ncpus(void);
+
+/* The whole CPUs a cgroup v2 cpu.max line ("QUOTA PERIOD") grants, rounded
+ * up; 0 for "max" (no quota) or a line that does not parse. */
+int util_cpu_quota(const char *cpu_max);
 
 #endif

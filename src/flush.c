@@ -7,6 +7,7 @@
  * not applied twice (docs/delivery.md). */
 #include "flush.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <hiredis.h>
 #include <inttypes.h>
@@ -30,11 +31,13 @@
 #define FLUSH_PACE_MAX_MS 20       /* the widest gap between two ticks of a round */
 #define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
 #define FLUSH_INFLIGHT 8           /* batches on the wire at once */
-#define FLUSH_MARKER_TTL "2592000" /* 30 days: how long a batch can wait in a spool */
 
 /* KEYS[1] is the writer's marker, the rest counter hashes; ARGV[1] the
- * batch's sequence, ARGV[2] the marker's TTL, ARGV[3] "1" to accept a gap,
- * then for each counter key its number of fields and field/increment pairs.
+ * batch's sequence, ARGV[2] "1" to accept a gap, then for each counter key
+ * its number of fields and field/increment pairs. The marker has no TTL: a
+ * volatile-* eviction policy takes keys with one first, and a marker lost
+ * before its counters would let a retried batch count twice; the writer
+ * deletes it once everything it sealed is confirmed (flush_retire).
  * Answers {1} when the batch was applied before; {2} when the marker is not
  * at seq - 1 (a batch before it is missing: nothing applied); else {0,
  * indexes of keys Redis refused...}. Every HINCRBY runs under pcall, so one
@@ -44,8 +47,8 @@ static const char flush_script[] =
     "local seq = tonumber(ARGV[1]) "
     "local last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
     "if last >= seq then return {1} end "
-    "if ARGV[3] ~= '1' and last ~= seq - 1 then return {2} end "
-    "local out, a = {0}, 4 "
+    "if ARGV[2] ~= '1' and last ~= seq - 1 then return {2} end "
+    "local out, a = {0}, 3 "
     "for k = 2, #KEYS do "
     "local n, failed = tonumber(ARGV[a]), false "
     "a = a + 1 "
@@ -57,7 +60,7 @@ static const char flush_script[] =
     "a = a + 2 "
     "end "
     "end "
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    "redis.call('SET', KEYS[1], ARGV[1]) "
     "return out";
 
 /* The field names of one UTC hour, formatted once per hour, not per key. */
@@ -294,7 +297,7 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
 {
     enum { PER_KEY = 1 + 2 * FLUSH_FIELDS_MAX };
     size_t maxargs =
-        7 + b->n * (1 + PER_KEY); /* EVAL script numkeys marker seq ttl force */
+        6 + b->n * (1 + PER_KEY); /* EVAL script numkeys marker seq force */
     struct argv_buf a = {0};
     a.argv = xmalloc(maxargs * sizeof(*a.argv));
     a.len = xmalloc(maxargs * sizeof(*a.len));
@@ -314,7 +317,6 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
         arg_copy(&a, key, klen); /* names are at most 64 bytes: always fits */
     }
     arg_num(&a, b->seq);
-    arg(&a, FLUSH_MARKER_TTL, sizeof(FLUSH_MARKER_TTL) - 1);
     arg(&a, force ? "1" : "0", 1);
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
@@ -375,6 +377,62 @@ static void send_more(struct flush *f)
         f->unsent = f->unsent->next;
         if (force)
             return;
+    }
+}
+
+static void on_policy(struct rconn *rc, redisReply *r, void *arg)
+{
+    (void)rc;
+    (void)arg;
+    if (r == NULL || r->type != REDIS_REPLY_STRING)
+        return; /* INFO not allowed (ACL) or no answer: nothing to tell */
+    const char *p = strstr(r->str, "maxmemory_policy:");
+    if (p == NULL)
+        return;
+    p += strlen("maxmemory_policy:");
+    int n = (int)strcspn(p, "\r\n");
+    if (n == 10 && strncmp(p, "noeviction", 10) == 0)
+        return;
+    log_error("event=redis_eviction_policy policy=%.*s reason=\"Redis may evict keys when "
+              "full: counters (and the flush markers that keep retries from counting "
+              "twice) can be lost; set maxmemory-policy noeviction\"",
+              n, p);
+}
+
+void flush_check_policy(struct flush *f)
+{
+    const char *argv[] = {"INFO", "memory"};
+    size_t len[] = {4, 6};
+    rconn_command(f->rc, on_policy, NULL, 2, argv, len);
+}
+
+struct flush_retire {
+    void (*done)(void *arg);
+    void *arg;
+};
+
+static void on_retired(struct rconn *rc, redisReply *r, void *arg)
+{
+    struct flush_retire *fr = arg;
+    (void)rc;
+    (void)r; /* a marker left behind costs a key, never a count */
+    fr->done(fr->arg);
+    free(fr);
+}
+
+void flush_retire(struct flush *f, void (*done)(void *arg), void *arg)
+{
+    char marker[KEYS_MAX];
+    int len = keys_flush_marker(marker, f->conf->key_prefix, f->writer);
+    const char *argv[] = {"DEL", marker};
+    size_t argvlen[] = {3, (size_t)len};
+    struct flush_retire *fr = xmalloc(sizeof(*fr));
+    fr->done = done;
+    fr->arg = arg;
+    if (f->pending != NULL || tally_keys(f->t) > 0 || len < 0 ||
+        rconn_command(f->rc, on_retired, fr, 2, argv, argvlen) != 0) {
+        free(fr);
+        done(arg);
     }
 }
 
@@ -446,7 +504,7 @@ void flush_reconfigure(struct flush *f, size_t max_pending)
 
 struct flush *flush_new(struct event_base *base, const struct conf *conf,
                         struct rconn *rc, struct tally *t, struct metrics *m, int worker,
-                        size_t max_pending)
+                        size_t max_pending, char *err, size_t errsz)
 {
     struct flush *f = xcalloc(1, sizeof(*f));
     f->conf = conf;
@@ -456,10 +514,20 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     f->pending_tail = &f->pending;
     f->next_seq = 1;
     f->max_pending = max_pending;
-    /* A new writer id per start: sequences never repeat under one id. */
+    /* A new writer id per start: sequences never repeat under one id, and
+     * ids of many nodes never collide. Only the kernel's randomness will do
+     * (time and pid collide: containers all run as PID 1). */
     uint64_t id = 0;
-    if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
-        id = util_wall_ms() ^ ((uint64_t)getpid() << 32);
+    ssize_t got;
+    do
+        got = getrandom(&id, sizeof(id), 0);
+    while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof(id)) {
+        snprintf(err, errsz, "cannot draw a random writer id: getrandom: %s",
+                 got < 0 ? strerror(errno) : "short read");
+        free(f);
+        return NULL;
+    }
     snprintf(f->writer, sizeof(f->writer), "%016" PRIx64 "-%d", id, worker);
     f->timer = event_new(base, -1, EV_PERSIST, on_timer, f);
     f->pace = evtimer_new(base, on_pace, f);

@@ -1,5 +1,6 @@
 /* main: command line, conf, logging, then the server. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ int main(int argc, char **argv)
     const char *path = paths_conf_default;
     int test = 0;
     int opt;
+
+    /* Until their handlers exist, the signals hopcount handles wait blocked:
+     * a SIGHUP or SIGUSR1 sent at start (logrotate, a reload) must not kill
+     * it with their default action. server_run unblocks them. */
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGHUP);
+    sigaddset(&handled, SIGUSR1);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGINT);
+    sigprocmask(SIG_BLOCK, &handled, NULL);
 
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {

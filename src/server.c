@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -255,12 +256,18 @@ int server_run(struct conf *conf, const struct priv *priv)
         log_error("event=start_failed reason=\"cannot install signal handlers\"");
         goto out;
     }
+    /* Workers start with the handled signals blocked (main blocked them),
+     * so they all reach this thread; then it takes them: nothing else in
+     * its mask is ever blocked (a parent's mask is not inherited). */
     for (int i = 0; i < s.n; i++)
         if (worker_start(s.workers[i]) != 0) {
             for (int j = 0; j < i; j++)
                 worker_stop(s.workers[j]);
             goto out;
         }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     log_info("event=started version=%s listen=%s admin=%s threads=%d redis=%s",
              paths_version, conf->listen, conf->admin_listen, s.n,
              conf->redis_unix_socket[0] ? conf->redis_unix_socket : conf->redis_host);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +127,59 @@ size_t util_strlcpy(char *dst, const char *src, size_t dstsz)
     return n;
 }
 
+int util_cpu_quota(const char *cpu_max)
+{
+    char quota[32];
+    long long period = 0;
+    if (sscanf(cpu_max, "%31s %lld", quota, &period) != 2 || period <= 0)
+        return 0;
+    long long q;
+    if (util_parse_ll(quota, &q) != 0 || q <= 0)
+        return 0; /* "max": no quota */
+    long long n = (q + period - 1) / period;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 int util_ncpus(void)
 {
+    cpu_set_t set;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The CPUs this process may run on (taskset, cpusets)... */
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
+        CPU_COUNT(&set) < n)
+        n = CPU_COUNT(&set);
+    /* ...and the time it may use of them: a cgroup v2 quota (containers,
+     * systemd's CPUQuota=) on its own cgroup or any above it. */
+    char path[512] = "", line[512];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (f != NULL) {
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (strncmp(line, "0::", 3) == 0) {
+                line[strcspn(line, "\n")] = '\0';
+                util_strlcpy(path, line + 3, sizeof(path));
+            }
+        fclose(f);
+    }
+    for (;;) {
+        char file[600];
+        snprintf(file, sizeof(file), "/sys/fs/cgroup%s/cpu.max",
+                 strcmp(path, "/") == 0 ? "" : path);
+        if ((f = fopen(file, "r")) != NULL) {
+            if (fgets(line, sizeof(line), f) != NULL) {
+                int q = util_cpu_quota(line);
+                if (q > 0 && q < n)
+                    n = q;
+            }
+            fclose(f);
+        }
+        char *slash = strrchr(path, '/');
+        if (slash == NULL || path[0] == '\0' || strcmp(path, "/") == 0)
+            break;
+        if (slash == path)
+            util_strlcpy(path, "/", sizeof(path));
+        else
+            *slash = '\0';
+    }
     if (n < 1)
         return 1;
     if (n > INT_MAX)

@@ -49,12 +49,16 @@ struct worker {
     struct privacy_bots *mbox_bots;
     struct event *deadline;
     bool stopping;
+    bool finished; /* finish() ran: the loop is ending */
     bool rc_was_up, sub_was_up; /* for counting reconnects */
     unsigned long long unflushed;
 };
 
 static void finish(struct worker *w)
 {
+    if (w->finished)
+        return; /* the deadline came first; a late retire answer changes nothing */
+    w->finished = true;
     uint64_t left = tally_follows(w->tally) + flush_inflight_follows(w->flush);
     if (left > 0) {
         /* Redis did not take everything in time: spool it for the next start. */
@@ -76,12 +80,18 @@ static void finish(struct worker *w)
     event_base_loopexit(w->base, NULL);
 }
 
+static void on_retired(void *arg)
+{
+    struct worker *w = arg;
+    event_del(w->deadline);
+    finish(w);
+}
+
 static void on_flushed(void *arg)
 {
     struct worker *w = arg;
     log_debug("event=worker_flushed worker=%d", w->id);
-    event_del(w->deadline);
-    finish(w);
+    flush_retire(w->flush, on_retired, w);
 }
 
 static void on_drained(void *arg)
@@ -161,6 +171,8 @@ static void on_rc_state(struct rconn *rc, enum rconn_state st, void *arg)
         metric_add(&w->metrics.redis_reconnects, 1);
     if (st == RCONN_READY)
         w->rc_was_up = true;
+    if (st == RCONN_READY && w->flush != NULL && w->id == 0)
+        flush_check_policy(w->flush); /* one warning per (re)connect is enough */
     if (st == RCONN_READY && w->flush != NULL)
         flush_round(w->flush); /* deliver what piled up while Redis was away */
 }
@@ -244,7 +256,10 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
     rconn_subscribe(w->sub, chan, on_event, w);
     w->links = links_new(conf, w->rc, cache, &w->metrics);
     w->tally = tally_new(pending);
-    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id, pending);
+    w->flush =
+        flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id, pending, err, errsz);
+    if (w->flush == NULL)
+        goto err;
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
     if (id == 0) {
         /* Replay what earlier runs spooled: before this writer's own. */

@@ -796,6 +796,52 @@ static void test_port_in_use_refused(void **state)
     assert_int_equal(get(f, "/solo", BROWSER), 302);
 }
 
+static int setup_volatile_policy(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    *state = f;
+    if (h_redis_start(&f->r) != 0)
+        return -1;
+    seed(&f->r);
+    redisContext *c = h_redis_connect(&f->r);
+    freeReplyObject(redisCommand(c, "CONFIG SET maxmemory-policy volatile-lru"));
+    redisFree(c);
+    return h_daemon_start(&f->d, &f->r, NULL, true);
+}
+
+static long long count_keys(struct fx *f, const char *pattern, bool with_ttl)
+{
+    redisContext *c = h_redis_connect(&f->r);
+    redisReply *r = redisCommand(c, "KEYS %s", pattern);
+    long long n = 0;
+    for (size_t i = 0; r != NULL && i < r->elements; i++) {
+        redisReply *t = redisCommand(c, "TTL %s", r->element[i]->str);
+        if (!with_ttl || (t != NULL && t->integer >= 0))
+            n++;
+        freeReplyObject(t);
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* Review item 6: flush markers carried a 30-day TTL beside counters without
+ * one, so a volatile-* policy evicted them first and a retried batch could
+ * count twice. Markers have no TTL, an evicting policy is an error in the
+ * log, and a clean stop deletes the markers it no longer needs. */
+static void test_markers_not_evictable(void **state)
+{
+    struct fx *f = *state;
+    assert_true(h_wait_log(&f->d, "level=error event=redis_eviction_policy "
+                                  "policy=volatile-lru", 3000));
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
+    assert_true(count_keys(f, "hc:flush:*", false) >= 1); /* positive control */
+    assert_int_equal(count_keys(f, "hc:flush:*", true), 0);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(count_keys(f, "hc:flush:*", false), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +873,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_markers_not_evictable, setup_volatile_policy,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_spool_on_shutdown_replayed_once,
                                         setup_one_thread, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated,

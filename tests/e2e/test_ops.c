@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,30 @@ static void reload(struct fx *f, const char *result)
         h_sleep_ms(10);
     assert_int_equal(metric(f, name), before + 1);
     h_sleep_ms(50); /* the workers apply it on their own threads */
+}
+
+/* Review item 7: SIGHUP and SIGUSR1 had their default action (the process
+ * dies) until the handlers existed, and a mask inherited from the parent was
+ * kept. Started with them blocked (as a supervisor may leave them), the
+ * daemon still reloads and reopens its log on them; sent at once after the
+ * start, they never kill it. */
+static void test_signals_from_the_start(void **state)
+{
+    struct fx *f = *state;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = h_daemon_start(&f->d, &f->r, NULL, false);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    assert_int_equal(rc, 0);
+    kill(f->d.pid, SIGHUP);
+    kill(f->d.pid, SIGUSR1);
+    assert_true(h_wait_log(&f->d, "event=reloaded", 5000));
+    assert_true(h_wait_log(&f->d, "event=log_reopened", 5000));
+    assert_true(h_daemon_alive(&f->d));
+    assert_int_equal(h_wait_ready(&f->d, 200, 5000), 200);
 }
 
 /* SIGHUP applies the live keys, logs those that need a restart, and keeps
@@ -553,6 +578,7 @@ static void test_man_pages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_signals_from_the_start, setup_redis, teardown),
         cmocka_unit_test_setup_teardown(test_reload_applies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_bots, setup, teardown),

@@ -316,6 +316,50 @@ static void test_user_group(void **state)
     free(errs);
 }
 
+/* Review item 7: the unit's TimeoutStopSec (30) was below what
+ * shutdown_timeout_ms allows, so systemd could SIGKILL a daemon still
+ * inside its allowed drain. The unit leaves 30 s beyond the largest value. */
+static void test_unit_outlasts_shutdown_timeout(void **state)
+{
+    (void)state;
+    FILE *f = fopen("conf/hopcount.service", "r");
+    assert_non_null(f);
+    char line[256];
+    long stop_s = -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "TimeoutStopSec=%ld", &stop_s) == 1)
+            break;
+    fclose(f);
+    assert_true(stop_s > 30);
+    char text[128], *errs = NULL;
+    snprintf(text, sizeof(text), "[tracking]\nshutdown_timeout_ms = %ld\n",
+             (stop_s - 30) * 1000 + 1);
+    struct conf *c = parse(text, &errs);
+    assert_null(c); /* no allowed value reaches into the last 30 s */
+    assert_non_null(strstr(errs, "shutdown_timeout_ms"));
+    free(errs);
+    snprintf(text, sizeof(text), "[tracking]\nshutdown_timeout_ms = %ld\n",
+             (stop_s - 30) * 1000);
+    c = parse(text, &errs);
+    assert_non_null(c); /* positive control: the largest value itself */
+    free(errs);
+    conf_free(c);
+}
+
+/* threads = auto: a cgroup v2 quota narrows the CPU count (review item 7). */
+static void test_cpu_quota(void **state)
+{
+    (void)state;
+    assert_int_equal(util_cpu_quota("max 100000\n"), 0);
+    assert_int_equal(util_cpu_quota("200000 100000\n"), 2);
+    assert_int_equal(util_cpu_quota("150000 100000"), 2); /* 1.5 CPUs: 2 threads */
+    assert_int_equal(util_cpu_quota("50000 100000"), 1);
+    assert_int_equal(util_cpu_quota("400000 100000"), 4);
+    assert_int_equal(util_cpu_quota("garbage"), 0);
+    assert_int_equal(util_cpu_quota("100000 0"), 0);
+    assert_true(util_ncpus() >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_permanent_warning),
         cmocka_unit_test(test_reload_split),
         cmocka_unit_test(test_user_group),
+        cmocka_unit_test(test_cpu_quota),
+        cmocka_unit_test(test_unit_outlasts_shutdown_timeout),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
