@@ -23,6 +23,7 @@ struct conf {
     char *fallback_url; /* "" when unset */
     char *root_url;     /* "" when unset */
     bool forward_query;
+    char *forward_query_keys; /* which query keys forward_query passes on */
     int max_connections;
     int read_timeout_ms;
     int max_header_bytes;
@@ -30,6 +31,7 @@ struct conf {
     char *user;  /* drop to this user after binding when started as root; "" */
     char *group; /* and this group ("" = the user's primary group) */
     bool allow_root;
+    bool core_dumps; /* leave the process dumpable (debugging only) */
     /* [redis] */
     char *redis_host; /* an IP literal */
     int redis_port;

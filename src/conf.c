@@ -31,6 +31,7 @@ enum conf_type {
     CT_STATUS,       /* 301 302 303 307 308 */
     CT_PREFETCH,     /* refuse | serve */
     CT_LEVEL,        /* debug | info | warn | error */
+    CT_KEYLIST,      /* query keys and key prefixes: "utm_*, ref" */
 };
 
 struct directive {
@@ -54,6 +55,8 @@ static const struct directive directives[] = {
     {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), true},
     {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), true},
     {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), true},
+    {"server", "forward_query_keys", CT_KEYLIST, 0, 0, "utm_*", O(forward_query_keys),
+     true},
     {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false},
     {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms),
      false},
@@ -63,6 +66,7 @@ static const struct directive directives[] = {
     {"server", "user", CT_NAME_OPT, 0, 0, "", O(user), false},
     {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false},
     {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false},
+    {"server", "core_dumps", CT_BOOL, 0, 0, "off", O(core_dumps), false},
     {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false},
     {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false},
     {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false},
@@ -147,6 +151,9 @@ static void accepted(const struct directive *d, char *buf, size_t sz)
         break;
     case CT_LEVEL:
         snprintf(buf, sz, "debug, info, warn or error");
+        break;
+    case CT_KEYLIST:
+        snprintf(buf, sz, "query keys or prefixes ending in *, e.g. utm_*, ref");
         break;
     }
 }
@@ -265,6 +272,12 @@ static int directive_set(const struct directive *d, struct conf *c, const char *
         if (*val != '\0' && !url_target_ok(val, strlen(val), why))
             return -1;
         break;
+    case CT_KEYLIST:
+        if (!url_query_keys_ok(val)) {
+            *why = "not a list of query keys";
+            return -1;
+        }
+        break;
     case CT_PREFIX:
         if (!prefix_ok(val)) {
             *why = "bad key prefix";
@@ -349,6 +362,7 @@ struct conf *conf_new(void)
 static bool is_string(enum conf_type t)
 {
     switch (t) {
+    case CT_KEYLIST:
     case CT_PATH:
     case CT_PATH_OPT:
     case CT_HOSTPORT:

@@ -157,6 +157,7 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     size_t len = link->url_len;
     if (conf->forward_query && req->query_len > 0) {
         int n = url_join_query(link->url, link->url_len, req->query, req->query_len,
+                               conf->forward_query_keys,
                                h->loc, sizeof(h->loc));
         if (n > 0) {
             loc = h->loc;

@@ -64,13 +64,76 @@ static bool query_char_ok(unsigned char c)
     return c != '\0' && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
 }
 
-int url_join_query(const char *target, size_t tlen, const char *q, size_t qlen, char *out,
-                   size_t outsz)
+bool url_query_keys_ok(const char *list)
+{
+    size_t n = 0;
+    for (const char *p = list; *p != '\0';) {
+        if (*p == ',' || *p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, ", ");
+        size_t name = len > 0 && p[len - 1] == '*' ? len - 1 : len;
+        if (name == 0 || name > 64)
+            return false;
+        for (size_t i = 0; i < name; i++) {
+            char c = p[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+                return false;
+        }
+        n++;
+        p += len;
+    }
+    return n > 0;
+}
+
+/* True when key[0..klen) is named by the list (a name, or a prefix with *). */
+static bool key_listed(const char *key, size_t klen, const char *list)
+{
+    for (const char *p = list; *p != '\0';) {
+        if (*p == ',' || *p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, ", ");
+        if (p[len - 1] == '*') {
+            if (klen >= len - 1 && memcmp(key, p, len - 1) == 0)
+                return true;
+        } else if (klen == len && memcmp(key, p, len) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* True when the query q[0..qlen) has a parameter named key[0..klen). */
+static bool query_has(const char *q, size_t qlen, const char *key, size_t klen)
+{
+    size_t i = 0;
+    while (i < qlen) {
+        const char *amp = memchr(q + i, '&', qlen - i);
+        size_t end = amp ? (size_t)(amp - q) : qlen;
+        const char *eq = memchr(q + i, '=', end - i);
+        size_t kend = eq ? (size_t)(eq - q) : end;
+        if (kend - i == klen && memcmp(q + i, key, klen) == 0)
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
+int url_join_query(const char *target, size_t tlen, const char *q, size_t qlen,
+                   const char *keys, char *out, size_t outsz)
 {
     static const char hex[] = "0123456789ABCDEF";
     const char *frag = memchr(target, '#', tlen);
     size_t blen = frag ? (size_t)(frag - target) : tlen;
+    const char *tq = memchr(target, '?', blen);
+    const char *tquery = tq ? tq + 1 : "";
+    size_t tqlen = tq ? blen - (size_t)(tq + 1 - target) : 0;
     size_t o = 0;
+    bool first = tq == NULL;
 
 #define PUT(ch)                                                                          \
     do {                                                                                 \
@@ -81,27 +144,42 @@ int url_join_query(const char *target, size_t tlen, const char *q, size_t qlen, 
 
     for (size_t i = 0; i < blen; i++)
         PUT(target[i]);
-    if (qlen > 0) {
-        const char *qm = memchr(target, '?', blen);
-        if (qm == NULL)
-            PUT('?');
-        else if (blen > 0 && target[blen - 1] != '?' && target[blen - 1] != '&')
-            PUT('&');
-        for (size_t i = 0; i < qlen; i++) {
-            unsigned char c = (unsigned char)q[i];
-            if (c == '%' && i + 2 < qlen && hexdig(q[i + 1]) && hexdig(q[i + 2])) {
-                PUT('%');
-            } else if (query_char_ok(c)) {
-                PUT((char)c);
-            } else {
-                PUT('%');
-                PUT(hex[c >> 4]);
-                PUT(hex[c & 15]);
+    bool sep = !first && blen > 0 && target[blen - 1] != '?' && target[blen - 1] != '&';
+    size_t i = 0;
+    while (i < qlen) {
+        const char *amp = memchr(q + i, '&', qlen - i);
+        size_t end = amp ? (size_t)(amp - q) : qlen;
+        const char *eq = memchr(q + i, '=', end - i);
+        size_t klen = (eq ? (size_t)(eq - q) : end) - i;
+        /* Only listed keys, never one the target has (a visitor must not
+         * add to or override the target's own parameters: a next= there
+         * could become an open redirect), and each once. */
+        bool fwd = klen > 0 && key_listed(q + i, klen, keys) &&
+                   !query_has(tquery, tqlen, q + i, klen) && !query_has(q, i, q + i, klen);
+        if (fwd) {
+            if (first)
+                PUT('?');
+            else if (sep)
+                PUT('&');
+            first = false;
+            sep = true;
+            for (size_t k = i; k < end; k++) {
+                unsigned char c = (unsigned char)q[k];
+                if (c == '%' && k + 2 < end && hexdig(q[k + 1]) && hexdig(q[k + 2])) {
+                    PUT('%');
+                } else if (query_char_ok(c)) {
+                    PUT((char)c);
+                } else {
+                    PUT('%');
+                    PUT(hex[c >> 4]);
+                    PUT(hex[c & 15]);
+                }
             }
         }
+        i = end + 1;
     }
-    for (size_t i = blen; i < tlen; i++)
-        PUT(target[i]);
+    for (size_t k = blen; k < tlen; k++)
+        PUT(target[k]);
 #undef PUT
     out[o] = '\0';
     if (!url_target_ok(out, o, NULL))

@@ -311,10 +311,14 @@ static void test_root_fallback_forward_query(void **state)
     assert_int_equal(get(f, "/spring24?utm_source=nl", BROWSER), 302);
     assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
                         "https://example.com/spring?src=nl&utm_source=nl");
-    assert_int_equal(get(f, "/solo?q=%0d%0aSet-Cookie:x=\"1\"", BROWSER), 302);
+    assert_int_equal(get(f, "/solo?utm_q=%0d%0aSet-Cookie:x=\"1\"", BROWSER), 302);
     assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
-                        "https://example.org/solo?q=%0d%0aSet-Cookie:x=%221%22");
+                        "https://example.org/solo?utm_q=%0d%0aSet-Cookie:x=%221%22");
     assert_null(h_header(f->resp, "Set-Cookie", v, sizeof(v)));
+    /* Only forward_query_keys, never a key the target has (review item 11). */
+    assert_int_equal(get(f, "/spring24?src=evil&next=https://evil.example", BROWSER), 302);
+    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
+                        "https://example.com/spring?src=nl");
     assert_int_equal(total(f, "hc:clicks:solo", 2), 2);
 }
 

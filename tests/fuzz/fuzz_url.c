@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ok && !reply_location_safe(s, tlen))
         abort(); /* a valid target is always safe to emit */
     char out[URL_MAX_LEN + 1];
-    int n = url_join_query(s, tlen, q, qlen, out, sizeof(out));
+    int n = url_join_query(s, tlen, q, qlen, "utm_*,a*,b*,q*", out, sizeof(out));
     if (n >= 0) {
         if ((size_t)n != strlen(out) || !url_target_ok(out, (size_t)n, NULL) ||
             !reply_location_safe(out, (size_t)n))
