@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #define CONF_URL_MAX 2048
+#define CONF_LINE_MAX 8192 /* bytes of one conf line: any legal value fits */
 
 /* How prefetch requests are answered. */
 enum conf_prefetch {

@@ -470,6 +470,7 @@ struct parse_state {
     int lineno;
     int errors;
     bool section_bad; /* the current section is unknown (reported once) */
+    char *long_value; /* the value of a line longer than inih's buffer */
     struct conf *conf;
     unsigned char seen[NDIRECTIVES];
 };
@@ -516,10 +517,35 @@ static char *read_line(char *str, int num, void *stream)
         return NULL;
     }
     ps->lineno++;
+    /* A UTF-8 byte order mark, as some editors save: not part of the text. */
+    if (ps->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+        memmove(line, line + 3, (size_t)n - 2);
+        n -= 3;
+    }
     if (n >= num - 1) {
-        parse_error(ps, NULL, "line too long (accepted: at most %d bytes)", num - 2);
+        /* inih's line buffer (200 bytes in Debian's build) is shorter than
+         * the longest legal value (2048-byte URLs, paths): hand inih the key
+         * with a marker and keep the value for on_directive. */
+        char *eq = strchr(line, '=');
+        size_t klen = eq ? (size_t)(eq - line) : 0;
+        if (eq == NULL || klen + 5 > (size_t)num || n > CONF_LINE_MAX) {
+            parse_error(ps, NULL, "line too long (accepted: at most %d bytes)", CONF_LINE_MAX);
+            free(line);
+            util_strlcpy(str, "#\n", (size_t)num);
+            return str;
+        }
+        free(ps->long_value);
+        ps->long_value = xstrdup(trim(eq + 1));
+        /* inih's inline comments: " ;" starts one. */
+        for (char *c = ps->long_value; *c; c++)
+            if (*c == ';' && c > ps->long_value && (c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                trim(ps->long_value); /* the end; the start is trimmed already */
+                break;
+            }
+        memcpy(str, line, klen);
+        memcpy(str + klen, "=\x01\n", 4);
         free(line);
-        util_strlcpy(str, "#\n", (size_t)num);
         return str;
     }
     memcpy(str, line, (size_t)n + 1);
@@ -552,6 +578,9 @@ static int on_directive(void *user, const char *section, const char *name,
     struct parse_state *ps = user;
     char acc[128];
     const char *why = NULL;
+
+    if (strcmp(value, "\x01") == 0 && ps->long_value != NULL)
+        value = ps->long_value; /* a line longer than inih's buffer */
 
     if (ps->section_bad)
         return 1; /* the section line was reported */
@@ -613,6 +642,7 @@ struct conf *conf_load_stream(FILE *in, const char *name, FILE *err)
     ps.conf->path = xstrdup(name);
 
     int rc = ini_parse_stream(read_line, &ps, on_directive, &ps);
+    free(ps.long_value);
     if (rc == -2) {
         fprintf(err, "%s: out of memory while parsing\n", name);
         ps.errors++;

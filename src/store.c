@@ -109,6 +109,13 @@ static int expect(struct store *s, redisReply *r, const char *what, char *out,
 
 const char *store_conn_error(const struct store *s)
 {
+    /* hiredis reports a read timeout as EAGAIN's text: say what it is. */
+    static char timeout[96];
+    if (s->rc->err == REDIS_ERR_IO && strstr(s->rc->errstr, "temporarily unavailable")) {
+        snprintf(timeout, sizeof(timeout), "no answer within command_timeout_ms (%d ms)",
+                 s->conf->command_timeout_ms);
+        return timeout;
+    }
     return s->rc->errstr[0] ? s->rc->errstr : "no answer";
 }
 

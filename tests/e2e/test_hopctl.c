@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +568,19 @@ static void test_import_many(void **state)
     assert_int_equal(lines(f->out), 5001);
 }
 
+/* Review item 15: against a frozen Redis hopctl said "Resource temporarily
+ * unavailable" instead of naming the timeout. */
+static void test_frozen_redis_names_timeout(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(ctl(f, "list"), 0); /* positive control */
+    kill(f->r.pid, SIGSTOP);
+    int rc = ctl(f, "add", "frozen", "https://example.com/f");
+    kill(f->r.pid, SIGCONT);
+    assert_int_equal(rc, 1);
+    assert_one_line(f->err, "no answer within command_timeout_ms (1000 ms)");
+}
+
 /* Regression (review 2026-11, item 1): import --force read the answers of
  * later pipelined rows as the answers of the synchronous retry of a row that
  * moved campaign, so moves, new rows and unchanged rows were mis-reported
@@ -717,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_force_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_redis_names_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
     };
     return cmocka_run_group_tests_name("hopctl", tests, NULL, NULL);

@@ -136,14 +136,47 @@ static void test_errors_all_in_one_pass(void **state)
     free(errs);
 }
 
+/* Review items 13 and 14: a conf saved with a UTF-8 BOM was refused, and
+ * lines were limited to inih's 200-byte buffer, so a legal 2048-byte
+ * fallback_url was "line too long". The longest legal value of each kind
+ * fits (with a trailing inline comment); only lines past CONF_LINE_MAX are
+ * refused, naming the line. */
 static void test_long_line(void **state)
 {
     (void)state;
-    char text[400];
+    static char text[3 * CONF_LINE_MAX];
+    static char url[CONF_URL_MAX + 1], path[4001];
     char *errs = NULL;
-    snprintf(text, sizeof(text), "[server]\nroot_url = https://example.com/%0300d\n", 0);
+    int n = snprintf(url, sizeof(url), "https://example.com/");
+    memset(url + n, 'u', CONF_URL_MAX - (size_t)n);
+    url[CONF_URL_MAX] = '\0';
+    path[0] = '/';
+    memset(path + 1, 'p', sizeof(path) - 2);
+    path[sizeof(path) - 1] = '\0';
+    snprintf(text, sizeof(text),
+             "\xef\xbb\xbf[server]\nroot_url = %s\nfallback_url =   %s   ; the longest\n"
+             "forward_query_keys = utm_*\n[tracking]\nspool_dir = %s\n",
+             url, url, path);
     struct conf *c = parse(text, &errs);
-    assert_null(c);
+    if (c == NULL)
+        fail_msg("%s", errs);
+    assert_string_equal(c->root_url, url);
+    assert_string_equal(c->fallback_url, url);
+    assert_string_equal(c->spool_dir, path);
+    conf_free(c);
+    free(errs);
+
+    /* One byte too many for a URL is the key's error, not the line's. */
+    snprintf(text, sizeof(text), "[server]\nroot_url = %sx\n", url);
+    assert_null(parse(text, &errs));
+    assert_non_null(strstr(errs, "t.conf:2: root_url"));
+    free(errs);
+
+    /* Past CONF_LINE_MAX: the line. */
+    n = snprintf(text, sizeof(text), "[server]\nroot_url = https://example.com/");
+    memset(text + n, 'x', CONF_LINE_MAX);
+    snprintf(text + n + CONF_LINE_MAX, sizeof(text) - (size_t)n - CONF_LINE_MAX, "\n");
+    assert_null(parse(text, &errs));
     assert_non_null(strstr(errs, "t.conf:2: line too long"));
     free(errs);
 }
