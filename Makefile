@@ -29,7 +29,7 @@ endif
 
 # Modules shared by the daemon, hopctl and the tests.
 LIB_SRC := util log conf code url privacy keys hash tally reply batch spool csv
-DAEMON_SRC := $(LIB_SRC) rconn links flush http handler metrics admin priv worker server paths main
+DAEMON_SRC := $(LIB_SRC) rconn links offload flush http handler metrics admin priv worker server paths main
 HOPCTL_SRC := $(LIB_SRC) store paths hopctl
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
@@ -41,6 +41,8 @@ UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
+OVERFLOW_BIN := $(BUILD)/tests/test_overflow
+SHIM := $(BUILD)/tests/slow_fsync.so
 
 .SECONDARY:
 .PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz \
@@ -74,6 +76,15 @@ $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2
 $(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+$(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+# A fault shim (LD_PRELOAD), built without sanitizers: a slow fsync.
+$(SHIM): tests/faults/slow_fsync.c | $(BUILD)/tests/faults
+	$(E) "  CC      $@"
+	$(Q)$(CC) -std=c11 -O2 $(WARN) -fPIC -shared -o $@ $< -ldl
 
 $(FAULT_BIN): $(BUILD)/tests/faults/test_faults.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"
@@ -162,8 +173,10 @@ test: check-deps
 
 # Redis and hopcount misbehaving under load (counts must stay exact), and abuse.
 test-faults: check-deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(FAULT_BIN) $(ABUSE_BIN)
-	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount tests/run $(FAULT_BIN) $(ABUSE_BIN)
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(FAULT_BIN) $(ABUSE_BIN) \
+		$(OVERFLOW_BIN) $(SHIM)
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HC_SLOW_FSYNC_SO=$(SHIM) \
+		tests/run $(FAULT_BIN) $(ABUSE_BIN) $(OVERFLOW_BIN)
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60

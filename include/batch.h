@@ -19,7 +19,7 @@ struct batch {
     uint64_t seq;                  /* 1, 2, ... per writer, in sealing order */
     size_t n;
     struct tally_entry **entries; /* n entries, owned */
-    uint64_t follows;             /* human + bot over the entries */
+    uint64_t follows;             /* human + bot over the link entries */
     struct spool_file *file;      /* the spool file it was read from, or NULL */
 };
 

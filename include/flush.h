@@ -15,6 +15,7 @@ struct tally;
 struct metrics;
 struct batch;
 struct flush;
+struct spool_queue;
 
 /* All arguments are borrowed and must outlive the flusher; worker numbers
  * the writer id; max_pending bounds the keys sealed and not confirmed.
@@ -35,18 +36,24 @@ void flush_reconfigure(struct flush *f, size_t max_pending);
  * and send what the pacing allows. */
 void flush_round(struct flush *f);
 
-/* Deliver these batches (read from the spool; owned from now on) before any
- * of this writer's own. */
-void flush_adopt(struct flush *f, struct batch *list);
+/* Deliver what earlier runs spooled (the queue is owned from now on): the
+ * oldest files, up to max_pending keys, are read now; the rest as pending
+ * has room, on the spool thread (corrupt files are set aside, logged). */
+void flush_replay(struct flush *f, struct spool_queue *q);
 
-/* The tally is full: seal it and write it to a spool file under a writer id
- * of its own, so the tally can take new keys. 0, or -1 with a reason in err
- * (the batches then stay in memory, nothing is lost). */
+/* The tally is full: seal it under a writer id of its own and have the
+ * spool thread write it to a spool file, so the tally takes new keys at
+ * once. A write that fails keeps the batches in memory (tried again each
+ * second, or delivered when pending has room). -1 with a reason in err when
+ * a spill is still in hand: the tally stays full (the caller drops the
+ * follow, counts and logs it), so memory stays bounded. */
 int flush_spill(struct flush *f, char *err, size_t errsz);
 
-/* At shutdown, with Redis unable to take the rest: write every pending batch
- * and the tally to one spool file. Returns the follows in it; *rc is 0, or
- * -1 with a reason in err (then they are lost when the process ends). */
+/* At shutdown, with Redis unable to take the rest: wait for the spool
+ * thread, then write every pending batch not read from a spool file (those
+ * files stay), the spill in hand and the tally to one spool file. Returns
+ * the follows in it; *rc is 0, or -1 with a reason in err (then they are
+ * lost when the process ends). Nothing is sent afterwards. */
 uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc);
 
 /* Drain: keep sending until the tally is empty and nothing is pending,

@@ -18,7 +18,8 @@ void batch_add(struct batch *b, struct tally_entry *e)
 {
     e->next = NULL;
     b->entries[b->n++] = e;
-    b->follows += e->human + e->bot;
+    if (e->kind == TALLY_LINK) /* each follow once: its link's key */
+        b->follows += e->human + e->bot;
 }
 
 void batch_free(struct batch *b)

@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "offload.h"
 #include "rconn.h"
 #include "spool.h"
 #include "tally.h"
@@ -31,6 +32,7 @@
 #define FLUSH_PACE_MAX_MS 20       /* the widest gap between two ticks of a round */
 #define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
 #define FLUSH_INFLIGHT 8           /* batches on the wire at once */
+#define FLUSH_SPILL_RETRY_MS 1000  /* a spill that could not be written is tried again */
 
 /* KEYS[1] is the writer's marker, the rest counter hashes; ARGV[1] the
  * batch's sequence, ARGV[2] "1" to accept a gap, then for each counter key
@@ -94,18 +96,43 @@ struct flush {
     void (*drain_done)(void *arg);
     void *drain_arg;
     bool draining;
+    bool closing; /* spooling or freeing: no more spool jobs */
+
+    /* Spool file I/O runs on a thread of its own, one job at a time. */
+    struct offload *io;
+    /* A spill: the tally sealed under a writer id of its own, to be written
+     * to a spool file. Held in memory after a failed write until the write
+     * is tried again or pending has room for it; while a spill is in hand
+     * the tally cannot spill again (a follow of a new key is then dropped,
+     * counted and logged), so memory stays bounded. */
+    struct batch *spill;
+    size_t spill_keys;
+    uint64_t spill_follows;
+    enum { SPILL_NONE, SPILL_SEALED, SPILL_WRITING, SPILL_HELD } spill_state;
+    char spill_writer[BATCH_WRITER_MAX];
+    int spill_rc;
+    char spill_err[256];
+    uint64_t spill_failed_ms;
+    /* Earlier runs' spool files not read yet: read as pending has room. */
+    struct spool_queue *queue;
+    size_t read_bound;
+    struct batch *read;
+    long read_batches;
+    int read_corrupt;
 };
 
 static void send_more(struct flush *f);
+static void io_kick(struct flush *f);
 
 static void update_gauge(struct flush *f)
 {
-    metric_set(&f->m->pending_keys, tally_keys(f->t) + f->pending_keys);
+    metric_set(&f->m->pending_keys, tally_keys(f->t) + f->pending_keys + f->spill_keys);
 }
 
 static void check_drained(struct flush *f)
 {
-    if (f->draining && f->pending == NULL && tally_keys(f->t) == 0) {
+    if (f->draining && f->pending == NULL && tally_keys(f->t) == 0 && f->spill == NULL &&
+        !offload_busy(f->io)) {
         f->draining = false;
         event_del(f->timer);
         f->drain_done(f->drain_arg);
@@ -438,8 +465,11 @@ void flush_retire(struct flush *f, void (*done)(void *arg), void *arg)
 
 void flush_round(struct flush *f)
 {
-    if (!rconn_ready(f->rc))
+    if (!rconn_ready(f->rc)) {
+        io_kick(f); /* a held spill is tried again, even with Redis away */
+        update_gauge(f); /* the tally grows meanwhile */
         return;
+    }
     /* Seal every tick, even while earlier batches are still pending (they
      * stay ahead in the queue), so a round never waits for the last one to
      * drain; but not beyond the pending bound, past which keys wait in the
@@ -473,6 +503,7 @@ void flush_round(struct flush *f)
     f->sent_this_tick = 0;
     event_del(f->pace);
     send_more(f);
+    io_kick(f);
 }
 
 static void on_pace(evutil_socket_t fd, short what, void *arg)
@@ -529,6 +560,11 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
         return NULL;
     }
     snprintf(f->writer, sizeof(f->writer), "%016" PRIx64 "-%d", id, worker);
+    f->io = offload_new(base, err, errsz);
+    if (f->io == NULL) {
+        free(f);
+        return NULL;
+    }
     f->timer = event_new(base, -1, EV_PERSIST, on_timer, f);
     f->pace = evtimer_new(base, on_pace, f);
     if (f->timer == NULL || f->pace == NULL) {
@@ -541,78 +577,181 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
     return f;
 }
 
-void flush_adopt(struct flush *f, struct batch *list)
+/* Append batches to pending (after this writer's own: writers are
+ * independent, only each one's order counts). */
+static void push_list(struct flush *f, struct batch *list)
 {
-    /* Spooled batches go before this writer's own; they keep their ids. */
-    struct batch *own = f->pending;
-    f->pending = NULL;
-    f->unsent = NULL;
-    f->pending_tail = &f->pending;
-    size_t keys = f->pending_keys;
-    f->pending_keys = 0;
     while (list != NULL) {
         struct batch *b = list;
         list = b->next;
         push(f, b);
     }
-    *f->pending_tail = own;
-    f->pending_keys += keys;
-    f->unsent = f->pending; /* nothing is in flight before the loop runs */
-    while (*f->pending_tail != NULL)
-        f->pending_tail = &(*f->pending_tail)->next;
+}
+
+static void log_read(struct flush *f, long batches, struct batch *list, int corrupt)
+{
+    (void)corrupt; /* each corrupt file was logged as it was set aside */
+    if (batches <= 0)
+        return;
+    uint64_t follows = spool_follows(list);
+    metric_add(&f->m->replayed, follows);
+    log_info("event=spool_replay batches=%ld follows=%" PRIu64 " files_left=%zu dir=%s",
+             batches, follows, spool_queue_left(f->queue), f->conf->spool_dir);
+}
+
+void flush_replay(struct flush *f, struct spool_queue *q)
+{
+    f->queue = q;
+    struct batch *list = NULL;
+    int corrupt;
+    long n = spool_queue_read(q, f->max_pending, &list, &corrupt);
+    log_read(f, n, list, corrupt);
+    push_list(f, list);
     update_gauge(f);
+}
+
+static void read_work(void *arg)
+{
+    struct flush *f = arg;
+    f->read = NULL;
+    f->read_batches = spool_queue_read(f->queue, f->read_bound, &f->read, &f->read_corrupt);
+}
+
+static void read_done(void *arg)
+{
+    struct flush *f = arg;
+    log_read(f, f->read_batches, f->read, f->read_corrupt);
+    push_list(f, f->read);
+    f->read = NULL;
+    update_gauge(f);
+    io_kick(f);
+}
+
+static void spill_work(void *arg)
+{
+    struct flush *f = arg;
+    f->spill_rc = spool_write(f->conf->spool_dir, f->spill_writer, f->spill, f->spill_err,
+                              sizeof(f->spill_err));
+}
+
+static void spill_done(void *arg)
+{
+    struct flush *f = arg;
+    if (f->spill_rc == 0) {
+        log_warn("event=spool_overflow writer=%s follows=%" PRIu64
+                 " reason=\"max_pending_keys reached; replayed at the next start\"",
+                 f->spill_writer, f->spill_follows);
+        metric_add(&f->m->spooled, f->spill_follows);
+        while (f->spill != NULL) {
+            struct batch *b = f->spill;
+            f->spill = b->next;
+            batch_free(b);
+        }
+        f->spill_keys = 0;
+        f->spill_follows = 0;
+        f->spill_state = SPILL_NONE;
+    } else {
+        log_error("event=spool_failed writer=%s follows=%" PRIu64
+                  " reason=\"%s\" action=\"kept in memory, tried again in %d ms\"",
+                  f->spill_writer, f->spill_follows, f->spill_err, FLUSH_SPILL_RETRY_MS);
+        f->spill_state = SPILL_HELD;
+        f->spill_failed_ms = util_coarse_ms();
+    }
+    update_gauge(f);
+    io_kick(f);
+    check_drained(f);
+}
+
+/* Start the next spool job the state calls for, if the thread is free: a
+ * sealed spill first; then a held one goes into pending if it has room, or
+ * is written again once a second; then earlier runs' files, while Redis
+ * takes batches and pending is less than half full. */
+static void io_kick(struct flush *f)
+{
+    if (f->closing || offload_busy(f->io))
+        return;
+    if (f->spill_state == SPILL_HELD) {
+        if (f->pending_keys + f->spill_keys <= f->max_pending) {
+            push_list(f, f->spill);
+            f->spill = NULL;
+            f->spill_keys = 0;
+            f->spill_follows = 0;
+            f->spill_state = SPILL_NONE;
+            update_gauge(f);
+        } else if (util_coarse_ms() - f->spill_failed_ms >= FLUSH_SPILL_RETRY_MS) {
+            f->spill_state = SPILL_SEALED;
+        }
+    }
+    if (f->spill_state == SPILL_SEALED) {
+        f->spill_state = SPILL_WRITING;
+        offload_start(f->io, spill_work, spill_done, f);
+        return;
+    }
+    if (f->queue != NULL && spool_queue_left(f->queue) > 0 && !f->draining &&
+        rconn_ready(f->rc) && f->pending_keys < f->max_pending / 2) {
+        f->read_bound = f->max_pending / 2;
+        offload_start(f->io, read_work, read_done, f);
+    }
 }
 
 int flush_spill(struct flush *f, char *err, size_t errsz)
 {
+    if (f->spill_state == SPILL_HELD) {
+        snprintf(err, errsz, "max_pending_keys reached and the last spill could not be "
+                 "written: %s", f->spill_err);
+        return -1;
+    }
+    if (f->spill != NULL || f->closing) {
+        snprintf(err, errsz, "max_pending_keys reached and the last spill is still being "
+                 "written");
+        return -1;
+    }
     /* A writer of its own, so these sequences never interleave with the ones
      * this process still delivers itself. */
-    char writer[BATCH_WRITER_MAX];
     uint64_t seq = 1;
-    snprintf(writer, sizeof(writer), "%.24s-s%u", f->writer, ++f->spills);
-    uint64_t n = tally_follows(f->t);
-    struct batch *list = seal(f, writer, &seq);
-    int rc = spool_write(f->conf->spool_dir, writer, list, err, errsz);
-    if (rc == 0) {
-        log_warn("event=spool_overflow writer=%s follows=%" PRIu64
-                 " reason=\"max_pending_keys reached; replayed at the next start\"",
-                 writer, n);
-        while (list != NULL) {
-            struct batch *b = list;
-            list = b->next;
-            batch_free(b);
-        }
-    } else {
-        /* Cannot spool: keep them in memory rather than lose them. */
-        while (list != NULL) {
-            struct batch *b = list;
-            list = b->next;
-            push(f, b);
-        }
-    }
+    snprintf(f->spill_writer, sizeof(f->spill_writer), "%.24s-s%u", f->writer, ++f->spills);
+    f->spill = seal(f, f->spill_writer, &seq);
+    f->spill_keys = 0;
+    for (const struct batch *b = f->spill; b != NULL; b = b->next)
+        f->spill_keys += b->n;
+    f->spill_follows = spool_follows(f->spill);
+    f->spill_state = SPILL_SEALED;
+    io_kick(f); /* or when the job in hand is done */
     update_gauge(f);
-    return rc;
+    return 0;
 }
 
 uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc)
 {
-    /* What is left: pending batches (the one in flight included: if Redis
-     * applied it, its marker makes the replay a no-op), then the tally. */
-    struct batch *rest = seal(f, f->writer, &f->next_seq);
-    while (rest != NULL) {
-        struct batch *b = rest;
-        rest = b->next;
-        push(f, b);
-    }
-    uint64_t n = spool_follows(f->pending);
-    *rc = spool_write(f->conf->spool_dir, f->writer, f->pending, err, errsz);
-    if (*rc == 0) {
-        while (f->pending != NULL) {
-            struct batch *b = pop(f);
-            spool_file_release(b->file); /* now also in the new file */
+    /* What is left: a spill not written, pending batches (the ones in
+     * flight included: if Redis applied them, their markers make the replay
+     * a no-op), then the tally. Batches read from a spool file are already
+     * on disk: their files stay, and only the rest goes to a new one. */
+    f->closing = true;
+    offload_wait(f->io);
+    push_list(f, f->spill);
+    f->spill = NULL;
+    f->spill_keys = 0;
+    f->spill_state = SPILL_NONE;
+    push_list(f, seal(f, f->writer, &f->next_seq));
+    struct batch *fresh = NULL, **tail = &fresh;
+    while (f->pending != NULL) {
+        struct batch *b = pop(f);
+        if (b->file != NULL) {
+            spool_file_release(b->file);
             batch_free(b);
+            continue;
         }
-        f->unsent = NULL;
+        *tail = b;
+        tail = &b->next;
+    }
+    f->unsent = NULL;
+    uint64_t n = spool_follows(fresh);
+    *rc = spool_write(f->conf->spool_dir, f->writer, fresh, err, errsz);
+    while (fresh != NULL) { /* on disk now, or lost as the caller reports */
+        struct batch *b = fresh;
+        fresh = b->next;
+        batch_free(b);
     }
     update_gauge(f);
     return n;
@@ -622,6 +761,14 @@ void flush_free(struct flush *f)
 {
     if (f == NULL)
         return;
+    f->closing = true;
+    offload_free(f->io); /* a job in hand finishes first */
+    while (f->spill != NULL) {
+        struct batch *b = f->spill;
+        f->spill = b->next;
+        batch_free(b);
+    }
+    spool_queue_free(f->queue);
     while (f->pending != NULL) {
         struct batch *b = pop(f);
         spool_file_release(b->file);
@@ -648,5 +795,5 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
 
 uint64_t flush_inflight_follows(const struct flush *f)
 {
-    return spool_follows(f->pending);
+    return spool_follows(f->pending) + f->spill_follows;
 }

@@ -98,8 +98,9 @@ static void not_found(struct handler *h, struct http_conn *c,
     redirect_or_404(h, c, req, h->conf->fallback_url, outcome);
 }
 
-/* The tally is full (Redis has been away a long while): spill it to the
- * spool so it can take new keys. 0, or -1 (logged, at most once a second). */
+/* The tally is full (Redis has been away a long while): hand it to the
+ * spool thread so it can take new keys. 0, or -1 when it cannot: the follow
+ * is then dropped (counted by the caller, logged at most once a second). */
 static int spill(struct handler *h)
 {
     char err[256];
@@ -107,7 +108,7 @@ static int spill(struct handler *h)
         return 0;
     uint64_t now = util_now_ms();
     if (now - h->drops_logged_at >= 1000 || h->drops_logged_at == 0) {
-        log_error("event=spool_failed reason=\"%s\"", err);
+        log_error("event=follows_dropped reason=\"%s\"", err);
         h->drops_logged_at = now;
     }
     return -1;

@@ -268,54 +268,124 @@ static char *read_file(const char *path, size_t *len)
     return text;
 }
 
-long spool_load(const char *dir, struct batch **out, int *corrupt)
+struct spool_queue {
+    char *dir;
+    char **names; /* oldest first */
+    size_t n, next;
+};
+
+/* The milliseconds a file name ends with ("WRITER-MS.spool"). */
+static unsigned long long name_ms(const char *name)
+{
+    const char *dash = strrchr(name, '-');
+    return dash != NULL ? strtoull(dash + 1, NULL, 10) : 0;
+}
+
+static int by_age(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    unsigned long long mx = name_ms(x), my = name_ms(y);
+    if (mx != my)
+        return mx < my ? -1 : 1;
+    return strcmp(x, y);
+}
+
+struct spool_queue *spool_queue_open(const char *dir)
 {
     DIR *d = opendir(dir);
-    struct batch **arr = NULL;
-    size_t n = 0, cap = 0;
-
-    *corrupt = 0;
-    if (d == NULL)
-        return errno == ENOENT ? 0 : -1;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    if (d == NULL && errno != ENOENT)
+        return NULL;
+    struct spool_queue *q = xcalloc(1, sizeof(*q));
+    q->dir = xstrdup(dir);
+    size_t cap = 0;
+    for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
         size_t nl = strlen(de->d_name);
         size_t sl = strlen(SPOOL_SUFFIX);
         if (de->d_name[0] == '.' || nl <= sl ||
             strcmp(de->d_name + nl - sl, SPOOL_SUFFIX) != 0)
             continue;
-        char path[4200];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        size_t len;
-        char *text = read_file(path, &len);
-        struct spool_file *f = xcalloc(1, sizeof(*f));
-        f->path = xstrdup(path);
-        size_t before = n;
-        if (text == NULL || parse(text, len, f, &arr, &n, &cap) != 0) {
-            /* Never half-applied: drop what was parsed, keep the file aside. */
-            for (size_t i = before; i < n; i++)
-                batch_free(arr[i]);
-            n = before;
-            char aside[4300];
-            snprintf(aside, sizeof(aside), "%s.corrupt", path);
-            if (rename(path, aside) != 0)
-                log_error("event=spool_corrupt file=%s reason=\"cannot rename: %s\"",
-                          path, strerror(errno));
-            else
-                log_error("event=spool_corrupt file=%s kept_as=%s reason=\"checksum or "
-                          "format mismatch; nothing replayed from it\"",
-                          path, aside);
-            (*corrupt)++;
-            free(f->path);
-            free(f);
-        } else if (f->left == 0) {
-            unlink(path);
-            free(f->path);
-            free(f);
+        if (q->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            q->names = xrealloc(q->names, cap * sizeof(*q->names));
         }
-        free(text);
+        q->names[q->n++] = xstrdup(de->d_name);
     }
-    closedir(d);
+    if (d != NULL)
+        closedir(d);
+    if (q->n > 1)
+        qsort(q->names, q->n, sizeof(*q->names), by_age);
+    return q;
+}
+
+size_t spool_queue_left(const struct spool_queue *q)
+{
+    return q->n - q->next;
+}
+
+void spool_queue_free(struct spool_queue *q)
+{
+    if (q == NULL)
+        return;
+    for (size_t i = 0; i < q->n; i++)
+        free(q->names[i]);
+    free(q->names);
+    free(q->dir);
+    free(q);
+}
+
+/* Read one file's batches into *arr; a bad file is set aside as .corrupt
+ * (nothing of it is kept) and counted in *corrupt. */
+static void read_one(const char *path, struct batch ***arr, size_t *n, size_t *cap,
+                     int *corrupt)
+{
+    size_t len;
+    char *text = read_file(path, &len);
+    struct spool_file *f = xcalloc(1, sizeof(*f));
+    f->path = xstrdup(path);
+    size_t before = *n;
+    if (text == NULL || parse(text, len, f, arr, n, cap) != 0) {
+        /* Never half-applied: drop what was parsed, keep the file aside. */
+        for (size_t i = before; i < *n; i++)
+            batch_free((*arr)[i]);
+        *n = before;
+        char aside[4300];
+        snprintf(aside, sizeof(aside), "%s.corrupt", path);
+        if (rename(path, aside) != 0)
+            log_error("event=spool_corrupt file=%s reason=\"cannot rename: %s\"", path,
+                      strerror(errno));
+        else
+            log_error("event=spool_corrupt file=%s kept_as=%s reason=\"checksum or "
+                      "format mismatch; nothing replayed from it\"",
+                      path, aside);
+        (*corrupt)++;
+        free(f->path);
+        free(f);
+    } else if (f->left == 0) {
+        unlink(path);
+        free(f->path);
+        free(f);
+    }
+    free(text);
+}
+
+long spool_queue_read(struct spool_queue *q, size_t max_keys, struct batch **out,
+                      int *corrupt)
+{
+    struct batch **arr = NULL;
+    size_t n = 0, cap = 0, keys = 0;
+
+    *corrupt = 0;
+    while (q->next < q->n && (n == 0 || keys < max_keys)) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", q->dir, q->names[q->next++]);
+        size_t before = n;
+        read_one(path, &arr, &n, &cap, corrupt);
+        for (size_t i = before; i < n; i++)
+            keys += arr[i]->n;
+    }
+    /* Oldest files first keeps each writer's batches in order across reads:
+     * a writer's unconfirmed batches are all in the first file that holds
+     * any of them (later ones hold only repeats, answered "applied"). */
     if (n > 1)
         qsort(arr, n, sizeof(*arr), by_writer_seq);
     struct batch **tail = out;

@@ -262,22 +262,15 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
         goto err;
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
     if (id == 0) {
-        /* Replay what earlier runs spooled: before this writer's own. */
-        struct batch *list = NULL;
-        int corrupt = 0;
-        long nb = spool_load(conf->spool_dir, &list, &corrupt);
-        if (nb < 0) {
+        /* Replay what earlier runs spooled, oldest first, a bounded part
+         * at a time. */
+        struct spool_queue *q = spool_queue_open(conf->spool_dir);
+        if (q == NULL) {
             snprintf(err, errsz, "cannot read spool_dir %s: %s", conf->spool_dir,
                      strerror(errno));
             goto err;
         }
-        if (nb > 0) {
-            uint64_t follows = spool_follows(list);
-            metric_add(&w->metrics.replayed, follows);
-            log_info("event=spool_replay batches=%ld follows=%llu dir=%s", nb,
-                     (unsigned long long)follows, conf->spool_dir);
-            flush_adopt(w->flush, list);
-        }
+        flush_replay(w->flush, q);
     }
     w->http = http_server_new(w->base, conf, &w->metrics, w->bots, limit,
                               handler_slot_size(), handler_on_request, handler_on_abort,

@@ -50,6 +50,14 @@ static void free_list(struct batch *b)
     }
 }
 
+/* Let undelivered batches go: their files stay. */
+static void release_list(struct batch *b)
+{
+    for (struct batch *x = b; x != NULL; x = x->next)
+        spool_file_release(x->file);
+    free_list(b);
+}
+
 static int setup(void **state)
 {
     char *dir = strdup("/tmp/hopcount-spool-XXXXXX");
@@ -64,6 +72,17 @@ static int teardown(void **state)
     int rc = system(cmd);
     free(*state);
     return rc == 0 ? 0 : -1;
+}
+
+/* Every file of dir, in one read. */
+static long load_all(const char *dir, struct batch **list, int *corrupt)
+{
+    struct spool_queue *q = spool_queue_open(dir);
+    assert_non_null(q);
+    long n = spool_queue_read(q, SIZE_MAX, list, corrupt);
+    assert_int_equal(spool_queue_left(q), 0);
+    spool_queue_free(q);
+    return n;
 }
 
 static void test_round_trip_in_order(void **state)
@@ -86,7 +105,7 @@ static void test_round_trip_in_order(void **state)
 
     struct batch *list = NULL;
     int corrupt = -1;
-    assert_int_equal(spool_load(dir, &list, &corrupt), 2);
+    assert_int_equal(load_all(dir, &list, &corrupt), 2);
     assert_int_equal(corrupt, 0);
     assert_int_equal(list->seq, 1);
     assert_string_equal(list->writer, "w1-0");
@@ -100,7 +119,7 @@ static void test_round_trip_in_order(void **state)
     assert_int_equal(second->entries[1]->kind, TALLY_CAMPAIGN);
     assert_string_equal(second->entries[1]->name, "spring.24");
     assert_int_equal(second->entries[0]->human, 12);
-    assert_int_equal(spool_follows(list), 3 + 13 + 13);
+    assert_int_equal(spool_follows(list), 3 + 13); /* campaign keys repeat them */
     assert_null(second->next);
 
     /* Delivered one by one: each file goes when its batches are done. */
@@ -121,7 +140,7 @@ static void test_released_file_stays(void **state)
     batch_free(b);
     struct batch *list = NULL;
     int corrupt;
-    assert_int_equal(spool_load(dir, &list, &corrupt), 1);
+    assert_int_equal(load_all(dir, &list, &corrupt), 1);
     spool_file_release(list->file); /* not delivered: the file must stay */
     assert_int_equal(count_files(dir, ".spool"), 1);
     free_list(list);
@@ -158,7 +177,7 @@ static void test_corrupt_files_kept_aside(void **state)
 
     struct batch *list = NULL;
     int corrupt = 0;
-    assert_int_equal(spool_load(dir, &list, &corrupt), 0);
+    assert_int_equal(load_all(dir, &list, &corrupt), 0);
     assert_null(list);
     assert_int_equal(corrupt, 1);
     assert_int_equal(count_files(dir, ".spool"), 0);
@@ -169,7 +188,7 @@ static void test_corrupt_files_kept_aside(void **state)
     f = fopen(path, "w");
     fputs("hopcount-spool 1\nwriter w\nbatch w 1 2\nL 1 1 0 a\n", f);
     fclose(f);
-    assert_int_equal(spool_load(dir, &list, &corrupt), 0);
+    assert_int_equal(load_all(dir, &list, &corrupt), 0);
     assert_int_equal(corrupt, 1);
     assert_int_equal(count_files(dir, ".corrupt"), 2);
 }
@@ -179,8 +198,50 @@ static void test_missing_dir_is_empty(void **state)
     (void)state;
     struct batch *list = NULL;
     int corrupt = 0;
-    assert_int_equal(spool_load("/nonexistent/hopcount-spool", &list, &corrupt), 0);
+    assert_int_equal(load_all("/nonexistent/hopcount-spool", &list, &corrupt), 0);
     assert_null(list);
+}
+
+/* Review item 5: replay loaded every file at once, however many there
+ * were. Read a bounded part at a time, oldest file first. */
+static void test_bounded_reads_oldest_first(void **state)
+{
+    const char *dir = *state;
+    char err[256];
+    for (int i = 0; i < 3; i++) { /* three files of 4 keys, writers w0 w1 w2 */
+        char writer[16], name[16];
+        snprintf(writer, sizeof(writer), "w%d", 2 - i); /* names sort the other way */
+        struct batch *b = batch_new(writer, 1, 4);
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof(name), "k%d", k);
+            batch_add(b, entry(TALLY_LINK, name, 1, 1, 0));
+        }
+        assert_int_equal(spool_write(dir, writer, b, err, sizeof(err)), 0);
+        batch_free(b);
+        usleep(2000); /* distinct, ordered file times */
+    }
+    struct spool_queue *q = spool_queue_open(dir);
+    assert_non_null(q);
+    assert_int_equal(spool_queue_left(q), 3);
+    const char *want[] = {"w2", "w1", "w0"};
+    for (int i = 0; i < 3; i++) {
+        struct batch *list = NULL;
+        int corrupt = -1;
+        assert_int_equal(spool_queue_read(q, 3, &list, &corrupt), 1); /* one file */
+        assert_int_equal(corrupt, 0);
+        assert_string_equal(list->writer, want[i]);
+        assert_int_equal(spool_queue_left(q), 2 - i);
+        release_list(list);
+    }
+    /* A bound of 5 keys takes two files of 4. */
+    spool_queue_free(q);
+    q = spool_queue_open(dir);
+    struct batch *list = NULL;
+    int corrupt;
+    assert_int_equal(spool_queue_read(q, 5, &list, &corrupt), 2);
+    assert_int_equal(spool_queue_left(q), 1);
+    release_list(list);
+    spool_queue_free(q);
 }
 
 int main(void)
@@ -190,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_released_file_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files_kept_aside, setup, teardown),
         cmocka_unit_test(test_missing_dir_is_empty),
+        cmocka_unit_test_setup_teardown(test_bounded_reads_oldest_first, setup, teardown),
     };
     return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
 }
