@@ -452,8 +452,10 @@ static int cmd_list(struct ctl *ctl)
                        sizeof(err)) != 0)
             goto out;
     }
-    /* SCAN may return a key more than once: sort, then drop repeats. */
-    qsort(l.v, l.n, sizeof(*l.v), by_code);
+    /* SCAN may return a key more than once: sort, then drop repeats. (No
+     * links: l.v is NULL, which qsort must not be given.) */
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof(*l.v), by_code);
     size_t w = 0;
     for (size_t i = 0; i < l.n; i++) {
         if (w > 0 && strcmp(l.v[w - 1].code, l.v[i].code) == 0) {
@@ -533,6 +535,7 @@ struct seen {
     struct seen_slot {
         uint64_t hash;
         long line; /* 0: empty */
+        long count; /* occurrences */
         size_t off;
     } * slots;
     size_t cap, n;
@@ -540,7 +543,8 @@ struct seen {
     size_t used, size;
 };
 
-/* The line of an earlier occurrence of code, or 0 after recording it. */
+/* The line of an earlier occurrence of code (counting this one), or 0 after
+ * recording it. */
 static long seen_add(struct seen *s, const char *code, size_t len, long line)
 {
     if (s->n * 2 >= s->cap) {
@@ -562,16 +566,19 @@ static long seen_add(struct seen *s, const char *code, size_t len, long line)
     size_t j = h & (s->cap - 1);
     for (; s->slots[j].line != 0; j = (j + 1) & (s->cap - 1)) {
         const char *c = s->arena + s->slots[j].off;
-        if (s->slots[j].hash == h && strlen(c) == len && memcmp(c, code, len) == 0)
+        if (s->slots[j].hash == h && strlen(c) == len && memcmp(c, code, len) == 0) {
+            s->slots[j].count++;
             return s->slots[j].line;
+        }
     }
     if (s->used + len + 1 > s->size) {
-        s->size = s->size ? s->size * 2 : 65536;
+        while (s->used + len + 1 > s->size)
+            s->size = s->size ? s->size * 2 : 65536;
         s->arena = xrealloc(s->arena, s->size);
     }
     memcpy(s->arena + s->used, code, len);
     s->arena[s->used + len] = '\0';
-    s->slots[j] = (struct seen_slot){.hash = h, .line = line, .off = s->used};
+    s->slots[j] = (struct seen_slot){.hash = h, .line = line, .count = 1, .off = s->used};
     s->used += len + 1;
     s->n++;
     return 0;
@@ -600,9 +607,45 @@ struct import {
     struct row rows[CTL_PIPELINE];
     int nrows;
     struct seen seen;
+    struct seen targets; /* "campaign\nurl" of the good rows */
     long added, replaced, unchanged, bad;
     int64_t now;
 };
+
+/* Codes per target within one campaign beyond which import warns: a few
+ * per newsletter (a logo, a button and a text link to one page) is normal;
+ * hundreds look like one code per recipient. */
+#define IMPORT_SAME_TARGET_WARN 100
+#define IMPORT_WARNINGS_MAX 5
+
+/* Review item 19: one code per subscriber turns aggregate counters into
+ * per-person data. Say so for every target that many codes share. */
+static void import_warn_targets(const struct import *im)
+{
+    long shown = 0, more = 0;
+    for (size_t i = 0; i < im->targets.cap; i++) {
+        const struct seen_slot *t = &im->targets.slots[i];
+        if (t->line == 0 || t->count <= IMPORT_SAME_TARGET_WARN)
+            continue;
+        if (shown++ == IMPORT_WARNINGS_MAX) {
+            more++;
+            shown--;
+            continue;
+        }
+        const char *key = im->targets.arena + t->off, *url = strchr(key, '\n') + 1;
+        int clen = (int)(url - 1 - key);
+        char label[96] = "without a campaign";
+        if (clen > 0)
+            snprintf(label, sizeof(label), "of campaign %.*s", clen, key);
+        fprintf(stderr,
+                "%s:%ld: warning: %ld codes %s point to %s: one code per recipient makes "
+                "the counts per-person data (see docs/privacy.md)\n",
+                im->name, t->line, t->count, label, url);
+    }
+    if (more > 0)
+        fprintf(stderr, "%s: warning: %ld more targets shared by over %d codes each\n",
+                im->name, more, IMPORT_SAME_TARGET_WARN);
+}
 
 static void row_bad(struct import *im, long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -709,6 +752,12 @@ static void import_line(struct import *im, char *line, size_t len, long lineno,
         memcpy(im->rows[im->nrows - 1].code, l.code, l.code_len);
         return;
     }
+    char *target = xmalloc(l.campaign_len + 1 + l.url_len);
+    memcpy(target, l.campaign, l.campaign_len);
+    target[l.campaign_len] = '\n';
+    memcpy(target + l.campaign_len + 1, l.url, l.url_len);
+    seen_add(&im->targets, target, l.campaign_len + 1 + l.url_len, lineno);
+    free(target);
     struct row *r = &im->rows[im->nrows++];
     memset(r, 0, sizeof(*r));
     r->line = lineno;
@@ -787,6 +836,7 @@ static int cmd_import(struct ctl *ctl)
     }
     if (import_drain(im) != 0)
         goto out;
+    import_warn_targets(im);
     printf("%s: %ld added, %ld replaced, %ld unchanged, %ld bad rows\n", im->name,
            im->added, im->replaced, im->unchanged, im->bad);
     rv = im->bad > 0 ? EXIT_BAD : EXIT_OK;
@@ -797,6 +847,7 @@ out:
         free(im->rows[i].campaign);
     }
     seen_free(&im->seen);
+    seen_free(&im->targets);
     free(im);
     if (!from_stdin)
         fclose(in);

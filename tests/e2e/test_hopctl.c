@@ -568,6 +568,43 @@ static void test_import_many(void **state)
     assert_int_equal(lines(f->out), 5001);
 }
 
+/* Review item 19: one code per recipient turns aggregate counts into
+ * per-person data; import says so for a target that more than 100 codes of
+ * one campaign share, and still imports (a warning, not a refusal). */
+static void test_import_warns_per_recipient_codes(void **state)
+{
+    struct fx *f = *state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/per-person.csv", f->r.dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "code,url,campaign\n");
+    for (int i = 0; i < 3; i++) /* a logo, a button, a text link: normal */
+        fprintf(fp, "n%d,https://example.com/sale,nl\n", i);
+    for (int i = 0; i < 101; i++) /* line 5 on */
+        fprintf(fp, "p%d,https://example.com/offer,nl\n", i);
+    for (int i = 0; i < 100; i++) /* the same target in another campaign */
+        fprintf(fp, "q%d,https://example.com/offer,other\n", i);
+    for (int i = 0; i < 120; i++) /* line 206 on */
+        fprintf(fp, "r%d,https://example.com/plain\n", i);
+    fclose(fp);
+    assert_int_equal(ctl(f, "import", path), 0);
+    assert_non_null(strstr(f->out, "324 added, 0 replaced, 0 unchanged, 0 bad rows"));
+    char want[800];
+    snprintf(want, sizeof(want),
+             "%s:5: warning: 101 codes of campaign nl point to https://example.com/offer: "
+             "one code per recipient makes the counts per-person data (see "
+             "docs/privacy.md)\n",
+             path);
+    assert_non_null(strstr(f->err, want));
+    snprintf(want, sizeof(want),
+             "%s:206: warning: 120 codes without a campaign point to "
+             "https://example.com/plain",
+             path);
+    assert_non_null(strstr(f->err, want));
+    assert_int_equal(lines(f->err), 2);
+}
+
 /* Review item 15: against a frozen Redis hopctl said "Resource temporarily
  * unavailable" instead of naming the timeout. */
 static void test_frozen_redis_names_timeout(void **state)
@@ -731,6 +768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_warns_per_recipient_codes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_import_force_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_redis_names_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
