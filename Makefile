@@ -29,7 +29,7 @@ endif
 
 # Modules shared by the daemon, hopctl and the tests.
 LIB_SRC := util log conf code url privacy keys hash tally reply batch spool csv
-DAEMON_SRC := $(LIB_SRC) rconn links offload flush http handler metrics admin priv worker server paths main
+DAEMON_SRC := $(LIB_SRC) rconn links offload flush access http handler metrics admin priv worker server paths main
 HOPCTL_SRC := $(LIB_SRC) store paths hopctl
 
 LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)

@@ -15,6 +15,13 @@ enum conf_prefetch {
     CONF_PREFETCH_SERVE = 1,  /* redirected and counted as a bot follow */
 };
 
+/* What the access log writes. */
+enum conf_access {
+    CONF_ACCESS_OFF = 0,
+    CONF_ACCESS_ON = 1,     /* a line per request */
+    CONF_ACCESS_MINUTE = 2, /* per minute, a line per code, status and outcome */
+};
+
 struct conf {
     /* [server] */
     char *listen;       /* "host:port" of the public listener */
@@ -58,7 +65,7 @@ struct conf {
     int negative_ttl_s;
     /* [log] */
     int log_level; /* enum log_level */
-    bool access_log;
+    int access_log; /* enum conf_access */
     char *log_file; /* "" = stderr */
 
     /* Derived at load time, not directives. */

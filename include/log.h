@@ -44,12 +44,6 @@ void log_route_libevent(void);
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* One access-log line (info level): method, code ("-" when code is NULL:
- * an opted-out or rejected request), status, outcome and duration. Never an
- * address, agent, referrer or query string. */
-void log_access(const char *method, const char *code, size_t code_len, int status,
-                const char *outcome, unsigned long long duration_us);
-
 /* The level test comes before the arguments are evaluated. */
 #define log_at(level, ...)                                                               \
     do {                                                                                 \

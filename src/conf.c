@@ -29,7 +29,7 @@ enum conf_type {
     CT_PREFIX,       /* Redis key prefix [A-Za-z0-9_.-]{1,32} */
     CT_NAME_OPT,     /* a user or group name [A-Za-z0-9_.-]{1,32}, or empty */
     CT_STATUS,       /* 301 302 303 307 308 */
-    CT_PREFETCH,     /* refuse | serve */
+    CT_CHOICE,       /* one of the directive's choices, stored as its index */
     CT_LEVEL,        /* debug | info | warn | error */
     CT_KEYLIST,      /* query keys and key prefixes: "utm_*, ref" */
 };
@@ -42,60 +42,72 @@ struct directive {
     const char *def;
     size_t offset;
     bool reloadable; /* SIGHUP may change it live */
+    const char *const *choices; /* CT_CHOICE: the words, NULL-terminated */
 };
+
+static const char *const prefetch_choices[] = {"refuse", "serve",
+                                               NULL}; /* conf_prefetch */
+static const char *const access_choices[] = {"off", "on", "minute",
+                                             NULL}; /* conf_access */
 
 #define O(field) offsetof(struct conf, field)
 
 static const struct directive directives[] = {
-    {"server", "listen", CT_HOSTPORT, 0, 0, "127.0.0.1:8080", O(listen), false},
+    {"server", "listen", CT_HOSTPORT, 0, 0, "127.0.0.1:8080", O(listen), false, NULL},
     {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen),
-     false},
-    {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false},
-    {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), true},
-    {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), true},
-    {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), true},
-    {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), true},
+     false, NULL},
+    {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false, NULL},
+    {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), true, NULL},
+    {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), true, NULL},
+    {"server", "root_url", CT_URL_OPT, 0, 0, "", O(root_url), true, NULL},
+    {"server", "forward_query", CT_BOOL, 0, 0, "off", O(forward_query), true, NULL},
     {"server", "forward_query_keys", CT_KEYLIST, 0, 0, "utm_*", O(forward_query_keys),
-     true},
-    {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false},
+     true, NULL},
+    {"server", "max_connections", CT_INT, 1, 1000000, "10000", O(max_connections), false,
+     NULL},
     {"server", "read_timeout_ms", CT_INT, 100, 3600000, "10000", O(read_timeout_ms),
-     false},
+     false, NULL},
     {"server", "max_header_bytes", CT_INT, 1024, 65536, "8192", O(max_header_bytes),
-     false},
-    {"server", "max_uri_bytes", CT_INT, 256, 65536, "4096", O(max_uri_bytes), false},
-    {"server", "user", CT_NAME_OPT, 0, 0, "", O(user), false},
-    {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false},
-    {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false},
-    {"server", "core_dumps", CT_BOOL, 0, 0, "off", O(core_dumps), false},
-    {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false},
-    {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false},
-    {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false},
-    {"redis", "password_file", CT_PATH_OPT, 0, 0, "", O(redis_password_file), false},
-    {"redis", "db", CT_INT, 0, 1023, "0", O(redis_db), false},
-    {"redis", "key_prefix", CT_PREFIX, 0, 0, "hc", O(key_prefix), false},
+     false, NULL},
+    {"server", "max_uri_bytes", CT_INT, 256, 65536, "4096", O(max_uri_bytes), false,
+     NULL},
+    {"server", "user", CT_NAME_OPT, 0, 0, "", O(user), false, NULL},
+    {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false, NULL},
+    {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false, NULL},
+    {"server", "core_dumps", CT_BOOL, 0, 0, "off", O(core_dumps), false, NULL},
+    {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false, NULL},
+    {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false, NULL},
+    {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false, NULL},
+    {"redis", "password_file", CT_PATH_OPT, 0, 0, "", O(redis_password_file), false,
+     NULL},
+    {"redis", "db", CT_INT, 0, 1023, "0", O(redis_db), false, NULL},
+    {"redis", "key_prefix", CT_PREFIX, 0, 0, "hc", O(key_prefix), false, NULL},
     {"redis", "connect_timeout_ms", CT_INT, 10, 60000, "1000", O(connect_timeout_ms),
-     false},
+     false, NULL},
     {"redis", "command_timeout_ms", CT_INT, 10, 60000, "2000", O(command_timeout_ms),
-     false},
+     false, NULL},
     {"tracking", "flush_interval_ms", CT_INT, 10, 60000, "1000", O(flush_interval_ms),
-     true},
-    {"tracking", "flush_batch_keys", CT_INT, 1, 1024, "16", O(flush_batch_keys), true},
-    {"tracking", "honour_dnt", CT_BOOL, 0, 0, "on", O(honour_dnt), true},
-    {"tracking", "honour_gpc", CT_BOOL, 0, 0, "on", O(honour_gpc), true},
-    {"tracking", "prefetch", CT_PREFETCH, 0, 0, "refuse", O(prefetch), true},
-    {"tracking", "bots_file", CT_PATH_OPT, 0, 0, "conf/bots.txt", O(bots_file), true},
-    {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false},
+     true, NULL},
+    {"tracking", "flush_batch_keys", CT_INT, 1, 1024, "16", O(flush_batch_keys), true,
+     NULL},
+    {"tracking", "honour_dnt", CT_BOOL, 0, 0, "on", O(honour_dnt), true, NULL},
+    {"tracking", "honour_gpc", CT_BOOL, 0, 0, "on", O(honour_gpc), true, NULL},
+    {"tracking", "prefetch", CT_CHOICE, 0, 0, "refuse", O(prefetch), true,
+     prefetch_choices},
+    {"tracking", "bots_file", CT_PATH_OPT, 0, 0, "conf/bots.txt", O(bots_file), true,
+     NULL},
+    {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false, NULL},
     {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000",
-     O(max_pending_keys), true},
+     O(max_pending_keys), true, NULL},
     {"tracking", "shutdown_timeout_ms", CT_INT, 100, 600000, "5000",
-     O(shutdown_timeout_ms), true},
+     O(shutdown_timeout_ms), true, NULL},
     {"links", "cache_max_entries", CT_INT, 100, 100000000, "1000000",
-     O(cache_max_entries), true},
-    {"links", "cache_ttl_s", CT_INT, 1, 86400, "60", O(cache_ttl_s), true},
-    {"links", "negative_ttl_s", CT_INT, 1, 3600, "10", O(negative_ttl_s), true},
-    {"log", "level", CT_LEVEL, 0, 0, "info", O(log_level), true},
-    {"log", "access_log", CT_BOOL, 0, 0, "off", O(access_log), true},
-    {"log", "file", CT_PATH_OPT, 0, 0, "", O(log_file), true},
+     O(cache_max_entries), true, NULL},
+    {"links", "cache_ttl_s", CT_INT, 1, 86400, "60", O(cache_ttl_s), true, NULL},
+    {"links", "negative_ttl_s", CT_INT, 1, 3600, "10", O(negative_ttl_s), true, NULL},
+    {"log", "level", CT_LEVEL, 0, 0, "info", O(log_level), true, NULL},
+    {"log", "access_log", CT_CHOICE, 0, 0, "off", O(access_log), true, access_choices},
+    {"log", "file", CT_PATH_OPT, 0, 0, "", O(log_file), true, NULL},
 };
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -146,9 +158,20 @@ static void accepted(const struct directive *d, char *buf, size_t sz)
     case CT_STATUS:
         snprintf(buf, sz, "301, 302, 303, 307 or 308");
         break;
-    case CT_PREFETCH:
-        snprintf(buf, sz, "refuse or serve");
+    case CT_CHOICE: {
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int i = 0; d->choices[i] != NULL && used < sz; i++) {
+            bool last = d->choices[i + 1] == NULL;
+            int n = snprintf(buf + used, sz - used, "%s%s",
+                             i == 0 ? ""
+                             : last ? " or "
+                                    : ", ",
+                             d->choices[i]);
+            used += n > 0 ? (size_t)n : 0;
+        }
         break;
+    }
     case CT_LEVEL:
         snprintf(buf, sz, "debug, info, warn or error");
         break;
@@ -299,16 +322,14 @@ static int directive_set(const struct directive *d, struct conf *c, const char *
                 }
         *why = "not a redirect status";
         return -1;
-    case CT_PREFETCH:
-        if (strcmp(val, "refuse") == 0)
-            *(int *)dst = CONF_PREFETCH_REFUSE;
-        else if (strcmp(val, "serve") == 0)
-            *(int *)dst = CONF_PREFETCH_SERVE;
-        else {
-            *why = "unknown value";
-            return -1;
-        }
-        return 0;
+    case CT_CHOICE:
+        for (int i = 0; d->choices[i] != NULL; i++)
+            if (strcmp(val, d->choices[i]) == 0) {
+                *(int *)dst = i;
+                return 0;
+            }
+        *why = "unknown value";
+        return -1;
     case CT_LEVEL: {
         int l = log_level_parse(val);
         if (l < 0) {
@@ -698,9 +719,8 @@ void conf_print(const struct conf *c, FILE *out)
         case CT_BOOL:
             fprintf(out, "%s\n", *(const bool *)src ? "on" : "off");
             break;
-        case CT_PREFETCH:
-            fprintf(out, "%s\n",
-                    *(const int *)src == CONF_PREFETCH_SERVE ? "serve" : "refuse");
+        case CT_CHOICE:
+            fprintf(out, "%s\n", d->choices[*(const int *)src]);
             break;
         case CT_LEVEL:
             fprintf(out, "%s\n", log_level_name((enum log_level) * (const int *)src));

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "code.h"
+#include "access.h"
 #include "conf.h"
 #include "flush.h"
 #include "links.h"
@@ -71,10 +72,11 @@ static void done(const struct handler *h, const struct http_request *req, int st
     metric_add(&h->m->outcomes[outcome], 1);
     if (!h->conf->access_log)
         return;
-    log_access(req->head ? "HEAD" : "GET", link ? link->code : NULL,
-               link ? link->code_len : 0, status, metrics_outcome_name(outcome),
-               /* 0 when access_log was turned on while this request was in flight */
-               (unsigned long long)(req->start_us ? util_now_us() - req->start_us : 0));
+    access_record(
+        h->conf->access_log, req->head ? "HEAD" : "GET", link ? link->code : NULL,
+        link ? link->code_len : 0, status, metrics_outcome_name(outcome),
+        /* 0 when access_log was turned on while this request was in flight */
+        (unsigned long long)(req->start_us ? util_now_us() - req->start_us : 0));
 }
 
 /* A 302 to a conf URL (fallback_url, root_url) when it is set, else 404.

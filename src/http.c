@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -351,8 +352,9 @@ static void reply_error(struct http_conn *c, enum reply_kind kind)
     int status = reply_fixed(&c->out, &s->date, kind, head, REPLY_CLOSE);
     count_status(s, status);
     if (s->conf->access_log)
-        log_access(known ? http_method_str(c->parser.method) : "-", NULL, 0, status,
-                   metrics_outcome_name(OUTCOME_INVALID), 0);
+        access_record(s->conf->access_log,
+                      known ? http_method_str(c->parser.method) : "-", NULL, 0, status,
+                      metrics_outcome_name(OUTCOME_INVALID), 0);
 }
 
 /* http-parser callbacks. */

@@ -42,14 +42,6 @@ const char *log_level_name(enum log_level level)
     return (unsigned)level < 4 ? level_names[level] : "?";
 }
 
-void log_access(const char *method, const char *code, size_t code_len, int status,
-                const char *outcome, unsigned long long duration_us)
-{
-    log_info("event=access method=%s code=%.*s status=%d outcome=%s duration_us=%llu",
-             method, code ? (int)code_len : 1, code ? code : "-", status, outcome,
-             duration_us);
-}
-
 void log_write(enum log_level level, const char *fmt, ...)
 {
     char line[1024];

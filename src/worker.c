@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "code.h"
+#include "access.h"
 #include "conf.h"
 #include "flush.h"
 #include "handler.h"
@@ -48,6 +49,7 @@ struct worker {
     struct conf *mbox_conf;    /* a reload not yet applied, or NULL */
     struct privacy_bots *mbox_bots;
     struct event *deadline;
+    struct event *tick; /* once a second: the access log's minute summaries */
     bool stopping;
     bool finished; /* finish() ran: the loop is ending */
     bool rc_was_up, sub_was_up; /* for counting reconnects */
@@ -59,6 +61,7 @@ static void finish(struct worker *w)
     if (w->finished)
         return; /* the deadline came first; a late retire answer changes nothing */
     w->finished = true;
+    access_tick(util_wall_ms(), true);
     uint64_t left = tally_follows(w->tally) + flush_inflight_follows(w->flush);
     if (left > 0) {
         /* Redis did not take everything in time: spool it for the next start. */
@@ -108,6 +111,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)what;
     http_server_close_all(w->http);
     finish(w);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    access_tick(util_wall_ms(), false);
 }
 
 /* Per-worker shares of the limits given across all workers. */
@@ -240,7 +251,10 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
     }
     w->stop_ev = event_new(w->base, w->stop_pipe[0], EV_READ | EV_PERSIST, on_stop, w);
     w->deadline = evtimer_new(w->base, on_deadline, w);
-    if (w->stop_ev == NULL || w->deadline == NULL || event_add(w->stop_ev, NULL) != 0) {
+    w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+    struct timeval second = {.tv_sec = 1, .tv_usec = 0};
+    if (w->stop_ev == NULL || w->deadline == NULL || w->tick == NULL ||
+        event_add(w->stop_ev, NULL) != 0 || event_add(w->tick, &second) != 0) {
         snprintf(err, errsz, "cannot create worker events");
         goto err;
     }
@@ -361,6 +375,8 @@ void worker_free(struct worker *w)
     links_free(w->links);
     if (w->deadline)
         event_free(w->deadline);
+    if (w->tick)
+        event_free(w->tick);
     if (w->stop_ev)
         event_free(w->stop_ev);
     if (w->stop_pipe[0] >= 0)

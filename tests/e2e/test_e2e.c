@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -215,7 +216,7 @@ static void test_opt_out_not_logged(void **state)
     struct fx *f = *state;
     assert_int_equal(get(f, "/solo", "Sec-GPC: 1\r\n"), 302);
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
-    h_sleep_ms(200);
+    assert_true(h_wait_log(&f->d, "event=access method=GET code=spring24", 2000));
     const char *log = h_daemon_log(&f->d);
     assert_non_null(strstr(log, "event=access method=GET code=spring24 status=302 "
                                 "outcome=tracked duration_us="));
@@ -229,6 +230,54 @@ static void test_opt_out_not_logged(void **state)
 static int setup_access_log(void **state)
 {
     return start_with(state, "log.access_log = on");
+}
+
+static int setup_access_minute(void **state)
+{
+    return start_with(state, "log.access_log = minute\nserver.threads = 1");
+}
+
+/* Review item 17: access_log = minute writes, per UTC minute, one line per
+ * code, status and outcome with its count: no line stands for one request
+ * or carries its time. The minute's lines are written when it ends, or at
+ * the worker's end (here: SIGTERM). */
+static void test_access_log_minute(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(get(f, "/spring24", "User-Agent: Googlebot\r\n"), 302);
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(get(f, "/solo", "DNT: 1\r\n"), 302);
+    assert_int_equal(get(f, "/nosuchcode", BROWSER), 404);
+    long long ended = (long long)time(NULL);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    const char *log = h_daemon_log(&f->d);
+    const char *want[] = {
+        "code=spring24 status=302 outcome=tracked count=3\n",
+        "code=spring24 status=302 outcome=bot count=1\n",
+        "code=solo status=302 outcome=tracked count=1\n",
+        "code=- status=302 outcome=opted_out count=1\n",
+        "code=- status=404 outcome=not_found count=1\n",
+    };
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "event=access_minute ")) != NULL; p++)
+        lines++;
+    /* All seven answers fell in one or two minutes (a minute may turn). */
+    if (lines < 5 || lines > 10)
+        fail_msg("%d minute lines in:\n%s", lines, log);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (lines == 5 && strstr(log, want[i]) == NULL)
+            fail_msg("no \"%s\" in:\n%s", want[i], log);
+    assert_null(strstr(log, "event=access "));
+    assert_null(strstr(log, "duration_us"));
+    /* The minute is the one the answers fell in. */
+    char minute[32];
+    time_t t = (time_t)ended;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(minute, sizeof(minute), "minute=%Y-%m-%dT%H:%MZ", &tm);
+    assert_non_null(strstr(log, minute));
 }
 
 static int setup_one_thread(void **state)
@@ -854,6 +903,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_records_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_log_minute, setup_access_minute,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_not_logged, setup_access_log,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_invalid_codes, setup_one_thread,

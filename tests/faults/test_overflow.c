@@ -81,12 +81,14 @@ static int follow(const struct fx *f, int from, int to, long long *worst_ms)
     if (worst_ms != NULL)
         *worst_ms = 0;
     for (int i = from; i < to && fd >= 0; i++) {
-        int n = snprintf(req, sizeof(req),
-                         "GET /o%04d HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0 "
-                         "(X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n\r\n",
-                         i);
+        int n =
+            snprintf(req, sizeof(req),
+                     "GET /o%04d HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0 "
+                     "(X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n\r\n",
+                     i);
         long long t0 = now_ms();
-        if (write(fd, req, (size_t)n) != n || h_read_response(fd, false, resp, sizeof(resp)) <= 0)
+        if (write(fd, req, (size_t)n) != n ||
+            h_read_response(fd, false, resp, sizeof(resp)) <= 0)
             break;
         long long took = now_ms() - t0;
         if (worst_ms != NULL && took > *worst_ms)
@@ -355,7 +357,8 @@ static void test_replay_is_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_spill_never_blocks_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_never_blocks_requests, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failed_spill_is_bounded_and_counted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_spill_delivered_from_memory, setup,
