@@ -57,6 +57,7 @@ struct http_conn {
     struct event ev_read;
     struct event ev_write;
     struct event ev_timer;
+    struct event ev_hup; /* while waiting: the client closed (EPOLLRDHUP) */
     http_parser parser;
     bool reading;    /* ev_read is added */
     bool in_message; /* a request has begun and is not complete */
@@ -159,6 +160,7 @@ static void conn_free(struct http_conn *c)
     event_del(&c->ev_read);
     event_del(&c->ev_write);
     event_del(&c->ev_timer);
+    event_del(&c->ev_hup);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -206,6 +208,7 @@ static void arm_read_timeout(struct http_conn *c)
 
 static void start_reading(struct http_conn *c)
 {
+    event_del(&c->ev_hup);
     if (!c->reading) {
         event_add(&c->ev_read, NULL);
         c->reading = true;
@@ -278,10 +281,15 @@ static int flush_out(struct http_conn *c)
         conn_free(c);
         return -1;
     }
-    if (c->waiting)
+    if (c->waiting) {
+        /* Nothing more is read while a request waits (pipelined ones wait
+         * their turn), but a client that closes is noticed, as nginx's 499:
+         * its request is dropped, never answered nor counted. */
         stop_reading(c);
-    else
+        event_add(&c->ev_hup, NULL);
+    } else {
         start_reading(c);
+    }
     return 0;
 }
 
@@ -713,6 +721,17 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         process(c); /* pipelined requests that arrived while we waited */
 }
 
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (!c->waiting)
+        return;
+    log_debug("event=client_closed reason=\"before its answer; not counted\"");
+    conn_free(c);
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct http_conn *c = arg;
@@ -760,6 +779,7 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
     event_assign(&c->ev_read, s->base, fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(&c->ev_write, s->base, fd, EV_WRITE, on_write, c);
     evtimer_assign(&c->ev_timer, s->base, on_timeout, c);
+    event_assign(&c->ev_hup, s->base, fd, EV_CLOSED | EV_PERSIST, on_hup, c);
     c->prev = NULL;
     c->next = s->conns;
     if (s->conns)

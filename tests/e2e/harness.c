@@ -26,7 +26,7 @@ void h_sleep_ms(int ms)
         ;
 }
 
-static long long now_ms(void)
+long long h_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -363,8 +363,8 @@ int h_daemon_stop(struct h_daemon *d, int sig)
         return d->exit_status;
     }
     kill(d->pid, sig);
-    long long deadline = now_ms() + 15000;
-    while (now_ms() < deadline) {
+    long long deadline = h_now_ms() + 15000;
+    while (h_now_ms() < deadline) {
         pid_t p = waitpid(d->pid, &status, WNOHANG);
         if (p == d->pid) {
             d->pid = 0;
@@ -538,13 +538,13 @@ const char *h_header(const char *resp, const char *name, char *buf, size_t cap)
 long long h_wait_hget(const struct h_redis *r, const char *key, const char *field,
                       long long want, int ms)
 {
-    long long deadline = now_ms() + ms, v = -1;
+    long long deadline = h_now_ms() + ms, v = -1;
     do {
         v = h_hget(r, key, field);
         if (v == want)
             return v;
         h_sleep_ms(20);
-    } while (now_ms() < deadline);
+    } while (h_now_ms() < deadline);
     return v;
 }
 
@@ -598,8 +598,8 @@ int h_run(char *const argv[], const char *input, char *out, size_t outcap, char 
     close(ofd);
     close(efd);
     int rc = -1;
-    long long deadline = now_ms() + 120000;
-    while (pid > 0 && now_ms() < deadline) {
+    long long deadline = h_now_ms() + 120000;
+    while (pid > 0 && h_now_ms() < deadline) {
         pid_t p = waitpid(pid, &status, WNOHANG);
         if (p == pid) {
             rc = decode(status);
@@ -637,19 +637,19 @@ long long h_metric(const struct h_daemon *d, const char *name)
 int h_wait_ready(const struct h_daemon *d, int want, int ms)
 {
     char resp[4096];
-    long long deadline = now_ms() + ms;
+    long long deadline = h_now_ms() + ms;
     int st;
     while ((st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp))) != want &&
-           now_ms() < deadline)
+           h_now_ms() < deadline)
         h_sleep_ms(25);
     return st;
 }
 
 bool h_wait_log(const struct h_daemon *d, const char *needle, int ms)
 {
-    long long deadline = now_ms() + ms;
+    long long deadline = h_now_ms() + ms;
     while (strstr(h_daemon_log(d), needle) == NULL) {
-        if (now_ms() >= deadline)
+        if (h_now_ms() >= deadline)
             return false;
         h_sleep_ms(20);
     }

@@ -96,6 +96,8 @@ long long h_wait_hget(const struct h_redis *r, const char *key, const char *fiel
 void h_fields(char *day, char *hour, char *botday, size_t cap);
 
 void h_sleep_ms(int ms);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+long long h_now_ms(void);
 
 /* The value of the sample `name` (with its labels) in d's /metrics; -1 when
  * absent or unreachable. */

@@ -57,13 +57,6 @@ static int setup_access_log(void **state)
     return start_with(state, "log.access_log = on\nserver.threads = 1");
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send raw bytes on a new connection; the status of the answer (read with a
  * 1 s deadline, so a server waiting for more bytes fails the test). */
 static int raw_status(struct fx *f, const char *req)
@@ -209,10 +202,10 @@ static void test_rejected_requests_logged(void **state)
         "event=access method=- code=- status=400 outcome=invalid",
         "event=access method=GET code=solo status=302 outcome=tracked",
     };
-    long long deadline = now_ms() + 3000;
+    long long deadline = h_now_ms() + 3000;
     for (size_t i = 0; i < 4; i++)
         while (strstr(h_daemon_log(&f->d), want[i]) == NULL) {
-            if (now_ms() > deadline)
+            if (h_now_ms() > deadline)
                 fail_msg("no \"%s\" in:\n%s", want[i], h_daemon_log(&f->d));
             h_sleep_ms(20);
         }
@@ -241,14 +234,14 @@ static void test_sigterm_with_request_in_flight(void **state)
     h_sleep_ms(200); /* the lookup waits on the paused Redis */
     kill(f->d.pid, SIGTERM);
     assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
-    long long answered = now_ms();
+    long long answered = h_now_ms();
     assert_non_null(h_header(f->resp, "Connection", v, sizeof(v)));
     assert_string_equal(v, "close");
     assert_int_equal(recv(fd, v, sizeof(v), 0), 0); /* closed after it */
     close(fd);
     redisFree(c);
     assert_int_equal(h_daemon_stop(&f->d, 0), 0);
-    long long took = now_ms() - answered;
+    long long took = h_now_ms() - answered;
     if (took > 1500)
         fail_msg("stopped %lld ms after the last answer (timeout 4000)", took);
     assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 1);
@@ -284,12 +277,12 @@ static void test_slow_reader_closed(void **state)
         if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
             break;
     /* Read 2 KB every 150 ms: always some progress, far too slow. */
-    long long start = now_ms(), closed_at = -1;
+    long long start = h_now_ms(), closed_at = -1;
     char buf[2048];
-    while (now_ms() - start < 8000) {
+    while (h_now_ms() - start < 8000) {
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            closed_at = now_ms();
+            closed_at = h_now_ms();
             break;
         }
         h_sleep_ms(150);
@@ -331,8 +324,8 @@ static void test_connection_cap_exact(void **state)
      * worker holds it. */
     close(fds[0]);
     int later = 0;
-    long long deadline = now_ms() + 3000;
-    while (later == 0 && now_ms() < deadline)
+    long long deadline = h_now_ms() + 3000;
+    while (later == 0 && h_now_ms() < deadline)
         for (int i = 3; i < N; i++)
             if (h_read_response(fds[i], false, buf, sizeof(buf)) == 302)
                 later++;

@@ -23,13 +23,6 @@ struct fx {
     char resp[RESP];
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* acl: a rule for Redis's default user applied before the daemon starts. */
 static int start_with(void **state, const char *acl, const char *extra, bool ready)
 {
@@ -81,12 +74,12 @@ static const char *location(struct fx *f, const char *path, const char *headers,
 static long long wait_answer(struct fx *f, const char *path, int want_status,
                              const char *want_loc, int ms)
 {
-    long long start = now_ms();
-    while (now_ms() - start < ms) {
+    long long start = h_now_ms();
+    while (h_now_ms() - start < ms) {
         int st;
         const char *loc = location(f, path, "", &st);
         if (st == want_status && (want_loc == NULL || strcmp(loc, want_loc) == 0))
-            return now_ms() - start;
+            return h_now_ms() - start;
         h_sleep_ms(20);
     }
     return -1;
@@ -189,14 +182,14 @@ static void test_expired_link_served_while_refetched(void **state)
     h_sleep_ms(1300); /* past cache_ttl_s */
     redisContext *c = h_redis_connect(&f->r);
     freeReplyObject(redisCommand(c, "CLIENT PAUSE 700 ALL"));
-    long long start = now_ms();
+    long long start = h_now_ms();
     assert_string_equal(location(f, "/solo", "", &st), "https://example.org/solo");
-    long long took = now_ms() - start;
+    long long took = h_now_ms() - start;
     if (took > 300)
         fail_msg("the expired hot link waited %lld ms on a paused Redis", took);
     /* The refetch went out behind it and is answered after the pause. */
-    long long deadline = now_ms() + 3000;
-    while (h_metric(&f->d, "hopcount_redis_lookups_total") <= lookups && now_ms() < deadline)
+    long long deadline = h_now_ms() + 3000;
+    while (h_metric(&f->d, "hopcount_redis_lookups_total") <= lookups && h_now_ms() < deadline)
         h_sleep_ms(20);
     assert_true(h_metric(&f->d, "hopcount_redis_lookups_total") > lookups);
     redisFree(c);

@@ -25,13 +25,6 @@ struct fx {
     char resp[RESP];
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int start_with(void **state, const char *extra)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -221,9 +214,9 @@ static void test_random_code_flood(void **state)
     long long keys = h_redis_int(&f->r, "DBSIZE");
     long long hmget = h_cmd_calls(&f->r, "hmget");
     long rss0 = rss_kb(f->d.pid);
-    long long t0 = now_ms();
+    long long t0 = h_now_ms();
     assert_int_equal(flood(f->d.port, 0, 100000), 100000);
-    long long t1 = now_ms();
+    long long t1 = h_now_ms();
     long long lookups = h_cmd_calls(&f->r, "hmget") - hmget;
     /* Again: every one is negatively cached now. */
     assert_int_equal(flood(f->d.port, 0, 100000), 100000);
@@ -266,9 +259,9 @@ static double throughput(int port, int ms)
         memcpy(reqs + (size_t)i * rl, req, rl);
     long n = 0;
     int fd = h_connect(port);
-    long long end = now_ms() + ms;
+    long long end = h_now_ms() + ms;
     unsigned tail = 0; /* the last bytes seen, to find "\r\n\r\n" across reads */
-    while (fd >= 0 && now_ms() < end && n < 10000000) {
+    while (fd >= 0 && h_now_ms() < end && n < 10000000) {
         if (send(fd, reqs, DEPTH * rl, MSG_NOSIGNAL) != (ssize_t)(DEPTH * rl))
             break;
         int seen = 0;

@@ -31,13 +31,6 @@ struct fx {
     int pipes[CLIENTS];
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -76,9 +69,9 @@ static int teardown(void **state)
 static void client(int port, int ms, int fd)
 {
     char req[256], resp[4096];
-    long long redirects = 0, deadline = now_ms() + ms;
+    long long redirects = 0, deadline = h_now_ms() + ms;
     int conn = -1;
-    for (int i = 0; i < 200000 && now_ms() < deadline; i++) {
+    for (int i = 0; i < 200000 && h_now_ms() < deadline; i++) {
         if (conn < 0 && (conn = h_connect(port)) < 0) {
             h_sleep_ms(20);
             continue;
@@ -157,14 +150,14 @@ static long long campaigns(const struct fx *f)
  * campaigns; then both must equal it exactly. */
 static void expect_exact(struct fx *f, long long want, int ms)
 {
-    long long deadline = now_ms() + ms, got = -1, camp = -1;
+    long long deadline = h_now_ms() + ms, got = -1, camp = -1;
     do {
         got = counted(f);
         camp = campaigns(f);
         if (got == want && camp == want)
             break;
         h_sleep_ms(100);
-    } while (now_ms() < deadline);
+    } while (h_now_ms() < deadline);
     printf("  redirects received %lld, counted %lld (campaigns %lld)\n", want, got, camp);
     if (got != want || camp != want)
         fail_msg("counted %lld (campaigns %lld), want %lld\n%s", got, camp, want,
@@ -172,8 +165,8 @@ static void expect_exact(struct fx *f, long long want, int ms)
     /* And nothing is counted twice by a late retry (review item 20: this
      * asserted only got > 0): once the daemon has nothing pending, the
      * counts are still exactly want. */
-    deadline = now_ms() + 5000;
-    while (h_metric(&f->d, "hopcount_pending_keys") != 0 && now_ms() < deadline)
+    deadline = h_now_ms() + 5000;
+    while (h_metric(&f->d, "hopcount_pending_keys") != 0 && h_now_ms() < deadline)
         h_sleep_ms(50);
     assert_int_equal(h_metric(&f->d, "hopcount_pending_keys"), 0);
     assert_int_equal(counted(f), want);
@@ -282,14 +275,14 @@ static long long metric(const struct fx *f, const char *name)
 static void test_sigkill_loss_bounded(void **state)
 {
     struct fx *f = *state;
-    long long t0 = now_ms();
+    long long t0 = h_now_ms();
     start_clients(f, 4000);
     for (int i = 0; i < 5; i++) {
         h_sleep_ms(500);
         if (getenv("FAULTS_VERBOSE") != NULL)
             printf("  t=%lldms counted %lld delivered %lld batches %lld rounds %lld "
                    "pending %lld errors %lld\n",
-                   now_ms() - t0,
+                   h_now_ms() - t0,
                    metric(f, "hopcount_requests_total{outcome=\"tracked\"} "),
                    metric(f, "hopcount_follows_delivered_total "),
                    metric(f, "hopcount_flush_batches_total "),
@@ -300,9 +293,9 @@ static void test_sigkill_loss_bounded(void **state)
     long long counted_then = metric(f, "hopcount_requests_total{outcome=\"tracked\"} ") +
                              metric(f, "hopcount_requests_total{outcome=\"bot\"} ");
     long long delivered_then = metric(f, "hopcount_follows_delivered_total ");
-    long long sampled = now_ms();
+    long long sampled = h_now_ms();
     assert_int_equal(h_daemon_stop(&f->d, SIGKILL), 128 + SIGKILL);
-    long long killed = now_ms();
+    long long killed = h_now_ms();
     long long sent = wait_clients(f);
     h_sleep_ms(500);
     long long got = counted(f);

@@ -33,13 +33,6 @@ struct fx {
     char spool[400];
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -86,11 +79,11 @@ static int follow(const struct fx *f, int from, int to, long long *worst_ms)
                      "GET /o%04d HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0 "
                      "(X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\n\r\n",
                      i);
-        long long t0 = now_ms();
+        long long t0 = h_now_ms();
         if (write(fd, req, (size_t)n) != n ||
             h_read_response(fd, false, resp, sizeof(resp)) <= 0)
             break;
-        long long took = now_ms() - t0;
+        long long took = h_now_ms() - t0;
         if (worst_ms != NULL && took > *worst_ms)
             *worst_ms = took;
         redirects += h_status(resp) == 302;
@@ -103,8 +96,8 @@ static int follow(const struct fx *f, int from, int to, long long *worst_ms)
 /* Poll a metric until it equals want (deadline ms); its last value. */
 static long long wait_metric(const struct fx *f, const char *name, long long want, int ms)
 {
-    long long deadline = now_ms() + ms, v;
-    while ((v = h_metric(&f->d, name)) != want && now_ms() < deadline)
+    long long deadline = h_now_ms() + ms, v;
+    while ((v = h_metric(&f->d, name)) != want && h_now_ms() < deadline)
         h_sleep_ms(20);
     return v;
 }
@@ -132,8 +125,8 @@ static long long sum_counts(const struct fx *f, int from, int to)
 
 static long long wait_sum(const struct fx *f, int from, int to, long long want, int ms)
 {
-    long long deadline = now_ms() + ms, v;
-    while ((v = sum_counts(f, from, to)) != want && now_ms() < deadline)
+    long long deadline = h_now_ms() + ms, v;
+    while ((v = sum_counts(f, from, to)) != want && h_now_ms() < deadline)
         h_sleep_ms(50);
     return v;
 }
@@ -221,8 +214,8 @@ static int log_count(const struct fx *f, const char *needle)
 
 static bool wait_log_count(const struct fx *f, const char *needle, int want, int ms)
 {
-    long long deadline = now_ms() + ms;
-    while (log_count(f, needle) < want && now_ms() < deadline)
+    long long deadline = h_now_ms() + ms;
+    while (log_count(f, needle) < want && h_now_ms() < deadline)
         h_sleep_ms(20);
     return log_count(f, needle) >= want;
 }
@@ -342,8 +335,8 @@ static void test_replay_is_bounded(void **state)
     assert_int_equal(h_metric(&f->d, "hopcount_pending_keys"), BOUND);
 
     assert_int_equal(h_redis_start(&f->r), 0);
-    long long deadline = now_ms() + 20000, worst = 0;
-    while (count_spool_files(f) > 0 && now_ms() < deadline) {
+    long long deadline = h_now_ms() + 20000, worst = 0;
+    while (count_spool_files(f) > 0 && h_now_ms() < deadline) {
         long long p = h_metric(&f->d, "hopcount_pending_keys");
         worst = p > worst ? p : worst;
         h_sleep_ms(10);
