@@ -185,10 +185,14 @@ FUZZ_SRC := $(LIB_SRC:%=src/%.c)
 FUZZ_CFLAGS = -Iinclude -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(PKG_CFLAGS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/*.h)
+# fuzz_request drives the daemon's own HTTP input path.
+FUZZ_EXTRA_request := src/http.c src/metrics.c src/access.c
+
+.SECONDEXPANSION:
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $$(FUZZ_EXTRA_$$*) $(wildcard include/*.h)
 	@mkdir -p build/fuzz
 	$(E) "  FUZZ-CC $@"
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(LDLIBS_ALL)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA_$*) $(LDLIBS_ALL)
 
 fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
 	$(Q)for f in $(FUZZERS); do \

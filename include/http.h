@@ -60,6 +60,11 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz);
 
+/* Serve fd, a connected non-blocking stream socket, as if just accepted
+ * (under the same cap; closed and -1 when there is no room). The fuzzer feeds
+ * the real input path through a socketpair this way. */
+int http_server_adopt(struct http_server *s, int fd);
+
 /* Stop accepting, close idle connections, answer the rest with
  * "Connection: close"; drained(arg) runs once no connection is left (maybe
  * before this returns). */

@@ -796,6 +796,31 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
     on_read(fd, EV_READ, c);
 }
 
+/* Take a slot under the cap. The cap is over all workers: one worker full
+ * while others have room would leave its SO_REUSEPORT share of clients
+ * waiting. Two workers may race for the last slot; the loser gives it back. */
+static bool admit(struct http_server *s)
+{
+    if (s->stopping)
+        return false;
+    if (atomic_fetch_add_explicit(&s->limit->conns, 1, memory_order_relaxed) >=
+        s->limit->max) {
+        atomic_fetch_sub_explicit(&s->limit->conns, 1, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+int http_server_adopt(struct http_server *s, int fd)
+{
+    if (!admit(s)) {
+        close(fd);
+        return -1;
+    }
+    conn_new(s, fd);
+    return 0;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
                       int socklen, void *arg)
 {
@@ -804,14 +829,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)addr; /* never looked at: hopcount keeps no client address */
     (void)socklen;
 
-    /* The cap is over all workers: one worker full while others have room
-     * would leave its SO_REUSEPORT share of clients waiting. Two workers may
-     * race for the last slot; the loser closes what it took. */
-    if (s->stopping ||
-        atomic_fetch_add_explicit(&s->limit->conns, 1, memory_order_relaxed) >=
-            s->limit->max) {
-        if (!s->stopping)
-            atomic_fetch_sub_explicit(&s->limit->conns, 1, memory_order_relaxed);
+    if (!admit(s)) {
         close(fd);
         listener_update(s);
         return;

@@ -1,122 +1,213 @@
-/* libFuzzer driver: request classification. The input is parsed by
- * http-parser the way the http module does (path, header names and values
- * in fragments), classified by the privacy module, the path checked as a
- * code, and answered by the reply module; the answer must never carry a
- * request byte into a header. */
+/* libFuzzer driver: the daemon's real HTTP input path (http.c, with
+ * http-parser, privacy classification and the reply module), fed through a
+ * socketpair. The input is what one client sends before closing its side;
+ * a handler that redirects well-formed codes and answers 404 otherwise
+ * stands in for the link lookup. Checked, independently of http.c:
+ *   - the server closes the connection once the client has closed, within
+ *     a bounded number of loop turns (no hang, no leak);
+ *   - what it wrote parses completely as HTTP/1.1 responses (http-parser in
+ *     response mode), at most one per request the input holds, plus one for
+ *     a refused request;
+ *   - every Location is the handler's, built only from a valid code: no
+ *     request byte reaches a header any other way. */
+#include <event2/event.h>
 #include <http_parser.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "code.h"
-#include "privacy.h"
-#include "reply.h"
+#include "conf.h"
+#include "http.h"
+#include "metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-struct req {
-    char url[4096];
-    size_t url_len;
-    char name[24], val[1024];
-    size_t name_len, val_len;
-    bool in_value;
-    unsigned flags;
-    struct privacy_bots *bots;
+#define TARGET "https://example.com/"
+
+static void on_request(struct http_conn *c, const struct http_request *req, void *slot,
+                       void *arg)
+{
+    char loc[128];
+    (void)slot;
+    (void)arg;
+    size_t n = req->path_len - 1;
+    if (n > 0 && code_valid(req->path + 1, n)) {
+        int len = snprintf(loc, sizeof(loc), TARGET "%.*s", (int)n, req->path + 1);
+        http_reply_redirect(c, 302, loc, (size_t)len, false);
+    } else {
+        http_reply_fixed(c, REPLY_NOT_FOUND);
+    }
+}
+
+static void on_abort(struct http_conn *c, void *slot, void *arg)
+{
+    (void)c;
+    (void)slot;
+    (void)arg;
+}
+
+/* Responses in the output, and whether a header broke the rules. */
+struct out_check {
+    int responses;
+    bool bodiless; /* the response being checked has no body */
+    bool in_location;
+    char field[32];
+    size_t field_len;
 };
 
-static void finish(struct req *r)
+static int out_field(http_parser *p, const char *at, size_t len)
 {
-    enum privacy_header h = privacy_header_kind(r->name, r->name_len);
-    r->flags |= privacy_header_flags(h, r->val, r->val_len, r->bots);
-    r->name_len = r->val_len = 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-    struct req *r = p->data;
-    if (r->url_len + len > sizeof(r->url))
-        return -1;
-    memcpy(r->url + r->url_len, at, len);
-    r->url_len += len;
+    struct out_check *o = p->data;
+    if (o->field_len + len > sizeof(o->field) - 1)
+        abort(); /* hopcount writes no header name this long */
+    memcpy(o->field + o->field_len, at, len);
+    o->field_len += len;
+    o->field[o->field_len] = '\0';
     return 0;
 }
 
-static int on_field(http_parser *p, const char *at, size_t len)
+static int out_value(http_parser *p, const char *at, size_t len)
 {
-    struct req *r = p->data;
-    if (r->in_value)
-        finish(r);
-    r->in_value = false;
-    size_t n = len < sizeof(r->name) - r->name_len ? len : sizeof(r->name) - r->name_len;
-    memcpy(r->name + r->name_len, at, n);
-    r->name_len += n;
-    return 0;
-}
-
-static int on_value(http_parser *p, const char *at, size_t len)
-{
-    struct req *r = p->data;
-    r->in_value = true;
-    size_t n = len < sizeof(r->val) - r->val_len ? len : sizeof(r->val) - r->val_len;
-    memcpy(r->val + r->val_len, at, n);
-    r->val_len += n;
-    return 0;
-}
-
-static int on_complete(http_parser *p)
-{
-    struct req *r = p->data;
-    if (r->in_value)
-        finish(r);
-    r->in_value = false;
-    /* The path as a code, and as a Location (which reply must refuse unless
-     * it is safe). */
-    size_t plen = strcspn(r->url, "?#");
-    if (plen > r->url_len)
-        plen = r->url_len;
-    if (plen > 1 && code_valid(r->url + 1, plen - 1)) {
-        for (size_t i = 1; i < plen; i++)
-            if (!code_char_ok(r->url[i]))
-                abort();
+    struct out_check *o = p->data;
+    if (o->field_len > 0) {
+        o->in_location = strcmp(o->field, "Location") == 0;
+        o->field_len = 0;
     }
-    struct reply_buf b = {0};
-    struct reply_date d = {0};
-    reply_date_update(&d, 0);
-    reply_redirect(&b, &d, 302, r->url, r->url_len, 0, REPLY_CLOSE);
-    /* Headers end at the first blank line; no CR or LF may appear inside one. */
-    const char *end = memmem(b.p, b.len, "\r\n\r\n", 4);
-    for (const char *c = b.p; end != NULL && c < end; c++)
-        if ((*c == '\r' && c[1] != '\n') || (*c == '\n' && c[-1] != '\r'))
+    if (o->in_location) {
+        /* In one piece: the whole response is given at once. */
+        size_t t = strlen(TARGET);
+        if (len <= t || memcmp(at, TARGET, t) != 0 || !code_valid(at + t, len - t))
             abort();
-    reply_buf_free(&b);
-    r->url_len = 0;
-    r->flags = 0;
+    }
     return 0;
+}
+
+static int out_headers_done(http_parser *p)
+{
+    struct out_check *o = p->data;
+    return o->bodiless ? 1 : 0; /* 1: no body follows (an answer to HEAD) */
+}
+
+static int out_complete(http_parser *p)
+{
+    struct out_check *o = p->data;
+    o->responses++;
+    o->field_len = 0;
+    o->in_location = false;
+    return 0;
+}
+
+static int in_complete(http_parser *p)
+{
+    (*(int *)p->data)++;
+    return 0;
+}
+
+/* Requests http-parser finds in the input, up to its first error. */
+static int count_requests(const uint8_t *data, size_t size)
+{
+    static const http_parser_settings s = {.on_message_complete = in_complete};
+    int n = 0;
+    http_parser p;
+    http_parser_init(&p, HTTP_REQUEST);
+    p.data = &n;
+    http_parser_execute(&p, &s, (const char *)data, size);
+    return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct privacy_bots *bots;
-    if (bots == NULL) {
-        const char *list = "googlebot\nslackbot\ncurl/\n";
-        int bad;
-        bots = privacy_bots_parse(list, strlen(list), &bad);
+    static struct event_base *base;
+    static struct http_server *server;
+    static struct metrics m;
+    static struct http_limit limit = {.max = 16};
+    if (server == NULL) {
+        char err[256];
+        struct conf *conf = conf_new();
+        /* A free loopback port (evutil refuses port 0); never connected to. */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t sl = sizeof(sa);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+            abort();
+        close(fd);
+        char listen[32];
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", ntohs(sa.sin_port));
+        free(conf->listen);
+        conf->listen = strdup(listen);
+        base = event_base_new();
+        server = http_server_new(base, conf, &m, NULL, &limit, 64, on_request, on_abort,
+                                 NULL, err, sizeof(err));
+        if (server == NULL) {
+            fprintf(stderr, "fuzz_request: %s\n", err);
+            abort();
+        }
     }
-    static const http_parser_settings settings = {
-        .on_url = on_url,
-        .on_header_field = on_field,
-        .on_header_value = on_value,
-        .on_message_complete = on_complete,
-    };
-    struct req r = {.bots = bots};
-    http_parser p;
-    http_parser_init(&p, HTTP_REQUEST);
-    p.data = &r;
-    /* In two pieces, as reads arrive. */
-    size_t half = size / 2;
-    size_t n = http_parser_execute(&p, &settings, (const char *)data, half);
-    if (n == half && HTTP_PARSER_ERRNO(&p) == HPE_OK)
-        http_parser_execute(&p, &settings, (const char *)data + half, size - half);
+    int sv[2];
+    if (size > 8192 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
+        return 0;
+    if (write(sv[1], data, size) != (ssize_t)size)
+        abort(); /* a socketpair buffer holds far more */
+    shutdown(sv[1], SHUT_WR);
+    if (http_server_adopt(server, sv[0]) != 0)
+        abort();
+
+    static char out[1 << 20];
+    size_t got = 0;
+    bool closed = false;
+    for (int turn = 0; turn < 1000 && !(closed && atomic_load(&limit.conns) == 0);
+         turn++) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        ssize_t n = -1;
+        while (!closed && (n = read(sv[1], out + got, sizeof(out) - got)) > 0)
+            got += (size_t)n;
+        closed = closed || n == 0;
+    }
+    close(sv[1]);
+    if (!closed || atomic_load(&limit.conns) != 0)
+        abort(); /* the server kept a connection its client had closed */
+
+    if (getenv("FUZZ_DEBUG") != NULL) /* to see what a crashing input got */
+        fwrite(out, 1, got, stderr);
+    /* Response by response: one whose header block is followed by the next
+     * response (or the end) has no body, as HEAD answers have none. */
+    static const http_parser_settings s = {.on_header_field = out_field,
+                                           .on_header_value = out_value,
+                                           .on_headers_complete = out_headers_done,
+                                           .on_message_complete = out_complete};
+    struct out_check o = {0};
+    for (size_t pos = 0; pos < got;) {
+        const char *end = memmem(out + pos, got - pos, "\r\n\r\n", 4);
+        if (end == NULL)
+            abort(); /* a response without the end of its headers */
+        size_t head = (size_t)(end + 4 - out);
+        o.bodiless =
+            head == got || (got - head >= 9 && memcmp(out + head, "HTTP/1.1 ", 9) == 0);
+        size_t len = head - pos;
+        if (!o.bodiless) {
+            const char *next = memmem(out + head, got - head, "HTTP/1.1 ", 9);
+            len = next != NULL ? (size_t)(next - out) - pos : got - pos;
+        }
+        http_parser p;
+        http_parser_init(&p, HTTP_RESPONSE);
+        p.data = &o;
+        int before = o.responses;
+        size_t n = http_parser_execute(&p, &s, out + pos, len);
+        if (n != len || HTTP_PARSER_ERRNO(&p) != HPE_OK || o.responses != before + 1)
+            abort(); /* not one well-formed HTTP/1.1 response */
+        pos += len;
+    }
+    if (o.responses > count_requests(data, size) + 1)
+        abort(); /* more answers than requests */
     return 0;
 }
