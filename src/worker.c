@@ -142,7 +142,7 @@ static void apply_reload(struct worker *w, struct conf *fresh, struct privacy_bo
     size_t pending = share(w->conf->max_pending_keys, w->nworkers, 1000);
     tally_set_max_keys(w->tally, pending);
     flush_reconfigure(w->flush, pending);
-    log_debug("event=worker_reloaded worker=%d", w->id);
+    log_info("event=worker_reloaded worker=%d", w->id);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)

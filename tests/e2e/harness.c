@@ -639,7 +639,8 @@ int h_wait_ready(const struct h_daemon *d, int want, int ms)
     char resp[4096];
     long long deadline = h_now_ms() + ms;
     int st;
-    while ((st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp))) != want &&
+    while ((st = h_get(d->admin_port, "GET", "/readyz", "", resp, sizeof(resp))) !=
+               want &&
            h_now_ms() < deadline)
         h_sleep_ms(25);
     return st;
@@ -654,4 +655,30 @@ bool h_wait_log(const struct h_daemon *d, const char *needle, int ms)
         h_sleep_ms(20);
     }
     return true;
+}
+
+int h_log_count(const struct h_daemon *d, const char *needle)
+{
+    int n = 0;
+    for (const char *p = h_daemon_log(d); (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+bool h_wait_flushed(const struct h_daemon *d, int ms)
+{
+    long long deadline = h_now_ms() + ms;
+    for (;;) {
+        long long counted = h_metric(d, "hopcount_requests_total{outcome=\"tracked\"}") +
+                            h_metric(d, "hopcount_requests_total{outcome=\"bot\"}");
+        /* docs/metrics.md's "counted but not yet in Redis", at zero. */
+        long long moved = h_metric(d, "hopcount_follows_replayed_total") -
+                          h_metric(d, "hopcount_follows_spooled_total");
+        long long delivered = h_metric(d, "hopcount_follows_delivered_total");
+        if (counted >= 0 && delivered == counted + moved)
+            return true;
+        if (h_now_ms() >= deadline)
+            return false;
+        h_sleep_ms(10);
+    }
 }

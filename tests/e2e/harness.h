@@ -99,6 +99,12 @@ void h_sleep_ms(int ms);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long h_now_ms(void);
 
+/* Wait until every follow d counted (its tracked and bot outcomes) is
+ * delivered to Redis: after it, Redis holds all d counted, so a check that
+ * something was NOT counted needs no fixed sleep. false past ms. */
+bool h_wait_flushed(const struct h_daemon *d, int ms);
+/* Occurrences of needle in the daemon's log so far. */
+int h_log_count(const struct h_daemon *d, const char *needle);
 /* The value of the sample `name` (with its labels) in d's /metrics; -1 when
  * absent or unreachable. */
 long long h_metric(const struct h_daemon *d, const char *name);

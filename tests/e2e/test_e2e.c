@@ -92,7 +92,7 @@ static void test_redirect_headers(void **state)
 static void test_exact_counts_every_field(void **state)
 {
     struct fx *f = *state;
-    char day[32], hour[32], botday[32], hour2[32];
+    char day[32], hour[32], botday[32], day2[32], hour2[32], botday2[32];
     h_fields(day, hour, botday, sizeof(day));
     for (int i = 0; i < 25; i++)
         assert_int_equal(get(f, "/spring24", BROWSER), 302);
@@ -106,22 +106,33 @@ static void test_exact_counts_every_field(void **state)
                          302);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "bot", 9, 3000), 9);
     assert_int_equal(total(f, "hc:clicks:spring24", 25), 25);
-    h_fields(day, hour2, botday, sizeof(day));
+    /* An hour, or a UTC day, may have turned during the test (review item
+     * 21: the day's fields were read under the later day): both add up. */
+    h_fields(day2, hour2, botday2, sizeof(day2));
+    bool turned = strcmp(hour, hour2) != 0;
     const char *keys[] = {"hc:clicks:spring24", "hc:campaign:spring:clicks"};
     for (int k = 0; k < 2; k++) {
         assert_int_equal(h_wait_hget(&f->r, keys[k], "total", 25, 3000), 25);
-        assert_int_equal(h_hget(&f->r, keys[k], day), 25);
-        /* An hour may have turned during the test: both hours add up. */
-        long long h = h_hget(&f->r, keys[k], hour);
-        if (strcmp(hour, hour2) != 0)
+        long long d = h_hget(&f->r, keys[k], day), h = h_hget(&f->r, keys[k], hour),
+                  bd = h_hget(&f->r, keys[k], botday);
+        if (strcmp(day, day2) != 0) {
+            d += h_hget(&f->r, keys[k], day2);
+            bd += h_hget(&f->r, keys[k], botday2);
+        }
+        if (turned)
             h += h_hget(&f->r, keys[k], hour2);
+        assert_int_equal(d, 25);
         assert_int_equal(h, 25);
         assert_int_equal(h_hget(&f->r, keys[k], "bot"), 9);
-        assert_int_equal(h_hget(&f->r, keys[k], botday), 9);
+        assert_int_equal(bd, 9);
     }
-    /* Nothing else in the hash: exactly the schema's fields. */
-    assert_int_equal(h_redis_int(&f->r, "HLEN hc:clicks:spring24"),
-                     strcmp(hour, hour2) != 0 ? 6 : 5);
+    /* Nothing else in the hash: exactly the schema's fields (total, bot and
+     * one d:, h: and bot:d: each, or two of some when time turned). */
+    long long fields = h_redis_int(&f->r, "HLEN hc:clicks:spring24");
+    if (!turned)
+        assert_int_equal(fields, 5);
+    else
+        assert_true(fields >= 6 && fields <= 8);
     /* A link without campaign creates no campaign key. */
     assert_int_equal(get(f, "/solo", BROWSER), 302);
     assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
@@ -201,7 +212,7 @@ static void test_opt_out_records_nothing(void **state)
     assert_string_equal(h_header(f->resp, "Tk", v, sizeof(v)), "N");
     assert_int_equal(h_get(f->d.port, "HEAD", "/solo", "DNT: 1\r\n", f->resp, RESP), 302);
     assert_int_equal(get(f, "/spring24", "dnt:1\r\nUser-Agent: Googlebot\r\n"), 302);
-    h_sleep_ms(500); /* five flush intervals */
+    assert_true(h_wait_flushed(&f->d, 3000)); /* whatever was counted is in Redis */
     assert_int_equal(h_redis_int(&f->r, "DBSIZE"), keys);
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0);
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:campaign:spring:clicks"), 0);
@@ -307,9 +318,11 @@ static void test_unknown_and_invalid_codes(void **state)
         "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "/favicon.ico",
         "/.well-known/other"};
+    long long misses = h_metric(&f->d, "hopcount_link_cache_misses_total");
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         assert_int_equal(get(f, invalid[i], BROWSER), 404);
-    h_sleep_ms(300);
+    /* Never even looked up (counted as each request is handled). */
+    assert_int_equal(h_metric(&f->d, "hopcount_link_cache_misses_total"), misses);
     assert_int_equal(h_cmd_calls(&f->r, "hmget"), hmget + 1); /* never reached Redis */
     assert_int_equal(h_redis_int(&f->r, "DBSIZE"), keys);     /* no key created */
 }
@@ -332,7 +345,7 @@ static void test_fixed_resources(void **state)
     assert_string_equal(h_header(f->resp, "Allow", v, sizeof(v)), "GET, HEAD");
     assert_int_equal(h_get(f->d.port, "DELETE", "/spring24", "", f->resp, RESP), 405);
     assert_int_equal(h_get(f->d.port, "BREW", "/spring24", "", f->resp, RESP), 405);
-    h_sleep_ms(300);
+    assert_true(h_wait_flushed(&f->d, 3000));
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0);
 }
 
@@ -396,7 +409,7 @@ static void test_prefetch_refused(void **state)
     assert_int_equal(get(f, "/solo", "Purpose: prefetch\r\n"), 503);
     assert_int_equal(get(f, "/solo", "X-Purpose: preview\r\n"), 503);
     assert_int_equal(get(f, "/nosuch", "Sec-Purpose: prefetch\r\n"), 404);
-    h_sleep_ms(400);
+    assert_true(h_wait_flushed(&f->d, 3000));
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:solo"), 0);
     assert_int_equal(get(f, "/solo", BROWSER), 302); /* the real click */
     assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
@@ -419,26 +432,36 @@ static void test_prefetch_served_as_bot(void **state)
     assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "total"), 0);
 }
 
-/* A link added, changed or removed in Redis is live within 1 s. */
+/* Poll GET path until it answers want (with Location loc, when given)
+ * within ms; whether it did. */
+static bool answers_within(struct fx *f, const char *path, int want, const char *loc,
+                           int ms)
+{
+    char v[256];
+    long long deadline = h_now_ms() + ms;
+    do {
+        if (get(f, path, BROWSER) == want &&
+            (loc == NULL || (h_header(f->resp, "Location", v, sizeof(v)) != NULL &&
+                             strcmp(v, loc) == 0)))
+            return true;
+        h_sleep_ms(10);
+    } while (h_now_ms() < deadline);
+    return false;
+}
+
+/* A link added, changed or removed in Redis is live within 1 s (polled: no
+ * fixed sleep, review item 21). */
 static void test_events_live_within_1s(void **state)
 {
     struct fx *f = *state;
-    char v[256];
     assert_int_equal(get(f, "/fresh", BROWSER), 404); /* negatively cached for 30 s */
     h_link_add(&f->r, "fresh", "https://example.net/new", NULL);
-    h_sleep_ms(1000);
-    assert_int_equal(get(f, "/fresh", BROWSER), 302);
-    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
-                        "https://example.net/new");
+    assert_true(answers_within(f, "/fresh", 302, "https://example.net/new", 1000));
     h_link_add(&f->r, "fresh", "https://example.net/changed", NULL);
-    h_sleep_ms(1000);
-    assert_int_equal(get(f, "/fresh", BROWSER), 302);
-    assert_string_equal(h_header(f->resp, "Location", v, sizeof(v)),
-                        "https://example.net/changed");
+    assert_true(answers_within(f, "/fresh", 302, "https://example.net/changed", 1000));
     assert_true(h_redis_int(&f->r, "DEL hc:link:fresh") == 1);
     h_redis_int(&f->r, "PUBLISH hc:events fresh");
-    h_sleep_ms(1000);
-    assert_int_equal(get(f, "/fresh", BROWSER), 404);
+    assert_true(answers_within(f, "/fresh", 404, NULL, 1000));
 }
 
 /* A target written into Redis by someone else is checked before use. */
@@ -771,9 +794,7 @@ static void test_wrong_type_counter_isolated(void **state)
     assert_int_equal(total(f, "hc:clicks:spring24", 1), 1);
     assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 1, 3000),
                      1);
-    h_sleep_ms(300);
-    assert_non_null(
-        strstr(h_daemon_log(&f->d), "event=flush_rejected key_kind=link name=solo"));
+    assert_true(h_wait_log(&f->d, "event=flush_rejected key_kind=link name=solo", 3000));
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
     assert_non_null(strstr(f->resp, "hopcount_follows_dropped_total 1\n"));
     assert_non_null(strstr(f->resp, "hopcount_pending_keys 0\n"));
@@ -829,7 +850,8 @@ static void test_spool_on_shutdown_replayed_once(void **state)
                      25);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "bot", 1, 3000), 1);
     assert_non_null(strstr(h_daemon_log(&f->d), "event=spool_replay"));
-    h_sleep_ms(300);
+    for (int i = 0; i < 100 && spool_files(f, NULL, 0) > 0; i++)
+        h_sleep_ms(30);
     assert_int_equal(spool_files(f, NULL, 0), 0);
     assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
 
@@ -841,7 +863,7 @@ static void test_spool_on_shutdown_replayed_once(void **state)
         h_sleep_ms(30);
     assert_int_equal(spool_files(f, NULL, 0), 0);
     assert_non_null(strstr(h_daemon_log(&f->d), "event=flush_duplicate"));
-    h_sleep_ms(300);
+    assert_true(h_wait_flushed(&f->d, 3000));
     assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 25);
     assert_int_equal(h_hget(&f->r, "hc:campaign:spring:clicks", "total"), 25);
     assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "bot"), 1);

@@ -118,7 +118,7 @@ static void test_strict_framing(void **state)
     /* Only the five 302s were follows; none of the
      * refused ones, the smuggled inner request and "DNT : 1" included. */
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:solo", "total", 5, 3000), 5);
-    h_sleep_ms(300); /* positive control above: counts arrive within 3 s */
+    assert_true(h_wait_flushed(&f->d, 3000)); /* all that was counted is in Redis */
     assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "total"), 5);
     assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 0);
 }
@@ -231,7 +231,12 @@ static void test_sigterm_with_request_in_flight(void **state)
     int fd = h_connect(f->d.port);
     const char *req = "GET /spring24 HTTP/1.1\r\nHost: x\r\n\r\n";
     send(fd, req, strlen(req), 0);
-    h_sleep_ms(200); /* the lookup waits on the paused Redis */
+    /* Until the lookup waits on the paused Redis. */
+    long long deadline = h_now_ms() + 3000;
+    while (h_metric(&f->d, "hopcount_link_cache_misses_total") < 1 &&
+           h_now_ms() < deadline)
+        h_sleep_ms(5);
+    assert_int_equal(h_metric(&f->d, "hopcount_link_cache_misses_total"), 1);
     kill(f->d.pid, SIGTERM);
     assert_int_equal(h_read_response(fd, false, f->resp, RESP), 302);
     long long answered = h_now_ms();

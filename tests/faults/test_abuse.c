@@ -144,7 +144,7 @@ static void test_privacy_canary(void **state)
         "GET /spring24 HTTP/1.1\r\nUser-Agent: CanaryUA-7f3a9\r\nBad Header\r\n\r\n";
     h_raw(f->d.port, bad, strlen(bad), f->resp, RESP);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "bot", 2, 3000), 2);
-    h_sleep_ms(300);
+    assert_true(h_wait_flushed(&f->d, 3000));
 
     char *redis = dump_redis(&f->r);
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
@@ -222,7 +222,6 @@ static void test_random_code_flood(void **state)
     assert_int_equal(flood(f->d.port, 0, 100000), 100000);
     long long again = h_cmd_calls(&f->r, "hmget") - hmget - lookups;
     long rss1 = rss_kb(f->d.pid);
-    h_sleep_ms(300);
     printf(
         "  flood: 100000 codes in %lld ms, %lld lookups, then %lld on the second pass; "
         "RSS %ld -> %ld kB\n",

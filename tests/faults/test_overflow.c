@@ -203,21 +203,12 @@ static void test_spill_never_blocks_requests(void **state)
     assert_int_equal(count_spool_files(f), 0);
 }
 
-/* Occurrences of needle in the daemon's log. */
-static int log_count(const struct fx *f, const char *needle)
-{
-    int n = 0;
-    for (const char *p = h_daemon_log(&f->d); (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
 static bool wait_log_count(const struct fx *f, const char *needle, int want, int ms)
 {
     long long deadline = h_now_ms() + ms;
-    while (log_count(f, needle) < want && h_now_ms() < deadline)
+    while (h_log_count(&f->d, needle) < want && h_now_ms() < deadline)
         h_sleep_ms(20);
-    return log_count(f, needle) >= want;
+    return h_log_count(&f->d, needle) >= want;
 }
 
 /* Review item 5: when the spill could not be written (disk full, spool_dir
