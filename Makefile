@@ -42,7 +42,7 @@ E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow
-SHIM := $(BUILD)/tests/slow_fsync.so
+SHIM := $(BUILD)/tests/fault_shim.so
 
 .SECONDARY:
 .PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz \
@@ -81,8 +81,9 @@ $(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harnes
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-# A fault shim (LD_PRELOAD), built without sanitizers: a slow fsync.
-$(SHIM): tests/faults/slow_fsync.c | $(BUILD)/tests/faults
+# A fault shim (LD_PRELOAD), built without sanitizers: a slow fsync, a
+# failing getrandom.
+$(SHIM): tests/faults/fault_shim.c | $(BUILD)/tests/faults
 	$(E) "  CC      $@"
 	$(Q)$(CC) -std=c11 -O2 $(WARN) -fPIC -shared -o $@ $< -ldl
 
@@ -175,7 +176,7 @@ test: check-deps
 test-faults: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(FAULT_BIN) $(ABUSE_BIN) \
 		$(OVERFLOW_BIN) $(SHIM)
-	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HC_SLOW_FSYNC_SO=$(SHIM) \
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HC_FAULT_SHIM=$(SHIM) \
 		tests/run $(FAULT_BIN) $(ABUSE_BIN) $(OVERFLOW_BIN)
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.

@@ -319,8 +319,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
         go_down(rc, why);
         return;
     }
-    /* Keepalive probes find a peer that vanished without a FIN. */
-    if (redisEnableKeepAlive(&rc->ac->c) != REDIS_OK)
+    /* Keepalive probes find a peer that vanished without a FIN: TCP only (on
+     * a unix socket SO_KEEPALIVE fails, and hiredis would then mark the
+     * context as failed: no unix-socket connection could ever be used). */
+    if (rc->ac->c.connection_type == REDIS_CONN_TCP &&
+        redisEnableKeepAlive(&rc->ac->c) != REDIS_OK)
         log_debug("event=redis_keepalive_failed conn=%s", rc->name);
     /* AUTH and SELECT pipelined with a PING whose answer ends the handshake. */
     char db[16];

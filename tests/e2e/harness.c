@@ -84,9 +84,25 @@ redisContext *h_redis_connect(const struct h_redis *r)
         redisFree(c);
         return NULL;
     }
-    if (c != NULL)
-        redisSetTimeout(c, tv);
+    if (c == NULL)
+        return NULL;
+    redisSetTimeout(c, tv);
+    redisReply *rep = NULL;
+    if (r->password[0] != '\0' &&
+        ((rep = redisCommand(c, "AUTH %s", r->password)) == NULL ||
+         rep->type == REDIS_REPLY_ERROR))
+        goto fail;
+    freeReplyObject(rep);
+    rep = NULL;
+    if (r->db != 0 && ((rep = redisCommand(c, "SELECT %d", r->db)) == NULL ||
+                       rep->type == REDIS_REPLY_ERROR))
+        goto fail;
+    freeReplyObject(rep);
     return c;
+fail:
+    freeReplyObject(rep);
+    redisFree(c);
+    return NULL;
 }
 
 int h_redis_start(struct h_redis *r)
@@ -101,22 +117,24 @@ int h_redis_start(struct h_redis *r)
     snprintf(port, sizeof(port), "%d", r->port);
     char logpath[300];
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
-    char *argv[] = {"redis-server",
-                    "--port",
-                    port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    r->dir,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    r->aof ? "yes" : "no",
-                    "--appendfsync",
-                    "always",
-                    "--daemonize",
-                    "no",
-                    NULL};
+    char sock[300];
+    snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
+    char *argv[24] = {"redis-server", "--port",       port,  "--bind",
+                      "127.0.0.1",    "--dir",        r->dir, "--save",
+                      "",             "--appendonly", r->aof ? "yes" : "no",
+                      "--appendfsync", "always",      "--daemonize", "no"};
+    int argc = 15;
+    if (r->password[0] != '\0') {
+        argv[argc++] = "--requirepass";
+        argv[argc++] = r->password;
+    }
+    if (r->unix_socket) {
+        argv[argc++] = "--unixsocket";
+        argv[argc++] = sock;
+        argv[argc++] = "--unixsocketperm";
+        argv[argc++] = "700";
+    }
+    argv[argc] = NULL;
     r->pid = spawn(argv, logpath);
     for (int i = 0; i < 200; i++) {
         redisContext *c = h_redis_connect(r);
@@ -259,6 +277,20 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
     snprintf(lines[n++], 600, "redis.port = %d", r->port);
     snprintf(lines[n++], 600, "tracking.bots_file = %s", bots);
     snprintf(lines[n++], 600, "tracking.spool_dir = %s/spool", r->dir);
+    if (r->unix_socket)
+        snprintf(lines[n++], 600, "redis.unix_socket = %s/redis.sock", r->dir);
+    if (r->db != 0)
+        snprintf(lines[n++], 600, "redis.db = %d", r->db);
+    if (r->password[0] != '\0') {
+        char pw[300];
+        snprintf(pw, sizeof(pw), "%s/redis.password", r->dir);
+        FILE *pf = fopen(pw, "w");
+        if (pf == NULL)
+            return -1;
+        fprintf(pf, "%s\n", r->password);
+        fclose(pf);
+        snprintf(lines[n++], 600, "redis.password_file = %s", pw);
+    }
     for (size_t i = 0; i < sizeof(base_conf) / sizeof(base_conf[0]); i++)
         snprintf(lines[n++], 600, "%s", base_conf[i]);
     if (extra != NULL) {
@@ -681,4 +713,18 @@ bool h_wait_flushed(const struct h_daemon *d, int ms)
             return false;
         h_sleep_ms(10);
     }
+}
+
+int h_preload_shim(bool on)
+{
+    if (!on) {
+        unsetenv("LD_PRELOAD");
+        return 0;
+    }
+    const char *shim = getenv("HC_FAULT_SHIM");
+    char so[4096];
+    if (realpath(shim ? shim : "build/tests/fault_shim.so", so) == NULL)
+        return -1;
+    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    return setenv("LD_PRELOAD", so, 1);
 }

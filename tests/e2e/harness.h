@@ -14,6 +14,10 @@ struct h_redis {
     int port;
     char dir[256];
     bool aof; /* appendonly yes, appendfsync always: nothing acknowledged is lost */
+    /* Set before h_redis_start; the daemon's conf and h_redis_connect follow. */
+    char password[64]; /* requirepass (the daemon reads it from password_file) */
+    bool unix_socket;  /* also listen on DIR/redis.sock: the daemon uses it */
+    int db;            /* the database the daemon and h_redis_connect use */
 };
 
 struct h_daemon {
@@ -99,6 +103,10 @@ void h_sleep_ms(int ms);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long h_now_ms(void);
 
+/* Processes started from now on load the fault shim (tests/faults/
+ * fault_shim.c; $HC_FAULT_SHIM, else build/tests/fault_shim.so), or no
+ * longer do. 0, or -1 when the shim is not built. */
+int h_preload_shim(bool on);
 /* Wait until every follow d counted (its tracked and bot outcomes) is
  * delivered to Redis: after it, Redis holds all d counted, so a check that
  * something was NOT counted needs no fixed sleep. false past ms. */

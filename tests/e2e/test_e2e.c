@@ -930,11 +930,147 @@ static void test_markers_not_evictable(void **state)
     assert_int_equal(count_keys(f, "hc:flush:*", false), 0);
 }
 
+/* ---- SPEC behaviours the review found untested (item 22) -------------- */
+
+/* Redis with a password, a database other than 0 and a unix socket: the
+ * daemon authenticates, selects the database, and speaks over the socket. */
+static int setup_auth_db_unix(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    *state = f;
+    snprintf(f->r.password, sizeof(f->r.password), "s3cret-%d", (int)getpid());
+    f->r.unix_socket = true;
+    f->r.db = 3;
+    if (h_redis_start(&f->r) != 0) {
+        fprintf(stderr, "redis-server did not start\n");
+        return -1;
+    }
+    seed(&f->r); /* into database 3 */
+    if (h_daemon_start(&f->d, &f->r, "server.threads = 1", true) != 0) {
+        fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(&f->d));
+        return -1;
+    }
+    return 0;
+}
+
+static void test_redis_auth_db_unix(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 1), 1); /* in database 3 */
+    /* Nothing in database 0; the daemon's connections are on the socket. */
+    struct h_redis zero = f->r;
+    zero.db = 0;
+    assert_int_equal(h_redis_int(&zero, "DBSIZE"), 0);
+    redisContext *c = h_redis_connect(&f->r);
+    assert_non_null(c);
+    redisReply *rep = redisCommand(c, "CLIENT LIST");
+    assert_true(rep != NULL && rep->type == REDIS_REPLY_STRING);
+    char want[320];
+    snprintf(want, sizeof(want), "addr=%s/redis.sock", f->r.dir);
+    int unix_clients = 0;
+    for (const char *p = rep->str; (p = strstr(p, want)) != NULL; p++)
+        unix_clients++;
+    assert_true(unix_clients >= 2); /* the worker's commands and its subscription */
+    assert_null(strstr(rep->str, "cmd=subscribe addr=127.0.0.1"));
+    freeReplyObject(rep);
+    redisFree(c);
+    /* hopctl reads the same keys: the socket, the password, the database. */
+    static char out[8192], err[8192];
+    const char *bin = getenv("HOPCTL_BIN");
+    char *argv[] = {(char *)(bin ? bin : "build/hopctl"), "-c", f->d.conf, "list", NULL};
+    if (h_run(argv, NULL, out, sizeof(out), err, sizeof(err)) != 0)
+        fail_msg("hopctl list: %s", err);
+    assert_non_null(strstr(out, "spring24"));
+    assert_non_null(strstr(out, "solo"));
+}
+
+/* A wrong password is a clear error and the daemon stays unready. */
+static void test_redis_wrong_password(void **state)
+{
+    struct fx *f = *state;
+    struct h_redis wrong = f->r;
+    snprintf(wrong.password, sizeof(wrong.password), "not-the-password");
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(h_daemon_start(&f->d, &wrong, "server.threads = 1", false), 0);
+    assert_true(h_wait_log(&f->d, "WRONGPASS", 5000));
+    assert_int_equal(h_wait_ready(&f->d, 503, 1000), 503);
+    assert_int_equal(get(f, "/spring24", BROWSER), 503); /* not cached, not reachable */
+}
+
+/* SIGINT is SIGTERM: stop accepting, flush, exit 0. */
+static void test_sigint_flushes(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:spring24"), 0); /* pending */
+    assert_int_equal(h_daemon_stop(&f->d, SIGINT), 0);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:spring24", "total"), 7);
+    assert_non_null(strstr(h_daemon_log(&f->d), "event=stopped unflushed=0"));
+}
+
+/* An idle keep-alive connection is closed at read_timeout_ms (500 here). */
+static void test_keepalive_idle_closed(void **state)
+{
+    struct fx *f = *state;
+    char buf[4096];
+    int fd = h_connect(f->d.port);
+    assert_true(fd >= 0);
+    const char *req = "GET /solo HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    assert_int_equal(h_read_response(fd, false, buf, sizeof(buf)), 302);
+    long long answered = h_now_ms();
+    ssize_t n = recv(fd, buf, sizeof(buf), 0); /* SO_RCVTIMEO is 5 s */
+    long long idle = h_now_ms() - answered;
+    close(fd);
+    assert_int_equal(n, 0);
+    if (idle < 400 || idle > 2500)
+        fail_msg("closed after %lld ms idle; read_timeout_ms is 500", idle);
+}
+
+/* The marker-gap path: a writer's marker lost (deleted by hand here) while
+ * its later batches are still to come. The next batch is answered "gap",
+ * applied once anyway (logged), and counting goes on exactly. */
+static void test_marker_gap_applied_once(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:solo", 1), 1);
+    redisContext *c = h_redis_connect(&f->r);
+    redisReply *rep = redisCommand(c, "KEYS hc:flush:*");
+    assert_true(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
+    freeReplyObject(redisCommand(c, "DEL %s", rep->element[0]->str));
+    freeReplyObject(rep);
+    redisFree(c);
+    assert_int_equal(get(f, "/solo", BROWSER), 302);
+    assert_true(h_wait_log(&f->d, "event=flush_marker_gap", 3000));
+    assert_int_equal(total(f, "hc:clicks:solo", 2), 2);
+    assert_int_equal(get(f, "/solo", BROWSER), 302); /* the marker is back in step */
+    assert_int_equal(total(f, "hc:clicks:solo", 3), 3);
+    assert_true(h_wait_flushed(&f->d, 3000));
+    assert_int_equal(h_hget(&f->r, "hc:clicks:solo", "total"), 3);
+    assert_int_equal(h_log_count(&f->d, "event=flush_marker_gap"), 1);
+}
+
+static int setup_one_worker(void **state)
+{
+    return start_with(state, "server.threads = 1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redirect_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exact_counts_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_auth_db_unix, setup_auth_db_unix, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_wrong_password, setup_auth_db_unix,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sigint_flushes, setup_slow_flush, teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_idle_closed, setup_short_timeout,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_marker_gap_applied_once, setup_one_worker,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opt_out_records_nothing, setup, teardown),

@@ -350,6 +350,45 @@ static void test_sigkill_loss_bounded(void **state)
                  sent - got, stall, cap);
 }
 
+static int setup_redis_only(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    *state = f;
+    return h_redis_start(&f->r);
+}
+
+/* The writer id comes only from getrandom (review item 6b): interrupted
+ * calls are retried, and without it hopcount refuses to start, saying why,
+ * rather than fall back on ids that collide (time and pid: containers all
+ * run as PID 1). Through the fault shim. */
+static void test_writer_id_needs_getrandom(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_preload_shim(true), 0);
+    setenv("HC_GETRANDOM_EINTR", "3", 1);
+    int rc = h_daemon_start(&f->d, &f->r, NULL, true);
+    unsetenv("HC_GETRANDOM_EINTR");
+    if (rc != 0)
+        fail_msg("did not start after EINTR:\n%s", h_daemon_log(&f->d));
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+
+    setenv("HC_GETRANDOM_ERRNO", "38", 1); /* ENOSYS */
+    rc = h_daemon_start(&f->d, &f->r, NULL, true);
+    unsetenv("HC_GETRANDOM_ERRNO");
+    h_preload_shim(false);
+    assert_int_equal(rc, -1);
+    long long deadline = h_now_ms() + 3000;
+    while (h_daemon_alive(&f->d) && h_now_ms() < deadline)
+        h_sleep_ms(10);
+    assert_false(h_daemon_alive(&f->d));
+    assert_int_equal(f->d.exit_status, 1);
+    assert_non_null(strstr(h_daemon_log(&f->d),
+                           "cannot draw a random writer id: getrandom: Function not "
+                           "implemented"));
+    /* And with getrandom back, it starts (the teardown stops it cleanly). */
+    assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +398,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_with_redis_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_loss_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_id_needs_getrandom, setup_redis_only,
+                                        teardown),
     };
     if (getenv("FAULTS_ONLY") != NULL) /* e.g. FAULTS_ONLY=test_sigkill* */
         cmocka_set_test_filter(getenv("FAULTS_ONLY"));

@@ -171,15 +171,11 @@ static void restart_with_redis(struct fx *f)
 static void test_spill_never_blocks_requests(void **state)
 {
     struct fx *f = *state;
-    const char *shim = getenv("HC_SLOW_FSYNC_SO");
-    char so[4096];
-    assert_non_null(realpath(shim ? shim : "build/tests/slow_fsync.so", so));
     setenv("HC_SLOW_FSYNC_DIR", f->spool, 1);
     setenv("HC_SLOW_FSYNC_MS", "1500", 1);
-    setenv("LD_PRELOAD", so, 1);
-    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    assert_int_equal(h_preload_shim(true), 0);
     int rc = h_daemon_start(&f->d, &f->r, CONF, true);
-    unsetenv("LD_PRELOAD");
+    h_preload_shim(false);
     assert_int_equal(rc, 0);
     cache_then_stop_redis(f, 1200);
 
