@@ -1,7 +1,6 @@
 /* main: command line, conf, logging, then the server. */
 #include <errno.h>
 #include <getopt.h>
-#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,10 +105,6 @@ int main(int argc, char **argv)
     }
     log_set_level((enum log_level)conf->log_level);
     log_route_libevent();
-    /* Request bytes (cookies, agents) pass through worker memory: no core
-     * dump or same-user ptrace may read them, unless asked for to debug. */
-    if (!conf->core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        log_warn("event=prctl_failed option=PR_SET_DUMPABLE errno=%d", errno);
     if (note[0] != '\0')
         log_warn("event=privileges note=\"%s\"", note);
     if (conf->redirect_status == 301 || conf->redirect_status == 308)

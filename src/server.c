@@ -6,6 +6,7 @@
 #include <event2/util.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -179,6 +180,14 @@ static int probe_listen(const char *addr, char *err, size_t errsz)
     return rc;
 }
 
+/* Request bytes (cookies, agents) pass through worker memory: no core dump
+ * or same-user ptrace may read them, unless core_dumps asks for it to debug. */
+static void set_dumpable(const struct conf *conf)
+{
+    if (prctl(PR_SET_DUMPABLE, conf->core_dumps ? 1 : 0, 0, 0, 0) != 0)
+        log_warn("event=prctl_failed option=PR_SET_DUMPABLE errno=%d", errno);
+}
+
 int server_run(struct conf *conf, const struct priv *priv)
 {
     struct server s = {.conf = conf};
@@ -191,6 +200,7 @@ int server_run(struct conf *conf, const struct priv *priv)
     metric_set(&s.process.last_reload_ok, 1);
     metric_set(&s.process.last_reload_time_s, s.process.start_time_s);
 
+    set_dumpable(conf);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         log_error("event=start_failed reason=\"cannot ignore SIGPIPE\"");
         return 1;
@@ -243,9 +253,11 @@ int server_run(struct conf *conf, const struct priv *priv)
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;
     }
-    if (priv->drop)
+    if (priv->drop) {
         log_info("event=privileges_dropped user=%s uid=%u gid=%u", priv->user,
                  (unsigned)priv->uid, (unsigned)priv->gid);
+        set_dumpable(conf); /* a change of user reset it to fs.suid_dumpable */
+    }
     s.sigterm = evsignal_new(s.base, SIGTERM, on_stop_signal, &s);
     s.sigint = evsignal_new(s.base, SIGINT, on_stop_signal, &s);
     s.sighup = evsignal_new(s.base, SIGHUP, on_hup, &s);

@@ -465,6 +465,24 @@ static void test_privileges(void **state)
     assert_int_equal(st.st_uid, 65534);
     assert_int_equal(get(f, "/spring24", BROWSER), 302);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "total", 1, 3000), 1);
+
+    /* core_dumps = off (review item 18): not dumpable, so the kernel gives
+     * the files of /proc/PID to root although the process runs as nobody.
+     * On: dumpable after the change of user too (which had reset it to 0). */
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)f->d.pid);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(h_daemon_start(&f->d, &f->r,
+                                    "server.user = nobody\n"
+                                    "server.group = nogroup\n"
+                                    "server.allow_root = off\n"
+                                    "server.core_dumps = on",
+                                    true),
+                     0);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)f->d.pid);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_uid, 65534);
 }
 
 static int run_cmd(const char *cmd, char *out, size_t cap)
