@@ -1053,11 +1053,6 @@ static void test_marker_gap_applied_once(void **state)
     assert_int_equal(h_log_count(&f->d, "event=flush_marker_gap"), 1);
 }
 
-static int setup_one_worker(void **state)
-{
-    return start_with(state, "server.threads = 1");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1069,7 +1064,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigint_flushes, setup_slow_flush, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_idle_closed, setup_short_timeout,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_marker_gap_applied_once, setup_one_worker,
+        cmocka_unit_test_setup_teardown(test_marker_gap_applied_once, setup_one_thread,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
