@@ -71,6 +71,7 @@ struct conf {
     /* Derived at load time, not directives. */
     char *path;           /* the file this came from */
     char *redis_password; /* contents of password_file, or NULL */
+    int *lines;           /* each directive's line in path (0: not set there) */
 };
 
 /* A conf holding every default. Owned by the caller; free with conf_free. */
@@ -103,6 +104,11 @@ bool conf_reloadable(const char *section, const char *name);
 
 /* Print the effective conf in the file's own syntax. */
 void conf_print(const struct conf *c, FILE *out);
+
+/* "FILE:LINE: key" (or "FILE: key" when the key took its default), for
+ * errors found after the parse, at start or by -t. Returns buf. */
+const char *conf_where(const struct conf *c, const char *section, const char *key,
+                       char *buf, size_t cap);
 
 /* Warnings worth a log line at start (301/308...), written one per line. */
 void conf_warnings(const struct conf *c, FILE *out);

@@ -26,6 +26,10 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *s);
 const char *log_level_name(enum log_level level);
 
+/* Whether path can be opened as log_open would (it is created if missing):
+ * for -t. 0, or -1 with a reason in err. */
+int log_check(const char *path, char *err, size_t errsz);
+
 /* Log to the file at path (appending, created 0640), or back to the original
  * stderr when path is "". The file replaces fd 2, so whatever else writes to
  * stderr lands there too. Main thread only. 0, or -1 with a reason in err

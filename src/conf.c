@@ -367,6 +367,7 @@ static bool section_known(const char *s)
 struct conf *conf_new(void)
 {
     struct conf *c = xcalloc(1, sizeof(*c));
+    c->lines = xcalloc(NDIRECTIVES, sizeof(*c->lines));
     for (size_t i = 0; i < NDIRECTIVES; i++) {
         const char *why = NULL;
         if (directive_set(&directives[i], c, directives[i].def, &why) != 0) {
@@ -434,6 +435,7 @@ void conf_free(struct conf *c)
             free(*(char **)((char *)c + directives[i].offset));
     free(c->path);
     free(c->redis_password);
+    free(c->lines);
     free(c);
 }
 
@@ -444,7 +446,20 @@ struct conf *conf_dup(const struct conf *c)
         copy_value(&directives[i], d, c);
     d->path = c->path ? xstrdup(c->path) : NULL;
     d->redis_password = c->redis_password ? xstrdup(c->redis_password) : NULL;
+    memcpy(d->lines, c->lines, NDIRECTIVES * sizeof(*d->lines));
     return d;
+}
+
+const char *conf_where(const struct conf *c, const char *section, const char *key,
+                       char *buf, size_t cap)
+{
+    const struct directive *d = directive_find(section, key);
+    int line = d != NULL ? c->lines[d - directives] : 0;
+    if (line > 0)
+        snprintf(buf, cap, "%s:%d: %s", c->path ? c->path : "-", line, key);
+    else
+        snprintf(buf, cap, "%s: %s", c->path ? c->path : "-", key);
+    return buf;
 }
 
 void conf_apply_reloadable(struct conf *dst, const struct conf *src)
@@ -493,7 +508,6 @@ struct parse_state {
     bool section_bad; /* the current section is unknown (reported once) */
     char *long_value; /* the value of a line longer than inih's buffer */
     struct conf *conf;
-    unsigned char seen[NDIRECTIVES];
 };
 
 static void parse_error(struct parse_state *ps, const char *key, const char *fmt, ...)
@@ -615,11 +629,11 @@ static int on_directive(void *user, const char *section, const char *name,
         return 1;
     }
     size_t idx = (size_t)(d - directives);
-    if (ps->seen[idx]) {
+    if (ps->conf->lines[idx] != 0) {
         parse_error(ps, name, "duplicate (or an indented continuation line)");
         return 1;
     }
-    ps->seen[idx] = 1;
+    ps->conf->lines[idx] = ps->lineno;
     for (const char *p = value; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
             parse_error(ps, name, "control character in value");
@@ -630,6 +644,24 @@ static int on_directive(void *user, const char *section, const char *name,
         parse_error(ps, name, "%s: \"%s\" (accepted: %s)", why, value, acc);
     }
     return 1;
+}
+
+/* admin_listen takes the public listener's port on an address it also
+ * covers (the same one, or a wildcard on either side). */
+static bool listeners_clash(const struct conf *c)
+{
+    char *h1 = NULL, *h2 = NULL;
+    int p1, p2;
+    bool clash = false;
+    if (strcmp(c->admin_listen, "off") != 0 &&
+        conf_split_hostport(c->listen, &h1, &p1) == 0 &&
+        conf_split_hostport(c->admin_listen, &h2, &p2) == 0 && p1 == p2)
+        clash = strcmp(h1, h2) == 0 || strcmp(h1, "0.0.0.0") == 0 ||
+                strcmp(h1, "::") == 0 || strcmp(h2, "0.0.0.0") == 0 ||
+                strcmp(h2, "::") == 0;
+    free(h1);
+    free(h2);
+    return clash;
 }
 
 /* Read the password file: its first line, without the newline. */
@@ -678,6 +710,13 @@ struct conf *conf_load_stream(FILE *in, const char *name, FILE *err)
     if (ps.errors == 0 && ps.conf->redis_password_file[0] != '\0' &&
         read_password(ps.conf, err) != 0)
         ps.errors++;
+    if (ps.errors == 0 && listeners_clash(ps.conf)) {
+        char where[400];
+        fprintf(err, "%s: the same address as listen (%s)\n",
+                conf_where(ps.conf, "server", "admin_listen", where, sizeof(where)),
+                ps.conf->listen);
+        ps.errors++;
+    }
     if (ps.errors > 0) {
         conf_free(ps.conf);
         return NULL;

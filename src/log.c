@@ -72,6 +72,24 @@ void log_write(enum log_level level, const char *fmt, ...)
     } while (w < 0 && errno == EINTR);
 }
 
+/* The log file, opened for appending (created 0640). fd, or -1 with err. */
+static int open_file(const char *path, char *err, size_t errsz)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (fd < 0)
+        snprintf(err, errsz, "cannot open log file %s: %s", path, strerror(errno));
+    return fd;
+}
+
+int log_check(const char *path, char *err, size_t errsz)
+{
+    int fd = open_file(path, err, errsz);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 int log_open(const char *path, char *err, size_t errsz)
 {
     if (stderr_copy < 0) {
@@ -82,13 +100,8 @@ int log_open(const char *path, char *err, size_t errsz)
         }
     }
     int fd = stderr_copy;
-    if (path[0] != '\0') {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0) {
-            snprintf(err, errsz, "cannot open log file %s: %s", path, strerror(errno));
-            return -1;
-        }
-    }
+    if (path[0] != '\0' && (fd = open_file(path, err, errsz)) < 0)
+        return -1;
     int rc = dup2(fd, 2);
     int saved = errno;
     if (fd != stderr_copy)

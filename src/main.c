@@ -73,14 +73,35 @@ int main(int argc, char **argv)
     /* The bots list is read at start by each worker; check it here too so
      * that -t and a bad file fail the same way. */
     if (conf->bots_file[0] != '\0') {
-        char err[256];
+        char err[256], where[400];
         struct privacy_bots *b = privacy_bots_load(conf->bots_file, err, sizeof(err));
         if (b == NULL) {
-            fprintf(stderr, "%s: bots_file: %s\n", path, err);
+            fprintf(stderr, "%s: %s\n",
+                    conf_where(conf, "tracking", "bots_file", where, sizeof(where)), err);
             conf_free(conf);
             return 1;
         }
         privacy_bots_free(b);
+    }
+    /* Root or not, and who to become, is settled before anything is bound;
+     * -t runs the same checks as a start. */
+    struct priv priv;
+    char err[512], note[256], where[400];
+    const char *key;
+    if (priv_plan(conf->user, conf->group, conf->allow_root, &priv, note, sizeof(note),
+                  &key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", conf_where(conf, "server", key, where, sizeof(where)),
+                err);
+        conf_free(conf);
+        return 1;
+    }
+    if (conf->log_file[0] != '\0' &&
+        (test ? log_check(conf->log_file, err, sizeof(err))
+              : log_open(conf->log_file, err, sizeof(err))) != 0) {
+        fprintf(stderr, "%s: %s\n", conf_where(conf, "log", "file", where, sizeof(where)),
+                err);
+        conf_free(conf);
+        return 1;
     }
     if (test) {
         conf_warnings(conf, stderr);
@@ -88,20 +109,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "hopcount: configuration %s is valid\n", path);
         conf_free(conf);
         return 0;
-    }
-    /* Root or not, and who to become, is settled before anything is bound. */
-    struct priv priv;
-    char err[512], note[256];
-    if (priv_plan(conf->user, conf->group, conf->allow_root, &priv, note, sizeof(note),
-                  err, sizeof(err)) != 0) {
-        fprintf(stderr, "hopcount: %s\n", err);
-        conf_free(conf);
-        return 1;
-    }
-    if (conf->log_file[0] != '\0' && log_open(conf->log_file, err, sizeof(err)) != 0) {
-        fprintf(stderr, "hopcount: %s\n", err);
-        conf_free(conf);
-        return 1;
     }
     log_set_level((enum log_level)conf->log_level);
     log_route_libevent();

@@ -11,9 +11,10 @@
 #include "util.h"
 
 int priv_plan(const char *user, const char *group, bool allow_root, struct priv *p,
-              char *note, size_t notesz, char *err, size_t errsz)
+              char *note, size_t notesz, const char **key, char *err, size_t errsz)
 {
     memset(p, 0, sizeof(*p));
+    *key = "user";
     note[0] = '\0';
     if (geteuid() != 0) {
         if (user[0] != '\0')
@@ -26,6 +27,7 @@ int priv_plan(const char *user, const char *group, bool allow_root, struct priv 
             snprintf(note, notesz, "running as root (allow_root = on)");
             return 0;
         }
+        *key = "allow_root";
         snprintf(err, errsz,
                  "refusing to run as root: set server.user (and server.group) to switch "
                  "after binding, or server.allow_root = on");
@@ -34,7 +36,7 @@ int priv_plan(const char *user, const char *group, bool allow_root, struct priv 
     errno = 0;
     struct passwd *pw = getpwnam(user);
     if (pw == NULL) {
-        snprintf(err, errsz, "server.user: no user %s%s%s", user, errno ? ": " : "",
+        snprintf(err, errsz, "no user %s%s%s", user, errno ? ": " : "",
                  errno ? strerror(errno) : "");
         return -1;
     }
@@ -44,8 +46,9 @@ int priv_plan(const char *user, const char *group, bool allow_root, struct priv 
         errno = 0;
         struct group *gr = getgrnam(group);
         if (gr == NULL) {
-            snprintf(err, errsz, "server.group: no group %s%s%s", group,
-                     errno ? ": " : "", errno ? strerror(errno) : "");
+            *key = "group";
+            snprintf(err, errsz, "no group %s%s%s", group, errno ? ": " : "",
+                     errno ? strerror(errno) : "");
             return -1;
         }
         p->gid = gr->gr_gid;
@@ -53,8 +56,7 @@ int priv_plan(const char *user, const char *group, bool allow_root, struct priv 
     if (p->uid == 0) {
         if (!allow_root) {
             snprintf(err, errsz,
-                     "server.user %s is root: refusing to run as root unless "
-                     "server.allow_root = on",
+                     "%s is root: refusing to run as root unless server.allow_root = on",
                      user);
             return -1;
         }

@@ -747,22 +747,30 @@ static void test_http10_keepalive(void **state)
 }
 
 /* Bad conf files: exit 1 naming the file and line, before listening. */
+/* Run hopcount [-t] -c path; its output (stdout and stderr) and exit code
+ * ("exit=N") in out. */
+static void run_daemon_conf(bool test, const char *path, char *out, size_t cap)
+{
+    char cmd[800];
+    const char *bin = getenv("HOPCOUNT_BIN") ? getenv("HOPCOUNT_BIN") : "build/hopcount";
+    snprintf(cmd, sizeof(cmd), "%s %s -c %s 2>&1; echo exit=$?", bin, test ? "-t" : "",
+             path);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    pclose(p);
+}
+
 static void test_bad_conf_exits_1(void **state)
 {
     struct fx *f = *state;
-    char path[320], cmd[800], out[4096];
-    const char *bin = getenv("HOPCOUNT_BIN") ? getenv("HOPCOUNT_BIN") : "build/hopcount";
+    char path[320], out[4096];
     snprintf(path, sizeof(path), "%s/bad.conf", f->r.dir);
     FILE *c = fopen(path, "w");
     fprintf(c, "[server]\nthreads = 0\nlisten = nowhere\n[redis]\nport = 99999\n");
     fclose(c);
     for (int t = 0; t < 2; t++) {
-        snprintf(cmd, sizeof(cmd), "%s %s -c %s 2>&1; echo exit=$?", bin, t ? "-t" : "",
-                 path);
-        FILE *p = popen(cmd, "r");
-        size_t n = fread(out, 1, sizeof(out) - 1, p);
-        out[n] = '\0';
-        pclose(p);
+        run_daemon_conf(t, path, out, sizeof(out));
         char want[400];
         snprintf(want, sizeof(want),
                  "%s:2: threads: out of range: \"0\" (accepted: auto or 1..256)", path);
@@ -774,13 +782,49 @@ static void test_bad_conf_exits_1(void **state)
         assert_non_null(strstr(out, "exit=1"));
     }
     /* -t on a good conf prints the effective conf and exits 0. */
-    snprintf(cmd, sizeof(cmd), "%s -t -c %s 2>&1; echo exit=$?", bin, f->d.conf);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    pclose(p);
+    run_daemon_conf(true, f->d.conf, out, sizeof(out));
     assert_non_null(strstr(out, "[tracking]\nflush_interval_ms = 100\n"));
     assert_non_null(strstr(out, "exit=0"));
+}
+
+/* Review item 12: -t said "valid" of confs that start then refused. Every
+ * check start runs, -t runs, and both name FILE:LINE. */
+static void test_dash_t_runs_start_checks(void **state)
+{
+    struct fx *f = *state;
+    char bots[512];
+    assert_non_null(realpath("conf/bots.txt", bots));
+    const struct {
+        const char *body; /* after "[tracking]\nbots_file = ...\n" (2 lines) */
+        const char *want; /* after "PATH:" */
+    } bad[] = {
+        {"[server]\nuser = nosuchuser-hc\n", "4: user: no user nosuchuser-hc"},
+        {"[server]\nallow_root = on\nlisten = 127.0.0.1:18181\n"
+         "admin_listen = 127.0.0.1:18181\n",
+         "6: admin_listen: the same address as listen (127.0.0.1:18181)"},
+        {"[server]\nallow_root = on\nlisten = 0.0.0.0:18182\n"
+         "admin_listen = 127.0.0.1:18182\n",
+         "6: admin_listen: the same address as listen (0.0.0.0:18182)"},
+        {"[server]\nallow_root = on\n[log]\nfile = /nonexistent/hc-dir/hopcount.log\n",
+         "6: file: cannot open log file /nonexistent/hc-dir/hopcount.log: No such file"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char path[320], out[4096], want[600];
+        snprintf(path, sizeof(path), "%s/start-check-%zu.conf", f->r.dir, i);
+        FILE *c = fopen(path, "w");
+        assert_non_null(c);
+        fprintf(c, "[tracking]\nbots_file = %s\n%s", bots, bad[i].body);
+        fclose(c);
+        snprintf(want, sizeof(want), "%s:%s", path, bad[i].want);
+        for (int t = 1; t >= 0; t--) {
+            if (geteuid() != 0 && i == 0)
+                continue; /* not root: server.user is ignored, with a note */
+            run_daemon_conf(t, path, out, sizeof(out));
+            if (strstr(out, want) == NULL || strstr(out, "exit=1") == NULL)
+                fail_msg("%s%s: want \"%s\" and exit=1, got:\n%s", t ? "-t " : "", path,
+                         want, out);
+        }
+    }
 }
 
 /* A counter key of the wrong type is refused by Redis: logged and dropped,
@@ -1058,7 +1102,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redirect_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exact_counts_every_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_redis_auth_db_unix, setup_auth_db_unix, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_auth_db_unix, setup_auth_db_unix,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_redis_wrong_password, setup_auth_db_unix,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sigint_flushes, setup_slow_flush, teardown),
@@ -1093,6 +1138,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_cap, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_http10_keepalive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_conf_exits_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dash_t_runs_start_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_in_use_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_markers_not_evictable, setup_volatile_policy,
                                         teardown),
