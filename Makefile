@@ -36,7 +36,8 @@ LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
 HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
 
-UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv
+UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
+	test_access
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
 FAULT_BIN := $(BUILD)/tests/test_faults
@@ -68,6 +69,9 @@ $(BUILD)/hopctl: $(HOPCTL_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+# Daemon modules under unit test, beside the shared ones.
+$(BUILD)/tests/test_access: $(BUILD)/obj/access.o
 
 $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
 	$(E) "  LD      $@"

@@ -3,10 +3,12 @@
  * In minute mode each worker thread keeps a small open-addressing table of
  * (code, status, outcome) -> count for the current UTC minute (thread-local:
  * no locks on the request path). When the minute turns, or at the thread's
- * end, every row is written as one line and the table emptied. The table
- * holds ACCESS_ROWS rows; answers beyond it are counted under code "*". */
+ * end, every row is written as one line and the table emptied. Past
+ * ACCESS_ROWS - ACCESS_OTHERS codes in a minute, answers of new codes are
+ * counted under code "*" (with their status and outcome). */
 #include "access.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,13 @@
 #include "conf.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
-#define ACCESS_ROWS 4096 /* a power of two */
+#define ACCESS_ROWS 4096  /* a power of two */
+#define ACCESS_OTHERS 256 /* rows kept for code "*": > statuses x outcomes */
+_Static_assert(ACCESS_OTHERS > METRICS_NSTATUS * METRICS_NOUTCOME,
+               "every status and outcome pair must find a row for code *");
 
 struct access_row {
     uint64_t count; /* 0: empty */
@@ -57,32 +63,36 @@ static void write_minute(struct access_table *t)
     t->minute = -1;
 }
 
+/* The row of (code, status, outcome): found, or made. Once the table is
+ * down to its last ACCESS_OTHERS free rows, a new code goes to the row of
+ * code "*" with its status and outcome instead; those rows always fit, as
+ * there are fewer status and outcome pairs than ACCESS_OTHERS. */
 static struct access_row *row_for(struct access_table *t, const char *code, size_t len,
                                   int status, const char *outcome)
 {
+    bool others = len == 1 && code[0] == '*';
     uint64_t h =
         hash_bytes(code, len) ^ ((uint64_t)status << 48) ^ (uint64_t)(uintptr_t)outcome;
     size_t i = h & (ACCESS_ROWS - 1);
-    for (size_t probes = 0; probes < ACCESS_ROWS;
-         probes++, i = (i + 1) & (ACCESS_ROWS - 1)) {
+    for (;; i = (i + 1) & (ACCESS_ROWS - 1)) { /* never full: see above */
         struct access_row *r = &t->rows[i];
-        if (r->count == 0) {
-            if (t->used == ACCESS_ROWS - 1 && !(len == 1 && code[0] == '*'))
-                return row_for(t, "*", 1, status, outcome); /* the last row: others */
-            r->hash = h;
-            r->status = status;
-            r->outcome = outcome;
-            r->len = (unsigned char)len;
-            memcpy(r->code, code, len);
-            r->code[len] = '\0';
-            t->used++;
-            return r;
-        }
+        if (r->count == 0)
+            break;
         if (r->hash == h && r->status == status && r->outcome == outcome &&
             r->len == len && memcmp(r->code, code, len) == 0)
             return r;
     }
-    return NULL; /* full of "*" rows: cannot happen with a few outcomes and statuses */
+    if (!others && t->used >= ACCESS_ROWS - ACCESS_OTHERS)
+        return row_for(t, "*", 1, status, outcome);
+    struct access_row *r = &t->rows[i];
+    r->hash = h;
+    r->status = status;
+    r->outcome = outcome;
+    r->len = (unsigned char)len;
+    memcpy(r->code, code, len);
+    r->code[len] = '\0';
+    t->used++;
+    return r;
 }
 
 void access_record(int mode, const char *method, const char *code, size_t code_len,
@@ -104,10 +114,7 @@ void access_record(int mode, const char *method, const char *code, size_t code_l
     if (table->minute != minute && table->used > 0)
         write_minute(table);
     table->minute = minute;
-    struct access_row *r =
-        row_for(table, code ? code : "-", code ? code_len : 1, status, outcome);
-    if (r != NULL)
-        r->count++;
+    row_for(table, code ? code : "-", code ? code_len : 1, status, outcome)->count++;
 }
 
 void access_tick(uint64_t wall_ms, bool final)
