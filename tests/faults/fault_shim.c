@@ -5,7 +5,10 @@
  *     throttled cloud volume, without needing one);
  *   HC_GETRANDOM_EINTR=N: the first N getrandom calls fail with EINTR;
  *   HC_GETRANDOM_ERRNO=E: every getrandom call then fails with errno E (a
- *     kernel or seccomp filter without it). */
+ *     kernel or seccomp filter without it);
+ *   HC_CLOCK_OFFSET_FILE: the wall clock (CLOCK_REALTIME, gettimeofday) is
+ *     off by the seconds that file holds, read at every call, so a test can
+ *     step it (NTP, a VM resumed) while hopcount runs. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +45,8 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
     static long eintr_left = -1;
     if (real == NULL)
         real = (ssize_t(*)(void *, size_t, unsigned int))dlsym(RTLD_NEXT, "getrandom");
-    const char *eintr = getenv("HC_GETRANDOM_EINTR"), *fail = getenv("HC_GETRANDOM_ERRNO");
+    const char *eintr = getenv("HC_GETRANDOM_EINTR"),
+               *fail = getenv("HC_GETRANDOM_ERRNO");
     if (eintr_left < 0)
         eintr_left = eintr != NULL ? atol(eintr) : 0;
     if (eintr_left > 0) {
@@ -54,4 +59,41 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
         return -1;
     }
     return real(buf, len, flags);
+}
+
+/* The offset in seconds the file holds now (0 without one). */
+static long clock_offset(void)
+{
+    const char *path = getenv("HC_CLOCK_OFFSET_FILE");
+    char buf[32] = {0};
+    FILE *f = path != NULL ? fopen(path, "r") : NULL;
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return atol(buf);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+    if (real == NULL)
+        real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+    int rc = real(id, ts);
+    if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+        ts->tv_sec += clock_offset();
+    return rc;
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    struct timespec ts;
+    int rc = clock_gettime(CLOCK_REALTIME, &ts);
+    if (rc == 0) {
+        tv->tv_sec = ts.tv_sec;
+        tv->tv_usec = ts.tv_nsec / 1000;
+    }
+    (void)tz;
+    return rc;
 }

@@ -389,6 +389,53 @@ static void test_writer_id_needs_getrandom(void **state)
     assert_int_equal(h_daemon_start(&f->d, &f->r, NULL, true), 0);
 }
 
+/* Review item 7: cached links aged by the wall clock, so a clock step (NTP,
+ * a VM resumed) expired every entry at once: a burst of lookups. They age
+ * by the monotonic clock: an hour's step forward, seen by everything that
+ * reads the wall clock (libevent re-reads it every 5 s), leaves the cached
+ * link served without a lookup; after its cache_ttl_s of real time it is
+ * looked up again (the positive control). */
+static void test_cache_ages_by_monotonic_clock(void **state)
+{
+    struct fx *f = *state;
+    char offset[400], resp[4096];
+    h_link_add(&f->r, "f01", "https://example.com/f/1", NULL);
+    snprintf(offset, sizeof(offset), "%s/clock-offset", f->r.dir);
+    FILE *o = fopen(offset, "w");
+    assert_non_null(o);
+    fputs("0\n", o);
+    fclose(o);
+    setenv("HC_CLOCK_OFFSET_FILE", offset, 1);
+    assert_int_equal(h_preload_shim(true), 0);
+    int rc =
+        h_daemon_start(&f->d, &f->r, "server.threads = 1\nlinks.cache_ttl_s = 9", true);
+    h_preload_shim(false);
+    unsetenv("HC_CLOCK_OFFSET_FILE");
+    assert_int_equal(rc, 0);
+
+    assert_int_equal(h_get(f->d.port, "GET", "/f01", "", resp, sizeof(resp)), 302);
+    long long fetched = h_now_ms(), lookups = h_cmd_calls(&f->r, "hmget");
+    o = fopen(offset, "w");
+    fputs("3600\n", o);
+    fclose(o);
+    /* Past libevent's 5 s resynchronisation of its cached wall time, asking
+     * all along. */
+    while (h_now_ms() - fetched < 6000) {
+        assert_int_equal(h_get(f->d.port, "GET", "/f01", "", resp, sizeof(resp)), 302);
+        assert_int_equal(h_cmd_calls(&f->r, "hmget"), lookups);
+        h_sleep_ms(200);
+    }
+    long long deadline = h_now_ms() + 6000;
+    while (h_cmd_calls(&f->r, "hmget") == lookups && h_now_ms() < deadline) {
+        assert_int_equal(h_get(f->d.port, "GET", "/f01", "", resp, sizeof(resp)), 302);
+        h_sleep_ms(50);
+    }
+    long long aged = h_now_ms() - fetched;
+    assert_int_equal(h_cmd_calls(&f->r, "hmget"), lookups + 1);
+    if (aged < 8500)
+        fail_msg("looked up again after %lld ms; cache_ttl_s is 9", aged);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +447,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_loss_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_id_needs_getrandom, setup_redis_only,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cache_ages_by_monotonic_clock,
+                                        setup_redis_only, teardown),
     };
     if (getenv("FAULTS_ONLY") != NULL) /* e.g. FAULTS_ONLY=test_sigkill* */
         cmocka_set_test_filter(getenv("FAULTS_ONLY"));
