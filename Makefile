@@ -14,8 +14,13 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# -Iinclude first: hiredis's include dir holds generic names (async.h, read.h).
-ALL_CFLAGS = -Iinclude -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+# Each wing sees its own headers and common's (ours first: hiredis's include
+# dir holds generic names such as async.h and read.h); tests see all three.
+INC_common := -Iinclude/common
+INC_daemon := -Iinclude/common -Iinclude/daemon
+INC_cli := -Iinclude/common -Iinclude/cli
+INC_tests := -Iinclude/common -Iinclude/daemon -Iinclude/cli
+BASE_CFLAGS = -std=c11 -O2 -g $(WARN) -D_GNU_SOURCE $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lhttp_parser -lpthread -lm $(LDLIBS)
 
@@ -27,14 +32,17 @@ Q :=
 E := @true
 endif
 
-# Modules shared by the daemon, hopctl and the tests.
-LIB_SRC := util log conf code url privacy keys hash tally reply batch spool csv
-DAEMON_SRC := $(LIB_SRC) rconn links offload flush access http handler metrics admin priv worker server paths main
-HOPCTL_SRC := $(LIB_SRC) store paths hopctl
+# Three wings (docs/architecture.md): what both programs share, the
+# daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
+# cli; a wing includes only its own headers and common's (make check-wings).
+COMMON_SRC := util log conf code url keys hash paths
+DAEMON_SRC := privacy tally reply batch spool rconn links offload flush access http handler \
+	metrics admin priv worker server main
+CLI_SRC := store csv ctl output links import stats main
 
-LIB_OBJ := $(LIB_SRC:%=$(BUILD)/obj/%.o)
-DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/%.o)
-HOPCTL_OBJ := $(HOPCTL_SRC:%=$(BUILD)/obj/%.o)
+COMMON_OBJ := $(COMMON_SRC:%=$(BUILD)/obj/common/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o)
+CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
 	test_access
@@ -46,42 +54,50 @@ OVERFLOW_BIN := $(BUILD)/tests/test_overflow
 SHIM := $(BUILD)/tests/fault_shim.so
 
 .SECONDARY:
-.PHONY: all clean run test test-faults deps check-deps unit e2e fmt bench bench-import fuzz \
-	install uninstall
+.PHONY: all clean run test test-faults deps check-deps check-wings unit e2e fmt bench \
+	bench-import fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(E) "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(INC_$(firstword $(subst /, ,$*))) $(BASE_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults
 	$(E) "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	$(Q)$(CC) $(INC_tests) $(BASE_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/hopcount: $(DAEMON_OBJ)
+$(BUILD)/hopcount: $(COMMON_OBJ) $(DAEMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/hopctl: $(HOPCTL_OBJ)
+$(BUILD)/hopctl: $(COMMON_OBJ) $(CLI_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
+# A unit test links common and the modules it tests, nothing else.
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-# Daemon modules under unit test, beside the shared ones.
-$(BUILD)/tests/test_access: $(BUILD)/obj/access.o
+$(BUILD)/tests/test_privacy: $(BUILD)/obj/daemon/privacy.o
+$(BUILD)/tests/test_tally: $(BUILD)/obj/daemon/tally.o
+$(BUILD)/tests/test_reply: $(BUILD)/obj/daemon/reply.o
+$(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o
+$(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
+$(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
 
-$(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+$(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+$(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+# The overflow suite writes spool files of its own.
+$(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ) \
+		$(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
@@ -91,11 +107,11 @@ $(SHIM): tests/faults/fault_shim.c | $(BUILD)/tests/faults
 	$(E) "  CC      $@"
 	$(Q)$(CC) -std=c11 -O2 $(WARN) -fPIC -shared -o $@ $< -ldl
 
-$(FAULT_BIN): $(BUILD)/tests/faults/test_faults.o $(BUILD)/tests/e2e/harness.o $(LIB_OBJ)
+$(FAULT_BIN): $(BUILD)/tests/faults/test_faults.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/obj $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults:
+$(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults:
 	$(Q)mkdir -p $@
 
 # make install PREFIX=/usr/local DESTDIR=...: the programs (linked with the
@@ -112,14 +128,16 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 INST := $(BUILD)/install
 INSTALL ?= install
 
-$(INST)/paths.o: src/paths.c include/paths.h
+$(INST)/paths.o: src/common/paths.c include/common/paths.h
 	@mkdir -p $(INST)
-	$(Q)$(CC) $(ALL_CFLAGS) -DHOPCOUNT_CONF_DEFAULT='"$(CONFDIR)/hopcount.conf"' -c -o $@ $<
+	$(Q)$(CC) $(INC_common) $(BASE_CFLAGS) -DHOPCOUNT_CONF_DEFAULT='"$(CONFDIR)/hopcount.conf"' \
+		-c -o $@ $<
 
-$(INST)/hopcount: $(filter-out $(BUILD)/obj/paths.o,$(DAEMON_OBJ)) $(INST)/paths.o
+$(INST)/hopcount: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(DAEMON_OBJ) \
+		$(INST)/paths.o
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(INST)/hopctl: $(filter-out $(BUILD)/obj/paths.o,$(HOPCTL_OBJ)) $(INST)/paths.o
+$(INST)/hopctl: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(CLI_OBJ) $(INST)/paths.o
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The conf and unit with their installed paths.
@@ -171,10 +189,14 @@ run: check-deps
 unit: $(UNIT_BIN)
 e2e: $(BUILD)/hopcount $(BUILD)/hopctl $(E2E_BIN)
 
-test: check-deps
+test: check-deps check-wings
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(BUILD)/hopctl $(UNIT_BIN) $(E2E_BIN) \
 		$(INST)/hopcount $(INST)/hopctl
 	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HOPCTL_BIN=$(BUILD)/hopctl tests/run $(UNIT_BIN) $(E2E_BIN)
+
+# A wing includes its own headers and common's, never another wing's.
+check-wings:
+	$(Q)scripts/check-wings
 
 # Redis and hopcount misbehaving under load (counts must stay exact), and abuse.
 test-faults: check-deps
@@ -186,15 +208,18 @@ test-faults: check-deps
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
 FUZZERS := url request conf csv
-FUZZ_SRC := $(LIB_SRC:%=src/%.c)
-FUZZ_CFLAGS = -Iinclude -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+FUZZ_SRC := $(COMMON_SRC:%=src/common/%.c)
+FUZZ_CFLAGS = $(INC_tests) -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(PKG_CFLAGS)
 
-# fuzz_request drives the daemon's own HTTP input path.
-FUZZ_EXTRA_request := src/http.c src/metrics.c src/access.c
+# What each driver needs beyond common: fuzz_request drives the daemon's
+# own HTTP input path.
+FUZZ_EXTRA_request := $(addprefix src/daemon/,http.c metrics.c access.c privacy.c reply.c)
+FUZZ_EXTRA_url := src/daemon/reply.c
+FUZZ_EXTRA_csv := src/cli/csv.c
 
 .SECONDEXPANSION:
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $$(FUZZ_EXTRA_$$*) $(wildcard include/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $$(FUZZ_EXTRA_$$*) $(wildcard include/*/*.h)
 	@mkdir -p build/fuzz
 	$(E) "  FUZZ-CC $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA_$*) $(LDLIBS_ALL)
@@ -220,9 +245,9 @@ bench-import: check-deps
 	$(Q)loadtest/import
 
 fmt:
-	clang-format -i src/*.c include/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c
+	clang-format -i src/*/*.c include/*/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c
 
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*/*.d)

@@ -1,0 +1,101 @@
+/* ctl: hopctl's shared helpers: messages, link checks, the store. */
+#include "ctl.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "code.h"
+#include "url.h"
+
+/* Copy s[0..len) into out for a message: at most 80 bytes, anything outside
+ * printable ASCII as \xNN, so no input can forge a line of output. */
+const char *ctl_shown(const char *s, size_t len, char *out, size_t outsz)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < len && w + 8 < outsz; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == 80) {
+            w += (size_t)snprintf(out + w, outsz - w, "...");
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[w++] = (char)c;
+        else
+            w += (size_t)snprintf(out + w, outsz - w, "\\x%02x", c);
+    }
+    out[w] = '\0';
+    return out;
+}
+
+void ctl_vsay(const char *fmt, va_list ap)
+{
+    fputs("hopctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+/* A target read from Redis, for a table: as is when it is a valid target,
+ * else escaped by ctl_shown() (other tools may have written anything). */
+const char *ctl_shown_url(const char *s, size_t len, char *out, size_t outsz)
+{
+    if (url_target_ok(s, len, NULL))
+        return s;
+    return ctl_shown(s, len, out, outsz);
+}
+
+/* The same for a campaign name. */
+const char *ctl_shown_campaign(const char *s, size_t len, char *out, size_t outsz)
+{
+    if (code_campaign_valid(s, len))
+        return s;
+    return ctl_shown(s, len, out, outsz);
+}
+
+int ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctl_vsay(fmt, ap);
+    va_end(ap);
+    return EXIT_BAD;
+}
+
+/* Why code, url and campaign cannot make a link, or NULL when they can. The
+ * same rules the daemon re-checks when it reads the link back. */
+const char *ctl_link_invalid(const struct store_link *l, char *buf, size_t bufsz)
+{
+    char s[400];
+    const char *why = NULL;
+    if (!code_valid(l->code, l->code_len))
+        snprintf(buf, bufsz, "code \"%s\" is not [A-Za-z0-9_-]{1,64}",
+                 ctl_shown(l->code, l->code_len, s, sizeof(s)));
+    else if (!url_target_ok(l->url, l->url_len, &why))
+        snprintf(buf, bufsz, "target \"%s\": %s",
+                 ctl_shown(l->url, l->url_len, s, sizeof(s)), why);
+    else if (l->campaign_len > 0 && !code_campaign_valid(l->campaign, l->campaign_len))
+        snprintf(buf, bufsz, "campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
+                 ctl_shown(l->campaign, l->campaign_len, s, sizeof(s)));
+    else
+        return NULL;
+    return buf;
+}
+
+int ctl_connect(struct ctl *ctl)
+{
+    char err[512];
+    ctl->store = store_open(ctl->conf, err, sizeof(err));
+    if (ctl->store == NULL)
+        return ctl_fail("%s", err);
+    return EXIT_OK;
+}
+
+void ctl_link_from_args(struct store_link *l, const char *code, const char *url,
+                        const char *campaign)
+{
+    l->code = code;
+    l->code_len = strlen(code);
+    l->url = url;
+    l->url_len = strlen(url);
+    l->campaign = campaign ? campaign : "";
+    l->campaign_len = campaign ? strlen(campaign) : 0;
+}

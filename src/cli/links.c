@@ -1,0 +1,313 @@
+/* links: hopctl add, new, rm and list. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "code.h"
+#include "csv.h"
+#include "ctl.h"
+#include "keys.h"
+#include "output.h"
+#include "util.h"
+
+/* ---- add, new, rm ------------------------------------------------------ */
+
+int cmd_add(struct ctl *ctl)
+{
+    struct store_link l;
+    char why[512], err[512];
+    enum store_result res;
+
+    ctl_link_from_args(&l, ctl->args[0], ctl->args[1], ctl->o.campaign);
+    if (ctl_link_invalid(&l, why, sizeof(why)))
+        return ctl_fail("%s", why);
+    if (ctl_connect(ctl) != EXIT_OK)
+        return EXIT_BAD;
+    if (store_set(ctl->store, &l, ctl->o.force, &res, err, sizeof(err)) != 0)
+        return ctl_fail("%s", err);
+    switch (res) {
+    case STORE_ADDED:
+        printf("%s: added\n", l.code);
+        return EXIT_OK;
+    case STORE_REPLACED:
+        printf("%s: replaced\n", l.code);
+        return EXIT_OK;
+    case STORE_UNCHANGED:
+        printf("%s: unchanged\n", l.code);
+        return EXIT_OK;
+    case STORE_EXISTS:
+        return ctl_fail(
+            "link %s exists with another target or campaign (--force replaces it)",
+            l.code);
+    default:
+        return ctl_fail("link %s: %s", l.code, err);
+    }
+}
+
+int cmd_new(struct ctl *ctl)
+{
+    struct store_link l;
+    char code[CODE_MAX_LEN + 1], why[512], err[512];
+    enum store_result res;
+
+    ctl_link_from_args(&l, "x", ctl->args[0], ctl->o.campaign);
+    if (ctl_link_invalid(&l, why, sizeof(why)))
+        return ctl_fail("%s", why);
+    if (ctl_connect(ctl) != EXIT_OK)
+        return EXIT_BAD;
+    size_t len =
+        ctl->o.given & OPT_LENGTH ? (size_t)ctl->o.length : CODE_RANDOM_DEFAULT_LEN;
+    /* A fresh code is one no link has: any answer but "added" is a collision. */
+    for (int attempt = 0; attempt < 10; attempt++) {
+        if (code_random(code, len) != 0)
+            return ctl_fail("no randomness: getrandom failed");
+        l.code = code;
+        l.code_len = len;
+        if (store_set_append(ctl->store, &l, false, NULL,
+                             (int64_t)(util_wall_ms() / 1000), err, sizeof(err)) != 0 ||
+            store_set_reply(ctl->store, &res, err, sizeof(err)) != 0)
+            return ctl_fail("%s", err);
+        if (res == STORE_ADDED) {
+            printf("%s\n", code);
+            return EXIT_OK;
+        }
+    }
+    return ctl_fail("no free code of length %zu after 10 tries (use a longer --length)",
+                    len);
+}
+
+int cmd_rm(struct ctl *ctl)
+{
+    const char *code = ctl->args[0];
+    char s[400], err[512];
+    int removed;
+
+    if (!code_valid(code, strlen(code)))
+        return ctl_fail("code \"%s\" is not [A-Za-z0-9_-]{1,64}",
+                        ctl_shown(code, strlen(code), s, sizeof(s)));
+    if (ctl_connect(ctl) != EXIT_OK)
+        return EXIT_BAD;
+    if (store_rm(ctl->store, code, ctl->o.purge, &removed, err, sizeof(err)) != 0)
+        return ctl_fail("%s", err);
+    if (removed == 0)
+        return ctl_fail("no such link: %s", code);
+    if (removed == 1)
+        printf("%s: removed (its counts are kept; --purge deletes them)\n", code);
+    else if (removed == 2)
+        printf("%s: counts purged (the link was already gone)\n", code);
+    else
+        printf("%s: removed, counts purged\n", code);
+    return EXIT_OK;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+struct listed {
+    char *code;
+    char *url;      /* NULL: the link was gone by the time it was read */
+    char *campaign; /* NULL: none */
+    long long created;
+};
+
+struct list {
+    struct listed *v;
+    size_t n, cap;
+};
+
+static void list_push(struct list *l, const char *code, size_t len)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    memset(&l->v[l->n], 0, sizeof(l->v[0]));
+    l->v[l->n++].code = xstrndup(code, len);
+}
+
+static void list_free(struct list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].code);
+        free(l->v[i].url);
+        free(l->v[i].campaign);
+    }
+    free(l->v);
+}
+
+static int by_code(const void *a, const void *b)
+{
+    return strcmp(((const struct listed *)a)->code, ((const struct listed *)b)->code);
+}
+
+/* SCAN (or SSCAN) with cursor until it comes back to 0; every element that
+ * is a valid code after skipping `skip` bytes goes into l. */
+static int scan_codes(struct store *st, const char *cmd, const char *key,
+                      const char *match, size_t skip, struct list *l, char *err,
+                      size_t errsz)
+{
+    redisContext *rc = store_redis(st);
+    char cursor[32] = "0";
+    do {
+        redisReply *r;
+        if (key != NULL)
+            r = redisCommand(rc, "%s %s %s COUNT 1000", cmd, key, cursor);
+        else
+            r = redisCommand(rc, "%s %s MATCH %s COUNT 1000", cmd, cursor, match);
+        if (r == NULL) {
+            snprintf(err, errsz, "redis: %s", store_conn_error(st));
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errsz, "%s: %s", cmd,
+                     r->type == REDIS_REPLY_ERROR ? r->str
+                                                  : "unexpected answer from redis");
+            freeReplyObject(r);
+            return -1;
+        }
+        util_strlcpy(cursor, r->element[0]->str, sizeof(cursor));
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *k = keys->element[i];
+            if (k->type == REDIS_REPLY_STRING && k->len > skip &&
+                code_valid(k->str + skip, k->len - skip))
+                list_push(l, k->str + skip, k->len - skip);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+/* HMGET url campaign created for every listed code, pipelined. */
+static int fetch_links(struct store *st, struct list *l, char *err, size_t errsz)
+{
+    redisContext *rc = store_redis(st);
+    const char *prefix = store_prefix(st);
+    for (size_t base = 0; base < l->n; base += CTL_PIPELINE) {
+        size_t end = base + CTL_PIPELINE < l->n ? base + CTL_PIPELINE : l->n;
+        for (size_t i = base; i < end; i++) {
+            char key[KEYS_MAX];
+            keys_link(key, prefix, l->v[i].code, strlen(l->v[i].code));
+            redisAppendCommand(rc, "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
+                               KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED);
+        }
+        for (size_t i = base; i < end; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(rc, (void **)&r) != REDIS_OK || r == NULL) {
+                snprintf(err, errsz, "redis: %s", store_conn_error(st));
+                return -1;
+            }
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+                redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2];
+                if (u->type == REDIS_REPLY_STRING)
+                    l->v[i].url = xstrndup(u->str, u->len);
+                if (c->type == REDIS_REPLY_STRING && c->len > 0)
+                    l->v[i].campaign = xstrndup(c->str, c->len);
+                if (t->type == REDIS_REPLY_STRING)
+                    util_parse_ll(t->str, &l->v[i].created);
+            }
+            freeReplyObject(r);
+        }
+    }
+    return 0;
+}
+
+int cmd_list(struct ctl *ctl)
+{
+    struct list l = {0};
+    char key[KEYS_MAX], match[KEYS_MAX + 1], err[512];
+    const char *camp = ctl->o.campaign;
+    int rv = EXIT_BAD;
+
+    if (camp != NULL && !code_campaign_valid(camp, strlen(camp)))
+        return ctl_fail("campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
+                        ctl_shown(camp, strlen(camp), err, sizeof(err)));
+    if (ctl_connect(ctl) != EXIT_OK)
+        return EXIT_BAD;
+    const char *prefix = store_prefix(ctl->store);
+    if (camp != NULL) {
+        keys_campaign_links(key, prefix, camp, strlen(camp));
+        if (scan_codes(ctl->store, "SSCAN", key, NULL, 0, &l, err, sizeof(err)) != 0)
+            goto out;
+    } else {
+        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
+        int n = keys_link(match, prefix, "", 0);
+        memcpy(match + n, "*", 2);
+        if (scan_codes(ctl->store, "SCAN", NULL, match, (size_t)n, &l, err,
+                       sizeof(err)) != 0)
+            goto out;
+    }
+    /* SCAN may return a key more than once: sort, then drop repeats. (No
+     * links: l.v is NULL, which qsort must not be given.) */
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof(*l.v), by_code);
+    size_t w = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (w > 0 && strcmp(l.v[w - 1].code, l.v[i].code) == 0) {
+            free(l.v[i].code);
+            continue;
+        }
+        l.v[w++] = l.v[i];
+    }
+    l.n = w;
+    if (fetch_links(ctl->store, &l, err, sizeof(err)) != 0)
+        goto out;
+
+    size_t cw = 4, kw = 8;
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.v[i].url == NULL)
+            continue;
+        size_t a = strlen(l.v[i].code), b = l.v[i].campaign ? strlen(l.v[i].campaign) : 1;
+        cw = a > cw ? a : cw;
+        kw = b > kw ? b : kw;
+    }
+    if (ctl->o.format == FORMAT_TABLE)
+        printf("%-*s  %-*s  %-10s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN", "CREATED",
+               "URL");
+    else if (ctl->o.format == FORMAT_CSV)
+        printf("code,url,campaign\n");
+    else
+        printf("[");
+    bool first = true;
+    for (size_t i = 0; i < l.n; i++) {
+        struct listed *e = &l.v[i];
+        if (e->url == NULL)
+            continue; /* removed since the scan, or a set member without a link */
+        if (ctl->o.format == FORMAT_TABLE) {
+            char day[16] = "-";
+            if (e->created > 0)
+                utc_date(e->created, day, sizeof(day));
+            char su[400], sc[400];
+            printf("%-*s  %-*s  %-10s  %s\n", (int)cw, e->code, (int)kw,
+                   e->campaign ? ctl_shown_campaign(e->campaign, strlen(e->campaign), sc,
+                                                    sizeof(sc))
+                               : "-",
+                   day, ctl_shown_url(e->url, strlen(e->url), su, sizeof(su)));
+        } else if (ctl->o.format == FORMAT_CSV) {
+            printf("%s,", e->code);
+            csv_write_field(stdout, e->url, strlen(e->url));
+            putchar(',');
+            if (e->campaign)
+                csv_write_field(stdout, e->campaign, strlen(e->campaign));
+            putchar('\n');
+        } else {
+            printf("%s\n  {\"code\": ", first ? "" : ",");
+            json_string(stdout, e->code, strlen(e->code));
+            printf(", \"url\": ");
+            json_string(stdout, e->url, strlen(e->url));
+            printf(", \"campaign\": ");
+            json_string_or_null(stdout, e->campaign,
+                                e->campaign ? strlen(e->campaign) : 0);
+            printf(", \"created\": %lld}", e->created);
+        }
+        first = false;
+    }
+    if (ctl->o.format == FORMAT_JSON)
+        printf("%s]\n", first ? "" : "\n");
+    rv = EXIT_OK;
+out:
+    if (rv != EXIT_OK)
+        ctl_fail("%s", err);
+    list_free(&l);
+    return rv;
+}

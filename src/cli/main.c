@@ -1,0 +1,226 @@
+/* hopctl: create and manage tracked links and read their counts (SPEC §5):
+ * the command line and its dispatch. Shares hopcount's conf file and its
+ * validation: code, url, keys. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "code.h"
+#include "conf.h"
+#include "ctl.h"
+#include "paths.h"
+#include "util.h"
+
+struct command {
+    const char *name;
+    int (*run)(struct ctl *ctl);
+    unsigned allowed; /* OPT_* bits */
+    int min_args, max_args;
+    const char *synopsis;
+    const char *help;
+};
+
+static const struct command *current;
+
+static void usage(FILE *out);
+
+int ctl_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctl_vsay(fmt, ap);
+    va_end(ap);
+    if (current != NULL)
+        fprintf(stderr, "usage: hopctl [-c FILE] %s\n", current->synopsis);
+    else
+        usage(stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- command line -------------------------------------------------------- */
+
+static const struct command commands[] = {
+    {"add", cmd_add, OPT_CAMPAIGN | OPT_FORCE, 2, 2,
+     "add CODE URL [--campaign NAME] [--force]",
+     "Create the link CODE to URL, in campaign NAME. An existing CODE with another\n"
+     "target or campaign is kept unless --force (which keeps its counts and created "
+     "time).\n"
+     "Running hopcount servers serve the change within a second.\n"},
+    {"new", cmd_new, OPT_CAMPAIGN | OPT_LENGTH, 1, 1,
+     "new URL [--campaign NAME] [--length N]",
+     "Create a link to URL under a fresh random code and print the code. Codes are\n"
+     "N characters (default 8, 4 to 64) of 2-9 a-z A-Z without look-alikes (0 O o 1 l "
+     "I).\n"},
+    {"rm", cmd_rm, OPT_PURGE, 1, 1, "rm CODE [--purge]",
+     "Remove the link CODE (and from its campaign). Its counts stay for the record\n"
+     "unless --purge; campaign totals keep the follows they counted.\n"},
+    {"list", cmd_list, OPT_CAMPAIGN | OPT_FORMAT, 0, 0,
+     "list [--campaign NAME] [--format table|csv|json]",
+     "List links sorted by code (SCAN, never KEYS). --format csv writes\n"
+     "code,url,campaign rows that hopctl import reads back.\n"},
+    {"import", cmd_import, OPT_FORCE, 1, 1, "import FILE|- [--force]",
+     "Create links from CSV rows code,url[,campaign] (a header row is optional,\n"
+     "fields may be quoted). Every good row is written, pipelined; each bad row is\n"
+     "reported as FILE:LINE: reason and the exit status is then 1. Rows whose code\n"
+     "exists with another target are bad unless --force. - reads stdin.\n"},
+    {"stats", cmd_stats, OPT_CAMPAIGN | OPT_DAYS | OPT_FORMAT, 0, 1,
+     "stats CODE | --campaign NAME [--days N] [--format table|csv|json]",
+     "Show all-time follows and bot follows and a per-day series (UTC) of the last\n"
+     "N days (default 14, zero-filled) for a link or a campaign.\n"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hopctl [-c FILE] COMMAND [ARGS]\n"
+            "  -c FILE   hopcount's configuration file, for the Redis connection\n"
+            "            (default %s)\n",
+            paths_conf_default);
+    fputs("  -h, --help    this help; hopctl COMMAND --help for one command\n"
+          "  -V, --version the version\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %s\n", commands[i].synopsis);
+    fprintf(out, "exit status: 0 done, 1 bad input or failure, 2 usage error\n");
+}
+
+static int parse_int_opt(const char *name, const char *val, int min, int max, int *out)
+{
+    long long v;
+    if (util_parse_ll(val, &v) != 0 || v < min || v > max)
+        return ctl_usage_error("--%s: \"%s\" is not a number from %d to %d", name, val,
+                               min, max);
+    *out = (int)v;
+    return EXIT_OK;
+}
+
+static int parse_command(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"campaign", required_argument, NULL, 'C'},
+        {"force", no_argument, NULL, 'f'},
+        {"purge", no_argument, NULL, 'p'},
+        {"length", required_argument, NULL, 'l'},
+        {"days", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct opts *o = &ctl->o;
+    int opt;
+
+    optind = 0; /* GNU: start over, argv[0] being the command */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        unsigned bit = 0;
+        switch (opt) {
+        case 'h':
+            printf("usage: hopctl [-c FILE] %s\n\n%s", current->synopsis, current->help);
+            return -1;
+        case 'C':
+            bit = OPT_CAMPAIGN;
+            o->campaign = optarg;
+            break;
+        case 'f':
+            bit = OPT_FORCE;
+            o->force = true;
+            break;
+        case 'p':
+            bit = OPT_PURGE;
+            o->purge = true;
+            break;
+        case 'l':
+            bit = OPT_LENGTH;
+            if (parse_int_opt("length", optarg, CODE_RANDOM_MIN_LEN, CODE_MAX_LEN,
+                              &o->length) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
+        case 'd':
+            bit = OPT_DAYS;
+            if (parse_int_opt("days", optarg, 1, STATS_DAYS_MAX, &o->days) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
+        case 'F':
+            bit = OPT_FORMAT;
+            if (strcmp(optarg, "table") == 0)
+                o->format = FORMAT_TABLE;
+            else if (strcmp(optarg, "csv") == 0)
+                o->format = FORMAT_CSV;
+            else if (strcmp(optarg, "json") == 0)
+                o->format = FORMAT_JSON;
+            else
+                return ctl_usage_error("--format: \"%s\" is not table, csv or json",
+                                       optarg);
+            break;
+        case ':':
+            return ctl_usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return ctl_usage_error("unknown option %s", argv[optind - 1]);
+        }
+        if (!(current->allowed & bit))
+            return ctl_usage_error("%s does not take %s", current->name,
+                                   argv[optind - 1]);
+        o->given |= bit;
+    }
+    ctl->args = argv + optind;
+    ctl->nargs = argc - optind;
+    if (ctl->nargs < current->min_args)
+        return ctl_usage_error("%s: missing argument", current->name);
+    if (ctl->nargs > current->max_args)
+        return ctl_usage_error("%s: unexpected argument \"%s\"", current->name,
+                               argv[optind + current->max_args]);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ctl ctl = {.conf_path = paths_conf_default};
+    int opt, rv;
+
+    opterr = 0;
+    /* "+": stop at the command; its options are parsed with it. */
+    while ((opt = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            ctl.conf_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("hopctl %s\n", paths_version);
+            return EXIT_OK;
+        case ':':
+            return ctl_usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return ctl_usage_error("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind == argc)
+        return ctl_usage_error("no command");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            current = &commands[i];
+    if (current == NULL)
+        return ctl_usage_error("unknown command \"%s\"", argv[optind]);
+    rv = parse_command(&ctl, argc - optind, argv + optind);
+    if (rv != EXIT_OK)
+        return rv < 0 ? EXIT_OK : rv;
+
+    /* conf_load names each error as FILE:LINE: reason, like hopcount -t. */
+    ctl.conf = conf_load(ctl.conf_path, stderr);
+    if (ctl.conf == NULL)
+        return EXIT_BAD;
+    rv = current->run(&ctl);
+    store_free(ctl.store);
+    conf_free(ctl.conf);
+    return rv;
+}
