@@ -40,14 +40,20 @@ DAEMON_SRC := privacy tally reply batch spool rconn links offload flush access h
 	metrics admin priv worker server main
 CLI_SRC := store csv ctl output links import stats main
 
+# Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string
+# lua_NAME by scripts/embed-lua.
+DAEMON_LUA := flush
+CLI_LUA := link_set link_rm
+
 COMMON_OBJ := $(COMMON_SRC:%=$(BUILD)/obj/common/%.o)
-DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o)
-CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/obj/daemon/lua/%.lua.o)
+CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o) $(CLI_LUA:%=$(BUILD)/obj/cli/lua/%.lua.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
 	test_access
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
-E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops
+E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
+	$(BUILD)/tests/test_scripts
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow
@@ -59,6 +65,15 @@ SHIM := $(BUILD)/tests/fault_shim.so
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(E) "  CC      $<"
+	$(Q)$(CC) $(INC_$(firstword $(subst /, ,$*))) $(BASE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/%.lua.c: src/%.lua scripts/embed-lua
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-lua $< lua_$(notdir $*) >$@
+
+$(BUILD)/obj/%.lua.o: $(BUILD)/gen/%.lua.c
 	@mkdir -p $(@D)
 	$(E) "  CC      $<"
 	$(Q)$(CC) $(INC_$(firstword $(subst /, ,$*))) $(BASE_CFLAGS) -c -o $@ $<

@@ -9,6 +9,7 @@
 
 #include "code.h"
 #include "keys.h"
+#include "lua_links.h"
 #include "util.h"
 
 struct store {
@@ -18,56 +19,6 @@ struct store {
     char set_sha[41];
     char rm_sha[41];
 };
-
-/* KEYS: link, the campaign set it is in (or the link key when none can be
- * named), the new campaign set (or the link key when none). An unchanged link
- * is still added to its campaign set, which repairs links other tools wrote.
- * ARGV: url, campaign ("" none), created, force, believed campaign, events
- * channel, code, "1" when KEYS[2] names a set. Answers enum store_result. */
-static const char set_script[] =
-    "local cur = redis.call('HMGET', KEYS[1], '" KEYS_FIELD_URL "', '" KEYS_FIELD_CAMPAIGN
-    "', '" KEYS_FIELD_CREATED "')\n"
-    "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
-    "local camp = cur[2] or ''\n"
-    "if exists and cur[1] == ARGV[1] and camp == ARGV[2] then\n"
-    "  if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], ARGV[7]) end\n"
-    "  return 0\n"
-    "end\n"
-    "if exists and ARGV[4] ~= '1' then return 1 end\n"
-    "if camp ~= ARGV[5] then return 2 end\n"
-    "local created = ARGV[3]\n"
-    "if exists and cur[3] then created = cur[3] end\n"
-    "if exists then redis.call('DEL', KEYS[1]) end\n"
-    "if ARGV[2] == '' then\n"
-    "  redis.call('HSET', KEYS[1], '" KEYS_FIELD_URL "', ARGV[1], '" KEYS_FIELD_CREATED
-    "', created)\n"
-    "else\n"
-    "  redis.call('HSET', KEYS[1], '" KEYS_FIELD_URL "', ARGV[1], '" KEYS_FIELD_CAMPAIGN
-    "', ARGV[2], '" KEYS_FIELD_CREATED "', created)\n"
-    "  redis.call('SADD', KEYS[3], ARGV[7])\n"
-    "end\n"
-    "if camp ~= '' and camp ~= ARGV[2] and ARGV[8] == '1' then\n"
-    "  redis.call('SREM', KEYS[2], ARGV[7])\n"
-    "end\n"
-    "redis.call('PUBLISH', ARGV[6], ARGV[7])\n"
-    "if exists then return 4 end\n"
-    "return 3\n";
-
-/* KEYS: link, its campaign set (or the link key), its counters.
- * ARGV: believed campaign, purge, events channel, code, "1" when KEYS[2]
- * names a set. Answers bit 0: link removed, bit 1: counters deleted; or -1
- * when the campaign was not the one believed. */
-static const char rm_script[] =
-    "local camp = redis.call('HGET', KEYS[1], '" KEYS_FIELD_CAMPAIGN "') or ''\n"
-    "if camp ~= ARGV[1] then return -1 end\n"
-    "local n = 0\n"
-    "if redis.call('DEL', KEYS[1]) == 1 then\n"
-    "  n = 1\n"
-    "  if camp ~= '' and ARGV[5] == '1' then redis.call('SREM', KEYS[2], ARGV[4]) end\n"
-    "  redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
-    "end\n"
-    "if ARGV[2] == '1' then n = n + 2 * redis.call('DEL', KEYS[3]) end\n"
-    "return n\n";
 
 static const char *where(const struct conf *c, char *buf, size_t sz)
 {
@@ -150,9 +101,9 @@ struct store *store_open(const struct conf *c, char *err, size_t errsz)
     if (c->redis_db != 0 && expect(s, redisCommand(s->rc, "SELECT %d", c->redis_db),
                                    "SELECT", NULL, 0, err, errsz) != 0)
         goto err;
-    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %s", set_script), "SCRIPT LOAD",
+    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_set, lua_link_set_len), "SCRIPT LOAD",
                s->set_sha, sizeof(s->set_sha), err, errsz) != 0 ||
-        expect(s, redisCommand(s->rc, "SCRIPT LOAD %s", rm_script), "SCRIPT LOAD",
+        expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_rm, lua_link_rm_len), "SCRIPT LOAD",
                s->rm_sha, sizeof(s->rm_sha), err, errsz) != 0)
         goto err;
     keys_events(s->events, c->key_prefix);

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "keys.h"
 #include "log.h"
+#include "lua_flush.h"
 #include "metrics.h"
 #include "offload.h"
 #include "rconn.h"
@@ -33,37 +34,6 @@
 #define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
 #define FLUSH_INFLIGHT 8           /* batches on the wire at once */
 #define FLUSH_SPILL_RETRY_MS 1000  /* a spill that could not be written is tried again */
-
-/* KEYS[1] is the writer's marker, the rest counter hashes; ARGV[1] the
- * batch's sequence, ARGV[2] "1" to accept a gap, then for each counter key
- * its number of fields and field/increment pairs. The marker has no TTL: a
- * volatile-* eviction policy takes keys with one first, and a marker lost
- * before its counters would let a retried batch count twice; the writer
- * deletes it once everything it sealed is confirmed (flush_retire).
- * Answers {1} when the batch was applied before; {2} when the marker is not
- * at seq - 1 (a batch before it is missing: nothing applied); else {0,
- * indexes of keys Redis refused...}. Every HINCRBY runs under pcall, so one
- * bad key (another type) cannot stop the batch halfway: the batch and its
- * marker are applied whole, in one atomic step, and strictly in order. */
-static const char flush_script[] =
-    "local seq = tonumber(ARGV[1]) "
-    "local last = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
-    "if last >= seq then return {1} end "
-    "if ARGV[2] ~= '1' and last ~= seq - 1 then return {2} end "
-    "local out, a = {0}, 3 "
-    "for k = 2, #KEYS do "
-    "local n, failed = tonumber(ARGV[a]), false "
-    "a = a + 1 "
-    "for i = 1, n do "
-    "local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1]) "
-    "if type(r) == 'table' and r.err and not failed then failed = true out[#out + 1] = k "
-    "- 1 "
-    "end "
-    "a = a + 2 "
-    "end "
-    "end "
-    "redis.call('SET', KEYS[1], ARGV[1]) "
-    "return out";
 
 /* The field names of one UTC hour, formatted once per hour, not per key. */
 struct flush_fields {
@@ -332,7 +302,7 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
                      b->n * (KEYS_MAX + FLUSH_FIELDS_MAX * KEYS_FIELD_MAX + 8 * 24));
     char marker[KEYS_MAX];
     arg(&a, "EVAL", 4);
-    arg(&a, flush_script, sizeof(flush_script) - 1);
+    arg(&a, lua_flush, lua_flush_len); /* src/daemon/lua/flush.lua */
     arg_num(&a, b->n + 1);
     arg_copy(&a, marker, keys_flush_marker(marker, f->conf->key_prefix, b->writer));
     for (size_t i = 0; i < b->n; i++) {
