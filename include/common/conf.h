@@ -99,9 +99,6 @@ typedef void conf_change_fn(const char *section, const char *name, void *arg);
 int conf_restart_changes(const struct conf *a, const struct conf *b, conf_change_fn *fn,
                          void *arg);
 
-/* True when SIGHUP applies section.name live. */
-bool conf_reloadable(const char *section, const char *name);
-
 /* Print the effective conf in the file's own syntax. */
 void conf_print(const struct conf *c, FILE *out);
 
@@ -109,6 +106,10 @@ void conf_print(const struct conf *c, FILE *out);
  * errors found after the parse, at start or by -t. Returns buf. */
 const char *conf_where(const struct conf *c, const char *section, const char *key,
                        char *buf, size_t cap);
+
+/* redirect_status is permanent (301, 308): browsers cache it, and the
+ * follows they then skip are never counted. */
+bool conf_redirect_permanent(const struct conf *c);
 
 /* Warnings worth a log line at start (301/308...), written one per line. */
 void conf_warnings(const struct conf *c, FILE *out);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Allocators: on failure they print the size to stderr and abort(); they never
  * return NULL. Free with free(). */
@@ -44,5 +45,12 @@ int util_ncpus(void);
 /* The whole CPUs a cgroup v2 cpu.max line ("QUOTA PERIOD") grants, rounded
  * up; 0 for "max" (no quota) or a line that does not parse. */
 int util_cpu_quota(const char *cpu_max);
+
+/* The whole file at path, NUL-terminated (its length in *len, without the
+ * NUL); the caller frees it. NULL with errno when it cannot be read. */
+char *util_read_file(const char *path, size_t *len);
+
+/* ms milliseconds as a struct timeval, for libevent's timers. */
+struct timeval util_ms_timeval(uint64_t ms);
 
 #endif

@@ -1,7 +1,7 @@
 /* flush: delivers one worker's tally to Redis exactly once: sealed batches
- * (writer id + sequence), one in flight at a time, retried unchanged until
- * answered, applied by a script that checks and moves the writer's marker in
- * the same atomic step. See docs/delivery.md. */
+ * (writer id + sequence), sent in order with up to 8 on the wire, retried
+ * unchanged until answered, applied by a script that checks and moves the writer's marker
+ * in the same atomic step. See docs/delivery.md. */
 #ifndef HOPCOUNT_FLUSH_H
 #define HOPCOUNT_FLUSH_H
 

@@ -14,7 +14,10 @@ struct links;
 struct links_entry;
 struct tally_hint;
 
-/* A resolved link. Borrowed: valid until the caller returns to the loop. */
+/* A resolved link. Borrowed, and shared by the lookups of one worker: valid
+ * until the next call into links on that worker (another request's lookup
+ * may come before the caller returns to the loop), so use it, or copy what
+ * is needed, first. */
 struct link {
     const char *code;
     size_t code_len;

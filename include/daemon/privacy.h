@@ -47,7 +47,6 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
 /* Load the bots file at path; NULL with a reason in err on failure. */
 struct privacy_bots *privacy_bots_load(const char *path, char *err, size_t errsz);
 void privacy_bots_free(struct privacy_bots *b);
-size_t privacy_bots_count(const struct privacy_bots *b);
 
 /* True when ua[0..len) contains one of the patterns. Remembers the answer
  * under a 64-bit hash of the user agent (never the agent itself), so a bots

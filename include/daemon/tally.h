@@ -44,12 +44,9 @@ void tally_free(struct tally *t);
 void tally_set_max_keys(struct tally *t, size_t max_keys);
 
 /* Count one follow of name[0..len) (len <= 64) whose hash_bytes() is
- * name_hash. Returns 0, or -1 when the key is new and the tally is full (the
- * follow is not counted; the caller decides what to do with it). */
-int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
-              size_t len, int64_t hour, bool bot);
-
-/* tally_add, trying *hint first and updating it. */
+ * name_hash, trying *hint first and updating it (a zeroed hint is empty).
+ * Returns 0, or -1 when the key is new and the tally is full (the follow is
+ * not counted; the caller decides what to do with it). */
 int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
                      bool bot);
@@ -63,11 +60,6 @@ uint64_t tally_follows(const struct tally *t);
 /* Detach every entry as a singly linked list (via next) the caller owns,
  * leaving the tally empty. NULL when empty. */
 struct tally_entry *tally_take(struct tally *t);
-
-/* Add an entry (taken earlier, not delivered) back into the tally, merging
- * with a live entry of the same key. Takes ownership of e. Never refuses:
- * counts that were already made are never dropped. */
-void tally_merge(struct tally *t, struct tally_entry *e);
 
 /* Free a list returned by tally_take. */
 void tally_list_free(struct tally_entry *list);

@@ -133,6 +133,25 @@ static void print_series_json(const struct day *days, int ndays, long long total
     printf("]}\n");
 }
 
+/* After the caller's own lines (table) or leading members (JSON): the
+ * totals and the per-day series, in the format asked for. */
+static void print_counts(enum format format, const struct day *days, int ndays,
+                         long long total, long long bot)
+{
+    switch (format) {
+    case FORMAT_TABLE:
+        printf("follows   %lld (all time), %lld by bots\n", total, bot);
+        print_series_table(days, ndays);
+        break;
+    case FORMAT_CSV:
+        print_series_csv(days, ndays);
+        break;
+    case FORMAT_JSON:
+        print_series_json(days, ndays, total, bot);
+        break;
+    }
+}
+
 static int stats_link(struct ctl *ctl, const char *code, struct day *days, int ndays)
 {
     redisContext *rc = store_redis(ctl->store);
@@ -162,31 +181,23 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
         ctl_fail("no such link: %s", code);
         goto out;
     }
-    switch (ctl->o.format) {
-    case FORMAT_TABLE:
-        printf("link      %s\n", code);
+    if (ctl->o.format == FORMAT_TABLE) {
         char su[400], sc[400];
+        printf("link      %s\n", code);
         printf("target    %s\n", has_url
                                      ? ctl_shown_url(url->str, url->len, su, sizeof(su))
                                      : "(removed; its counts remain)");
         printf("campaign  %s\n",
                has_camp ? ctl_shown_campaign(camp->str, camp->len, sc, sizeof(sc)) : "-");
-        printf("follows   %lld (all time), %lld by bots\n", total, bot);
-        print_series_table(days, ndays);
-        break;
-    case FORMAT_CSV:
-        print_series_csv(days, ndays);
-        break;
-    case FORMAT_JSON:
+    } else if (ctl->o.format == FORMAT_JSON) {
         printf("{\"code\": ");
         json_string(stdout, code, strlen(code));
         printf(", \"url\": ");
         json_string_or_null(stdout, has_url ? url->str : NULL, url->len);
         printf(", \"campaign\": ");
         json_string_or_null(stdout, has_camp ? camp->str : NULL, camp->len);
-        print_series_json(days, ndays, total, bot);
-        break;
     }
+    print_counts(ctl->o.format, days, ndays, total, bot);
     rv = EXIT_OK;
 out:
     freeReplyObject(r);
@@ -218,23 +229,15 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
     freeReplyObject(r);
     if (links == 0 && !any)
         return ctl_fail("no such campaign: %s", name);
-    switch (ctl->o.format) {
-    case FORMAT_TABLE:
+    if (ctl->o.format == FORMAT_TABLE) {
         printf("campaign  %s\n", name);
         printf("links     %lld\n", links);
-        printf("follows   %lld (all time), %lld by bots\n", total, bot);
-        print_series_table(days, ndays);
-        break;
-    case FORMAT_CSV:
-        print_series_csv(days, ndays);
-        break;
-    case FORMAT_JSON:
+    } else if (ctl->o.format == FORMAT_JSON) {
         printf("{\"campaign\": ");
         json_string(stdout, name, strlen(name));
         printf(", \"links\": %lld", links);
-        print_series_json(days, ndays, total, bot);
-        break;
     }
+    print_counts(ctl->o.format, days, ndays, total, bot);
     return EXIT_OK;
 }
 

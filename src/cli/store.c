@@ -74,10 +74,8 @@ struct store *store_open(const struct conf *c, char *err, size_t errsz)
 {
     struct store *s = xcalloc(1, sizeof(*s));
     char addr[300];
-    struct timeval ct = {.tv_sec = c->connect_timeout_ms / 1000,
-                         .tv_usec = (c->connect_timeout_ms % 1000) * 1000};
-    struct timeval cmd = {.tv_sec = c->command_timeout_ms / 1000,
-                          .tv_usec = (c->command_timeout_ms % 1000) * 1000};
+    struct timeval ct = util_ms_timeval((uint64_t)c->connect_timeout_ms);
+    struct timeval cmd = util_ms_timeval((uint64_t)c->command_timeout_ms);
 
     s->conf = c;
     if (c->redis_unix_socket[0] != '\0')

@@ -492,12 +492,6 @@ int conf_restart_changes(const struct conf *a, const struct conf *b, conf_change
     return n;
 }
 
-bool conf_reloadable(const char *section, const char *name)
-{
-    const struct directive *d = directive_find(section, name);
-    return d != NULL && d->reloadable;
-}
-
 /* State shared by the line reader and the handler during one parse. */
 struct parse_state {
     FILE *in;
@@ -771,9 +765,14 @@ void conf_print(const struct conf *c, FILE *out)
     }
 }
 
+bool conf_redirect_permanent(const struct conf *c)
+{
+    return c->redirect_status == 301 || c->redirect_status == 308;
+}
+
 void conf_warnings(const struct conf *c, FILE *out)
 {
-    if (c->redirect_status == 301 || c->redirect_status == 308)
+    if (conf_redirect_permanent(c))
         fprintf(out,
                 "%s: redirect_status: %d is permanent: browsers cache it and the follows "
                 "they then skip are never counted\n",

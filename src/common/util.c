@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,32 +55,33 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
-uint64_t util_now_ms(void)
+/* clock's time in units per second (1000: ms, 1000000: µs). */
+static uint64_t clock_in(clockid_t clock, uint64_t per_second)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * per_second +
+           (uint64_t)ts.tv_nsec / (1000000000u / per_second);
+}
+
+uint64_t util_now_ms(void)
+{
+    return clock_in(CLOCK_MONOTONIC, 1000u);
 }
 
 uint64_t util_coarse_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_in(CLOCK_MONOTONIC_COARSE, 1000u);
 }
 
 uint64_t util_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return clock_in(CLOCK_MONOTONIC, 1000000u);
 }
 
 uint64_t util_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_in(CLOCK_REALTIME, 1000u);
 }
 
 int util_parse_ll(const char *s, long long *out)
@@ -185,4 +187,40 @@ int util_ncpus(void)
     if (n > INT_MAX)
         return INT_MAX;
     return (int)n;
+}
+
+char *util_read_file(const char *path, size_t *len)
+{
+    FILE *in = fopen(path, "r");
+    if (in == NULL)
+        return NULL;
+    char *text = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (cap - *len < 4096) {
+            cap = cap ? cap * 2 : 65536;
+            text = xrealloc(text, cap + 1);
+        }
+        size_t r = fread(text + *len, 1, cap - *len, in);
+        *len += r;
+        if (r == 0)
+            break;
+    }
+    int saved = ferror(in) ? EIO : 0;
+    fclose(in);
+    if (saved != 0) {
+        free(text);
+        errno = saved;
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+struct timeval util_ms_timeval(uint64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000u),
+                         .tv_usec = (suseconds_t)(ms % 1000u) * 1000};
+    return tv;
 }

@@ -1,8 +1,9 @@
 /* flush: delivers one worker's tally to Redis exactly once. Every
  * flush_interval_ms the tally is sealed into batches (a writer id and a
- * sequence number each); batches go one at a time, in order, and a batch that
- * fails is sent again unchanged until Redis answers it. The script applies a
- * batch only if the writer's marker shows an older sequence, and moves the
+ * sequence number each); batches go in order, up to FLUSH_INFLIGHT on the wire
+ * at once on one connection (Redis runs them in that order), and a batch that
+ * fails is sent again unchanged, with those after it, until Redis answers it. The script
+ * applies a batch only if the writer's marker shows an older sequence, and moves the
  * marker in the same atomic step, so a batch applied whose reply was lost is
  * not applied twice (docs/delivery.md). */
 #include "flush.h"
@@ -359,8 +360,7 @@ static void send_more(struct flush *f)
             /* Spread a round over 5/8 of an interval (leaving slack
              * for timer rounding): Redis often shares a core with hopcount,
              * and a burst of calls would stall the requests behind it. */
-            struct timeval tv = {.tv_sec = (time_t)(f->pace_ms / 1000u),
-                                 .tv_usec = (suseconds_t)(f->pace_ms % 1000u) * 1000};
+            struct timeval tv = util_ms_timeval(f->pace_ms);
             event_add(f->pace, &tv);
             return;
         }
@@ -497,8 +497,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 void flush_reconfigure(struct flush *f, size_t max_pending)
 {
-    struct timeval tv = {.tv_sec = f->conf->flush_interval_ms / 1000,
-                         .tv_usec = (f->conf->flush_interval_ms % 1000) * 1000};
+    struct timeval tv = util_ms_timeval((uint64_t)f->conf->flush_interval_ms);
     f->max_pending = max_pending;
     event_add(f->timer, &tv);
 }
@@ -541,8 +540,7 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf,
         log_error("event=fatal reason=\"cannot create the flush timers\"");
         abort();
     }
-    struct timeval tv = {.tv_sec = conf->flush_interval_ms / 1000,
-                         .tv_usec = (conf->flush_interval_ms % 1000) * 1000};
+    struct timeval tv = util_ms_timeval((uint64_t)conf->flush_interval_ms);
     event_add(f->timer, &tv);
     return f;
 }
@@ -757,7 +755,7 @@ void flush_drain(struct flush *f, void (*done)(void *arg), void *arg)
     f->draining = true;
     event_del(f->timer);
     event_del(f->pace); /* no more pacing: send the rest now */
-    struct timeval tv = {.tv_sec = 0, .tv_usec = FLUSH_DRAIN_MS * 1000};
+    struct timeval tv = util_ms_timeval(FLUSH_DRAIN_MS);
     event_add(f->timer, &tv);
     flush_round(f);
     check_drained(f);

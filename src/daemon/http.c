@@ -144,7 +144,7 @@ static void listener_update(struct http_server *s)
     if (full && !s->stopping && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
         /* Another worker's connection may be the one that closes next:
          * look again soon, as that worker cannot wake this one. */
-        struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_ACCEPT_RETRY_MS * 1000};
+        struct timeval tv = util_ms_timeval(HTTP_ACCEPT_RETRY_MS);
         event_add(s->accept_retry, &tv);
     }
 }
@@ -228,7 +228,6 @@ static void stop_reading(struct http_conn *c)
  * destroys the answer in flight. Returns -1 when c was freed instead. */
 static int begin_linger(struct http_conn *c)
 {
-    struct timeval tv = {.tv_sec = 0, .tv_usec = 0};
     int ms = c->s->conf->read_timeout_ms < HTTP_LINGER_MS ? c->s->conf->read_timeout_ms
                                                           : HTTP_LINGER_MS;
 
@@ -237,8 +236,7 @@ static int begin_linger(struct http_conn *c)
         return -1;
     }
     c->phase = PHASE_LINGER;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
+    struct timeval tv = util_ms_timeval((uint64_t)ms);
     event_add(&c->ev_timer, &tv);
     start_reading(c);
     return 0;
@@ -691,8 +689,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->in_len == HTTP_IN_SIZE) {
-        if (c->in_pos == 0)
-            return; /* cannot happen: the parser consumes everything it is given */
+        /* The parser consumes all it is given: there is room at the front. */
         memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
         c->in_len -= c->in_pos;
         c->in_pos = 0;
@@ -867,7 +864,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct http_server *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_ACCEPT_RETRY_MS * 1000};
+    struct timeval tv = util_ms_timeval(HTTP_ACCEPT_RETRY_MS);
     (void)l;
 
     /* EMFILE and friends: pause accepting instead of spinning. */
@@ -908,8 +905,7 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
     s->settings.on_header_value = on_header_value;
     s->settings.on_headers_complete = on_headers_complete;
     s->settings.on_message_complete = on_message_complete;
-    struct timeval tv = {.tv_sec = conf->read_timeout_ms / 1000,
-                         .tv_usec = (conf->read_timeout_ms % 1000) * 1000};
+    struct timeval tv = util_ms_timeval((uint64_t)conf->read_timeout_ms);
     s->read_timeout = event_base_init_common_timeout(base, &tv);
     s->accept_retry = evtimer_new(base, on_accept_retry, s);
     s->accept_resume = evtimer_new(base, on_accept_resume, s);

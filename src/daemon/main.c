@@ -114,10 +114,6 @@ int main(int argc, char **argv)
     log_route_libevent();
     if (note[0] != '\0')
         log_warn("event=privileges note=\"%s\"", note);
-    if (conf->redirect_status == 301 || conf->redirect_status == 308)
-        log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
-                 "follows they skip are never counted\"",
-                 conf->redirect_status);
     int status = server_run(conf, &priv);
     conf_free(conf);
     return status;

@@ -78,15 +78,64 @@ static void spool_size(const char *dir, uint64_t *bytes, uint64_t *files)
     closedir(d);
 }
 
-void metrics_render(struct metrics *const *w, size_t n, const struct metrics_process *p,
-                    struct evbuffer *out)
-{
-    head(out, "hopcount_build_info", "gauge", "Always 1; the version in a label.");
-    evbuffer_add_printf(out, "hopcount_build_info{version=\"%s\"} 1\n", p->version);
-    one(out, "hopcount_start_time_seconds", "gauge",
-        "Start time, seconds since the epoch.", p->start_time_s);
-    one(out, "hopcount_workers", "gauge", "Worker threads.", n);
+/* The per-worker counters and gauges that are plain sums over workers. */
+static const struct summed {
+    const char *name, *type, *help;
+    size_t offset;
+} summed[] = {
+#define S(name, type, help, field)                                                       \
+    {                                                                                    \
+        name, type, help, offsetof(struct metrics, field)                                \
+    }
+    S("hopcount_follows_dropped_total", "counter",
+      "Follows redirected but not counted (a worker's tally full while its last spill "
+      "was still being written or could not be written).",
+      follows_dropped),
+    S("hopcount_link_cache_hits_total", "counter", "Link lookups served from memory.",
+      cache_hits),
+    S("hopcount_link_cache_misses_total", "counter", "Link lookups not fresh in memory.",
+      cache_misses),
+    S("hopcount_link_cache_evictions_total", "counter",
+      "Links dropped from memory to stay within cache_max_entries.", cache_evictions),
+    S("hopcount_link_cache_entries", "gauge", "Links (and unknown codes) held in memory.",
+      cache_entries),
+    S("hopcount_redis_lookups_total", "counter", "Link reads sent to Redis.",
+      redis_lookups),
+    S("hopcount_redis_lookup_errors_total", "counter", "Link reads that failed.",
+      redis_lookup_errors),
+    S("hopcount_bad_targets_total", "counter",
+      "Links read from Redis whose target is refused.", bad_targets),
+    S("hopcount_flush_rounds_total", "counter", "Flush rounds started.", flush_rounds),
+    S("hopcount_flush_batches_total", "counter", "Flush script calls Redis acknowledged.",
+      flushes),
+    S("hopcount_flush_errors_total", "counter",
+      "Flush calls that failed (the batch is sent again) or keys Redis refused.",
+      flush_errors),
+    S("hopcount_flush_duplicates_total", "counter",
+      "Batches Redis had applied before (a lost reply): not applied again.",
+      flush_duplicates),
+    S("hopcount_follows_delivered_total", "counter",
+      "Follows Redis acknowledged (applied now or before), counted once each.",
+      delivered),
+    S("hopcount_follows_spooled_total", "counter",
+      "Follows written to spool files (Redis could not take them).", spooled),
+    S("hopcount_follows_replayed_total", "counter",
+      "Follows read back from earlier runs' spool files.", replayed),
+    S("hopcount_pending_keys", "gauge", "Counter keys waiting for Redis.", pending_keys),
+    S("hopcount_redis_connected", "gauge", "Workers whose Redis connection is ready.",
+      redis_up),
+    S("hopcount_redis_subscribed", "gauge",
+      "Workers whose P:events subscription is confirmed (and answers its heartbeat).",
+      redis_subscribed),
+    S("hopcount_redis_reconnects_total", "counter",
+      "Redis connections re-established after a loss.", redis_reconnects),
+    S("hopcount_connections", "gauge", "Open client connections.", connections),
+#undef S
+};
 
+/* Responses by status and requests by outcome. */
+static void render_labelled(struct metrics *const *w, size_t n, struct evbuffer *out)
+{
     head(out, "hopcount_responses_total", "counter", "HTTP responses by status code.");
     for (int i = 0; i < METRICS_NSTATUS; i++) {
         unsigned long long v = SUM_AT(responses, i);
@@ -103,37 +152,11 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
     for (int i = 0; i < METRICS_NOUTCOME; i++)
         evbuffer_add_printf(out, "hopcount_requests_total{outcome=\"%s\"} %llu\n",
                             outcome_names[i], (unsigned long long)SUM_AT(outcomes, i));
-    one(out, "hopcount_follows_dropped_total", "counter",
-        "Follows redirected but not counted (max_pending_keys reached and the spool "
-        "failed).",
-        SUM(follows_dropped));
+}
 
-    one(out, "hopcount_link_cache_hits_total", "counter",
-        "Link lookups served from memory.", SUM(cache_hits));
-    one(out, "hopcount_link_cache_misses_total", "counter",
-        "Link lookups not fresh in memory.", SUM(cache_misses));
-    one(out, "hopcount_link_cache_evictions_total", "counter",
-        "Links dropped from memory to stay within cache_max_entries.",
-        SUM(cache_evictions));
-    one(out, "hopcount_link_cache_entries", "gauge",
-        "Links (and unknown codes) held in memory.", SUM(cache_entries));
-    one(out, "hopcount_redis_lookups_total", "counter", "Link reads sent to Redis.",
-        SUM(redis_lookups));
-    one(out, "hopcount_redis_lookup_errors_total", "counter", "Link reads that failed.",
-        SUM(redis_lookup_errors));
-    one(out, "hopcount_bad_targets_total", "counter",
-        "Links read from Redis whose target is refused.", SUM(bad_targets));
-
-    one(out, "hopcount_flush_rounds_total", "counter", "Flush rounds started.",
-        SUM(flush_rounds));
-    one(out, "hopcount_flush_batches_total", "counter",
-        "Flush script calls Redis acknowledged.", SUM(flushes));
-    one(out, "hopcount_flush_errors_total", "counter",
-        "Flush calls that failed (the batch is sent again) or keys Redis refused.",
-        SUM(flush_errors));
-    one(out, "hopcount_flush_duplicates_total", "counter",
-        "Batches Redis had applied before (a lost reply): not applied again.",
-        SUM(flush_duplicates));
+static void render_flush_histogram(struct metrics *const *w, size_t n,
+                                   struct evbuffer *out)
+{
     head(out, "hopcount_flush_duration_seconds", "histogram",
          "Time from sending a flush call to its reply.");
     uint64_t cum = 0;
@@ -152,31 +175,22 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
                         "hopcount_flush_duration_seconds_sum %.6f\n"
                         "hopcount_flush_duration_seconds_count %llu\n",
                         (double)SUM(flush_us_sum) / 1e6, (unsigned long long)cum);
-    one(out, "hopcount_follows_delivered_total", "counter",
-        "Follows Redis acknowledged (applied now or before), counted once each.",
-        SUM(delivered));
-    one(out, "hopcount_follows_spooled_total", "counter",
-        "Follows written to spool files (Redis could not take them).", SUM(spooled));
-    one(out, "hopcount_follows_replayed_total", "counter",
-        "Follows read back from spool files at start.", SUM(replayed));
-    one(out, "hopcount_pending_keys", "gauge", "Counter keys waiting for Redis.",
-        SUM(pending_keys));
+}
+
+/* What the main thread keeps: the process, the spool on disk, reloads. */
+static void render_process(const struct metrics_process *p, size_t workers,
+                           struct evbuffer *out)
+{
+    head(out, "hopcount_build_info", "gauge", "Always 1; the version in a label.");
+    evbuffer_add_printf(out, "hopcount_build_info{version=\"%s\"} 1\n", p->version);
+    one(out, "hopcount_start_time_seconds", "gauge",
+        "Start time, seconds since the epoch.", p->start_time_s);
+    one(out, "hopcount_workers", "gauge", "Worker threads.", workers);
     uint64_t bytes, files;
     spool_size(p->spool_dir, &bytes, &files);
     one(out, "hopcount_spool_bytes", "gauge",
         "Bytes of spool files waiting for a replay.", bytes);
     one(out, "hopcount_spool_files", "gauge", "Spool files waiting for a replay.", files);
-
-    one(out, "hopcount_redis_connected", "gauge",
-        "Workers whose Redis connection is ready.", SUM(redis_up));
-    one(out, "hopcount_redis_subscribed", "gauge",
-        "Workers whose P:events subscription is confirmed (and answers its heartbeat).",
-        SUM(redis_subscribed));
-    one(out, "hopcount_redis_reconnects_total", "counter",
-        "Redis connections re-established after a loss.", SUM(redis_reconnects));
-    one(out, "hopcount_connections", "gauge", "Open client connections.",
-        SUM(connections));
-
     head(out, "hopcount_config_reloads_total", "counter", "SIGHUP reloads by result.");
     evbuffer_add_printf(out,
                         "hopcount_config_reloads_total{result=\"success\"} %llu\n"
@@ -189,4 +203,15 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
     one(out, "hopcount_config_last_reload_success_timestamp_seconds", "gauge",
         "When the configuration last applied, seconds since the epoch.",
         metric_get(&p->last_reload_time_s));
+}
+
+void metrics_render(struct metrics *const *w, size_t n, const struct metrics_process *p,
+                    struct evbuffer *out)
+{
+    render_process(p, n, out);
+    render_labelled(w, n, out);
+    for (size_t i = 0; i < sizeof(summed) / sizeof(summed[0]); i++)
+        one(out, summed[i].name, summed[i].type, summed[i].help,
+            sum(w, n, summed[i].offset));
+    render_flush_histogram(w, n, out);
 }

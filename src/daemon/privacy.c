@@ -143,28 +143,10 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
 
 struct privacy_bots *privacy_bots_load(const char *path, char *err, size_t errsz)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    size_t len;
+    char *text = util_read_file(path, &len);
+    if (text == NULL) {
         snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            text = xrealloc(text, cap);
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errsz, "cannot read %s", path);
-        free(text);
         return NULL;
     }
     int bad_line = 0;
@@ -185,11 +167,6 @@ void privacy_bots_free(struct privacy_bots *b)
     free(b->patterns);
     free(b->lens);
     free(b);
-}
-
-size_t privacy_bots_count(const struct privacy_bots *b)
-{
-    return b ? b->n : 0;
 }
 
 bool privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len)

@@ -63,8 +63,7 @@ static void notify(struct rconn *rc, enum rconn_state state)
 
 static void arm_ms(struct event *ev, uint64_t ms)
 {
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
-                         .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = util_ms_timeval((uint64_t)ms);
     event_add(ev, &tv);
 }
 

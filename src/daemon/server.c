@@ -70,6 +70,14 @@ static void log_conf_errors(char *text)
     }
 }
 
+static void warn_permanent(const struct conf *c)
+{
+    if (conf_redirect_permanent(c))
+        log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
+                 "follows they skip are never counted\"",
+                 c->redirect_status);
+}
+
 static void reload_failed(struct server *s, const char *why)
 {
     metric_add(&s->process.reloads_failed, 1);
@@ -116,11 +124,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         goto refused;
     }
     int restart = conf_restart_changes(s->conf, fresh, on_restart_key, NULL);
-    if ((fresh->redirect_status == 301 || fresh->redirect_status == 308) &&
-        fresh->redirect_status != s->conf->redirect_status)
-        log_warn("event=permanent_redirects status=%d reason=\"browsers cache them; the "
-                 "follows they skip are never counted\"",
-                 fresh->redirect_status);
+    if (fresh->redirect_status != s->conf->redirect_status)
+        warn_permanent(fresh);
     conf_apply_reloadable(s->conf, fresh);
     log_set_level((enum log_level)s->conf->log_level);
     for (int i = 0; i < s->n; i++)
@@ -201,6 +206,7 @@ int server_run(struct conf *conf, const struct priv *priv)
     metric_set(&s.process.last_reload_time_s, s.process.start_time_s);
 
     set_dumpable(conf);
+    warn_permanent(conf);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         log_error("event=start_failed reason=\"cannot ignore SIGPIPE\"");
         return 1;

@@ -240,34 +240,6 @@ static int by_writer_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *in = fopen(path, "r");
-    if (in == NULL)
-        return NULL;
-    char *text = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (cap - *len < 4096) {
-            cap = cap ? cap * 2 : 65536;
-            text = xrealloc(text, cap + 1);
-        }
-        size_t r = fread(text + *len, 1, cap - *len, in);
-        *len += r;
-        if (r == 0)
-            break;
-    }
-    bool bad = ferror(in);
-    fclose(in);
-    if (bad) {
-        free(text);
-        return NULL;
-    }
-    text[*len] = '\0';
-    return text;
-}
-
 struct spool_queue {
     char *dir;
     char **names; /* oldest first */
@@ -339,7 +311,7 @@ static void read_one(const char *path, struct batch ***arr, size_t *n, size_t *c
                      int *corrupt)
 {
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = util_read_file(path, &len);
     struct spool_file *f = xcalloc(1, sizeof(*f));
     f->path = xstrdup(path);
     size_t before = *n;

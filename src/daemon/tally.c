@@ -117,12 +117,6 @@ static struct tally_entry *add(struct tally *t, enum tally_kind kind, uint64_t n
     return e;
 }
 
-int tally_add(struct tally *t, enum tally_kind kind, uint64_t name_hash, const char *name,
-              size_t len, int64_t hour, bool bot)
-{
-    return add(t, kind, name_hash, name, len, hour, bot) != NULL ? 0 : -1;
-}
-
 int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
                      bool bot)
@@ -174,20 +168,6 @@ struct tally_entry *tally_take(struct tally *t)
     t->follows = 0;
     t->epoch++;
     return list;
-}
-
-void tally_merge(struct tally *t, struct tally_entry *e)
-{
-    struct tally_entry **pp =
-        find(t, e->hash, (enum tally_kind)e->kind, e->name, e->len, e->hour);
-    t->follows += e->human + e->bot;
-    if (*pp != NULL) {
-        (*pp)->human += e->human;
-        (*pp)->bot += e->bot;
-        free(e);
-        return;
-    }
-    insert(t, e);
 }
 
 void tally_list_free(struct tally_entry *list)

@@ -167,8 +167,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     if (w->stopping || !atomic_load(&w->stop_requested))
         return;
     w->stopping = true;
-    struct timeval tv = {.tv_sec = w->conf->shutdown_timeout_ms / 1000,
-                         .tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000};
+    struct timeval tv = util_ms_timeval((uint64_t)w->conf->shutdown_timeout_ms);
     event_add(w->deadline, &tv);
     http_server_stop(w->http, on_drained, w);
 }
@@ -252,7 +251,7 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
     w->stop_ev = event_new(w->base, w->stop_pipe[0], EV_READ | EV_PERSIST, on_stop, w);
     w->deadline = evtimer_new(w->base, on_deadline, w);
     w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-    struct timeval second = {.tv_sec = 1, .tv_usec = 0};
+    struct timeval second = util_ms_timeval(1000);
     if (w->stop_ev == NULL || w->deadline == NULL || w->tick == NULL ||
         event_add(w->stop_ev, NULL) != 0 || event_add(w->tick, &second) != 0) {
         snprintf(err, errsz, "cannot create worker events");

@@ -322,9 +322,6 @@ static void test_reload_split(void **state)
     assert_int_equal(copy->threads, 2);
     assert_string_equal(copy->spool_dir, "var/spool");
     assert_int_equal(conf_restart_changes(running, copy, NULL, NULL), 0);
-    assert_true(conf_reloadable("links", "cache_ttl_s"));
-    assert_false(conf_reloadable("redis", "port"));
-    assert_false(conf_reloadable("nope", "x"));
     conf_free(fresh);
     conf_free(copy);
     conf_free(running);

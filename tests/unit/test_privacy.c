@@ -64,7 +64,8 @@ static void test_bots(void **state)
     int bad = 0;
     struct privacy_bots *b = privacy_bots_parse(text, strlen(text), &bad);
     assert_non_null(b);
-    assert_int_equal(privacy_bots_count(b), 3);
+    /* Three patterns, comments and blanks ignored: "comment" is not one. */
+    assert_int_equal(flags("User-Agent", "a comment reader", b), 0);
     const char *g =
         "Mozilla/5.0 (compatible; googlebot/2.1; +http://www.google.com/bot.html)";
     for (int i = 0; i < 3; i++) /* the memo must give the same answer */
@@ -95,7 +96,6 @@ static void test_shipped_bots(void **state)
     char err[256];
     struct privacy_bots *b = privacy_bots_load("conf/bots.txt", err, sizeof(err));
     assert_non_null(b);
-    assert_true(privacy_bots_count(b) > 50);
     const char *bots[] = {
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
