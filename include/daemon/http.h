@@ -37,7 +37,7 @@ struct http_request {
     uint64_t start_us; /* monotonic µs when it was handed over (access_log only) */
 };
 
-/* Called for each GET or HEAD request. It must answer with http_reply_*
+/* Called for each GET or HEAD request. It must answer with http_answer_*
  * exactly once, now or later (while it has not, the connection reads
  * nothing more, so pipelined requests keep their order). slot is the
  * connection's handler storage (slot_size bytes, zeroed at accept). */
@@ -53,7 +53,8 @@ typedef void http_drained_fn(void *arg);
 
 /* A listener on conf->listen (SO_REUSEPORT, so every worker binds its own)
  * taking connections while limit (shared by every worker) has room. conf,
- * m, bots (which may be NULL) and limit are borrowed. NULL with a reason in err when it cannot listen. */
+ * m, bots (which may be NULL) and limit are borrowed. NULL with a reason in err when it
+ * cannot listen. */
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
                                     struct metrics *m, struct privacy_bots *bots,
                                     struct http_limit *limit, size_t slot_size,
@@ -82,8 +83,8 @@ void http_server_free(struct http_server *s);
 const struct http_request *http_conn_request(const struct http_conn *c);
 
 /* Answers. Each is the one answer to c's current request. */
-void http_reply_redirect(struct http_conn *c, int status, const char *loc, size_t len,
-                         bool tk_n);
-void http_reply_fixed(struct http_conn *c, enum reply_kind kind);
+void http_answer_redirect(struct http_conn *c, int status, const char *loc, size_t len,
+                          bool tk_n);
+void http_answer_fixed(struct http_conn *c, enum reply_kind kind);
 
 #endif

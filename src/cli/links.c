@@ -212,102 +212,127 @@ static int fetch_links(struct store *st, struct list *l, char *err, size_t errsz
     return 0;
 }
 
+/* The codes of campaign camp (NULL: of every link), sorted, each once. */
+static int collect_codes(struct store *st, const char *camp, struct list *l, char *err,
+                         size_t errsz)
+{
+    char key[KEYS_MAX], match[KEYS_MAX + 1];
+    const char *prefix = store_prefix(st);
+    if (camp != NULL) {
+        keys_campaign_links(key, prefix, camp, strlen(camp));
+        if (scan_codes(st, "SSCAN", key, NULL, 0, l, err, errsz) != 0)
+            return -1;
+    } else {
+        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
+        int n = keys_link(match, prefix, "", 0);
+        memcpy(match + n, "*", 2);
+        if (scan_codes(st, "SCAN", NULL, match, (size_t)n, l, err, errsz) != 0)
+            return -1;
+    }
+    /* SCAN may return a key more than once: sort, then drop repeats. (No
+     * links: l->v is NULL, which qsort must not be given.) */
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), by_code);
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (w > 0 && strcmp(l->v[w - 1].code, l->v[i].code) == 0) {
+            free(l->v[i].code);
+            continue;
+        }
+        l->v[w++] = l->v[i];
+    }
+    l->n = w;
+    return 0;
+}
+
+/* The links as a table whose columns fit the longest code and campaign. */
+static void print_table(const struct list *l)
+{
+    size_t cw = 4, kw = 8;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].url == NULL)
+            continue;
+        size_t a = strlen(l->v[i].code),
+               b = l->v[i].campaign ? strlen(l->v[i].campaign) : 1;
+        cw = a > cw ? a : cw;
+        kw = b > kw ? b : kw;
+    }
+    printf("%-*s  %-*s  %-10s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN", "CREATED",
+           "URL");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct listed *e = &l->v[i];
+        if (e->url == NULL)
+            continue; /* removed since the scan, or a set member without a link */
+        char day[16] = "-", su[400], sc[400];
+        if (e->created > 0)
+            utc_date(e->created, day, sizeof(day));
+        printf("%-*s  %-*s  %-10s  %s\n", (int)cw, e->code, (int)kw,
+               e->campaign
+                   ? ctl_shown_campaign(e->campaign, strlen(e->campaign), sc, sizeof(sc))
+                   : "-",
+               day, ctl_shown_url(e->url, strlen(e->url), su, sizeof(su)));
+    }
+}
+
+/* code,url,campaign rows that hopctl import reads back. */
+static void print_csv(const struct list *l)
+{
+    printf("code,url,campaign\n");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct listed *e = &l->v[i];
+        if (e->url == NULL)
+            continue;
+        printf("%s,", e->code);
+        csv_write_field(stdout, e->url, strlen(e->url));
+        putchar(',');
+        if (e->campaign)
+            csv_write_field(stdout, e->campaign, strlen(e->campaign));
+        putchar('\n');
+    }
+}
+
+static void print_json(const struct list *l)
+{
+    bool first = true;
+    printf("[");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct listed *e = &l->v[i];
+        if (e->url == NULL)
+            continue;
+        printf("%s\n  {\"code\": ", first ? "" : ",");
+        json_string(stdout, e->code, strlen(e->code));
+        printf(", \"url\": ");
+        json_string(stdout, e->url, strlen(e->url));
+        printf(", \"campaign\": ");
+        json_string_or_null(stdout, e->campaign, e->campaign ? strlen(e->campaign) : 0);
+        printf(", \"created\": %lld}", e->created);
+        first = false;
+    }
+    printf("%s]\n", first ? "" : "\n");
+}
+
 int cmd_list(struct ctl *ctl)
 {
     struct list l = {0};
-    char key[KEYS_MAX], match[KEYS_MAX + 1], err[512];
+    char err[512];
     const char *camp = ctl->o.campaign;
-    int rv = EXIT_BAD;
 
     if (camp != NULL && !code_campaign_valid(camp, strlen(camp)))
         return ctl_fail("campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
                         ctl_shown(camp, strlen(camp), err, sizeof(err)));
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
-    const char *prefix = store_prefix(ctl->store);
-    if (camp != NULL) {
-        keys_campaign_links(key, prefix, camp, strlen(camp));
-        if (scan_codes(ctl->store, "SSCAN", key, NULL, 0, &l, err, sizeof(err)) != 0)
-            goto out;
-    } else {
-        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
-        int n = keys_link(match, prefix, "", 0);
-        memcpy(match + n, "*", 2);
-        if (scan_codes(ctl->store, "SCAN", NULL, match, (size_t)n, &l, err,
-                       sizeof(err)) != 0)
-            goto out;
-    }
-    /* SCAN may return a key more than once: sort, then drop repeats. (No
-     * links: l.v is NULL, which qsort must not be given.) */
-    if (l.n > 1)
-        qsort(l.v, l.n, sizeof(*l.v), by_code);
-    size_t w = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        if (w > 0 && strcmp(l.v[w - 1].code, l.v[i].code) == 0) {
-            free(l.v[i].code);
-            continue;
-        }
-        l.v[w++] = l.v[i];
-    }
-    l.n = w;
-    if (fetch_links(ctl->store, &l, err, sizeof(err)) != 0)
-        goto out;
-
-    size_t cw = 4, kw = 8;
-    for (size_t i = 0; i < l.n; i++) {
-        if (l.v[i].url == NULL)
-            continue;
-        size_t a = strlen(l.v[i].code), b = l.v[i].campaign ? strlen(l.v[i].campaign) : 1;
-        cw = a > cw ? a : cw;
-        kw = b > kw ? b : kw;
+    if (collect_codes(ctl->store, camp, &l, err, sizeof(err)) != 0 ||
+        fetch_links(ctl->store, &l, err, sizeof(err)) != 0) {
+        list_free(&l);
+        return ctl_fail("%s", err);
     }
     if (ctl->o.format == FORMAT_TABLE)
-        printf("%-*s  %-*s  %-10s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN", "CREATED",
-               "URL");
+        print_table(&l);
     else if (ctl->o.format == FORMAT_CSV)
-        printf("code,url,campaign\n");
+        print_csv(&l);
     else
-        printf("[");
-    bool first = true;
-    for (size_t i = 0; i < l.n; i++) {
-        struct listed *e = &l.v[i];
-        if (e->url == NULL)
-            continue; /* removed since the scan, or a set member without a link */
-        if (ctl->o.format == FORMAT_TABLE) {
-            char day[16] = "-";
-            if (e->created > 0)
-                utc_date(e->created, day, sizeof(day));
-            char su[400], sc[400];
-            printf("%-*s  %-*s  %-10s  %s\n", (int)cw, e->code, (int)kw,
-                   e->campaign ? ctl_shown_campaign(e->campaign, strlen(e->campaign), sc,
-                                                    sizeof(sc))
-                               : "-",
-                   day, ctl_shown_url(e->url, strlen(e->url), su, sizeof(su)));
-        } else if (ctl->o.format == FORMAT_CSV) {
-            printf("%s,", e->code);
-            csv_write_field(stdout, e->url, strlen(e->url));
-            putchar(',');
-            if (e->campaign)
-                csv_write_field(stdout, e->campaign, strlen(e->campaign));
-            putchar('\n');
-        } else {
-            printf("%s\n  {\"code\": ", first ? "" : ",");
-            json_string(stdout, e->code, strlen(e->code));
-            printf(", \"url\": ");
-            json_string(stdout, e->url, strlen(e->url));
-            printf(", \"campaign\": ");
-            json_string_or_null(stdout, e->campaign,
-                                e->campaign ? strlen(e->campaign) : 0);
-            printf(", \"created\": %lld}", e->created);
-        }
-        first = false;
-    }
-    if (ctl->o.format == FORMAT_JSON)
-        printf("%s]\n", first ? "" : "\n");
-    rv = EXIT_OK;
-out:
-    if (rv != EXIT_OK)
-        ctl_fail("%s", err);
+        print_json(&l);
     list_free(&l);
-    return rv;
+    return EXIT_OK;
 }

@@ -86,10 +86,10 @@ static void redirect_or_404(struct handler *h, struct http_conn *c,
                             enum metrics_outcome outcome)
 {
     if (url[0] != '\0') {
-        http_reply_redirect(c, 302, url, strlen(url), false);
+        http_answer_redirect(c, 302, url, strlen(url), false);
         done(h, req, 302, outcome, NULL);
     } else {
-        http_reply_fixed(c, REPLY_NOT_FOUND);
+        http_answer_fixed(c, REPLY_NOT_FOUND);
         done(h, req, 404, outcome, NULL);
     }
 }
@@ -152,7 +152,7 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     bool opted_out = privacy_opted_out(flags, conf->honour_dnt, conf->honour_gpc);
 
     if (prefetch && conf->prefetch == CONF_PREFETCH_REFUSE) {
-        http_reply_fixed(c, REPLY_PREFETCH_REFUSED);
+        http_answer_fixed(c, REPLY_PREFETCH_REFUSED);
         done(h, req, 503, OUTCOME_PREFETCH_REFUSED, opted_out ? NULL : link);
         return;
     }
@@ -160,8 +160,7 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     size_t len = link->url_len;
     if (conf->forward_query && req->query_len > 0) {
         int n = url_join_query(link->url, link->url_len, req->query, req->query_len,
-                               conf->forward_query_keys,
-                               h->loc, sizeof(h->loc));
+                               conf->forward_query_keys, h->loc, sizeof(h->loc));
         if (n > 0) {
             loc = h->loc;
             len = (size_t)n;
@@ -170,13 +169,13 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
     }
     if (opted_out) {
         /* Nothing about this request is recorded, its code not even logged. */
-        http_reply_redirect(c, conf->redirect_status, loc, len, true);
+        http_answer_redirect(c, conf->redirect_status, loc, len, true);
         done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
         return;
     }
     bool bot = req->head || (flags & PRIVACY_BOT_UA) || prefetch;
     count(h, link, bot, req->now_ms);
-    http_reply_redirect(c, conf->redirect_status, loc, len, false);
+    http_answer_redirect(c, conf->redirect_status, loc, len, false);
     done(h, req, conf->redirect_status, bot ? OUTCOME_BOT : OUTCOME_TRACKED, link);
 }
 
@@ -191,7 +190,7 @@ static void answer(struct handler *h, struct http_conn *c, const struct http_req
         not_found(h, c, req, OUTCOME_NOT_FOUND);
         break;
     case LINKS_UNAVAILABLE:
-        http_reply_fixed(c, REPLY_UNAVAILABLE);
+        http_answer_fixed(c, REPLY_UNAVAILABLE);
         done(h, req, 503, OUTCOME_UNAVAILABLE, NULL);
         break;
     case LINKS_PENDING:
@@ -221,14 +220,14 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     if (!code_valid(code, len)) {
         /* Not a code: the fixed resources, or nothing. Never reaches Redis. */
         if (path_is(req, "/robots.txt")) {
-            http_reply_fixed(c, REPLY_ROBOTS);
+            http_answer_fixed(c, REPLY_ROBOTS);
             done(h, req, 200, OUTCOME_OTHER, NULL);
         } else if (path_is(req, "/.well-known/gpc.json")) {
-            http_reply_fixed(c, REPLY_GPC);
+            http_answer_fixed(c, REPLY_GPC);
             done(h, req, 200, OUTCOME_OTHER, NULL);
         } else if (path_is(req, "/.well-known/dnt/") ||
                    path_is(req, "/.well-known/dnt")) {
-            http_reply_fixed(c, REPLY_DNT);
+            http_answer_fixed(c, REPLY_DNT);
             done(h, req, 200, OUTCOME_OTHER, NULL);
         } else
             not_found(h, c, req, OUTCOME_INVALID);
@@ -236,9 +235,10 @@ void handler_on_request(struct http_conn *c, const struct http_request *req, voi
     }
     slot->h = h;
     slot->c = c;
-    bool quiet = privacy_opted_out(req->privacy, h->conf->honour_dnt, h->conf->honour_gpc);
-    enum links_status st = links_lookup(h->links, code, len, util_coarse_ms(), quiet, &link,
-                                        &slot->w, on_link, slot);
+    bool quiet =
+        privacy_opted_out(req->privacy, h->conf->honour_dnt, h->conf->honour_gpc);
+    enum links_status st = links_lookup(h->links, code, len, util_coarse_ms(), quiet,
+                                        &link, &slot->w, on_link, slot);
     answer(h, c, req, st, link);
 }
 

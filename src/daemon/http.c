@@ -68,7 +68,7 @@ struct http_conn {
     bool http10;
     bool in_value;
     bool name_long;
-    bool linger;    /* drain input before closing: an error, or unread bytes */
+    bool linger;     /* drain input before closing: an error, or unread bytes */
     bool nodelay;    /* TCP_NODELAY is set */
     bool write_wait; /* blocked on a slow reader: the write deadline is armed */
     bool expect_bad; /* an Expect other than 100-continue */
@@ -131,8 +131,8 @@ static void listener_update(struct http_server *s)
 {
     if (s->listener == NULL)
         return;
-    bool full = atomic_load_explicit(&s->limit->conns, memory_order_relaxed) >=
-                s->limit->max;
+    bool full =
+        atomic_load_explicit(&s->limit->conns, memory_order_relaxed) >= s->limit->max;
     bool want = !s->stopping && !s->accept_paused && !full;
     if (want && !s->listener_on && !event_pending(s->accept_retry, EV_TIMEOUT, NULL)) {
         evconnlistener_enable(s->listener);
@@ -317,8 +317,8 @@ static void answered(struct http_conn *c, int status)
     }
 }
 
-void http_reply_redirect(struct http_conn *c, int status, const char *loc, size_t len,
-                         bool tk_n)
+void http_answer_redirect(struct http_conn *c, int status, const char *loc, size_t len,
+                          bool tk_n)
 {
     unsigned flags = (c->req.head ? REPLY_HEAD : 0) | (tk_n ? REPLY_TK_N : 0);
     int st = reply_redirect(&c->out, &c->s->date, status, loc, len, flags, conn_mode(c));
@@ -334,7 +334,7 @@ const struct http_request *http_conn_request(const struct http_conn *c)
     return &c->req;
 }
 
-void http_reply_fixed(struct http_conn *c, enum reply_kind kind)
+void http_answer_fixed(struct http_conn *c, enum reply_kind kind)
 {
     answered(c, reply_fixed(&c->out, &c->s->date, kind, c->req.head, conn_mode(c)));
 }
@@ -544,7 +544,7 @@ static size_t origin_form_start(char *url, size_t len)
     char *q = memchr(url + skip, '?', len - skip);
     if (q != NULL || len == skip)
         return SIZE_MAX; /* "http://host?x" or no host at all */
-    url[len - 1] = '/'; /* "http://host": the last authority byte becomes "/" */
+    url[len - 1] = '/';  /* "http://host": the last authority byte becomes "/" */
     return len - 1;
 }
 

@@ -78,21 +78,17 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int spool_write(const char *dir, const char *writer, const struct batch *list, char *err,
-                size_t errsz)
+/* The file's text for list: header, batches, and the checksum line. NULL
+ * with a reason in err. */
+static char *format_file(const char *writer, const struct batch *list, size_t *len,
+                         char *err, size_t errsz)
 {
     char *text = NULL;
-    size_t len = 0;
     size_t nbatches = 0;
-    char tmp[4200], final[4200];
-    int fd = -1;
-
-    if (list == NULL)
-        return 0;
-    FILE *m = open_memstream(&text, &len);
+    FILE *m = open_memstream(&text, len);
     if (m == NULL) {
         snprintf(err, errsz, "open_memstream: %s", strerror(errno));
-        return -1;
+        return NULL;
     }
     fputs(SPOOL_MAGIC, m);
     fprintf(m, "writer %s\n", writer);
@@ -107,35 +103,42 @@ int spool_write(const char *dir, const char *writer, const struct batch *list, c
         nbatches++;
     }
     fflush(m);
-    uint64_t h = hash_bytes(text, len);
+    uint64_t h = hash_bytes(text, *len);
     fprintf(m, "end %zu %016" PRIx64 "\n", nbatches, h);
     fclose(m);
+    return text;
+}
 
+/* Write text as dir/NAME durably: to a temporary name, fsync'd, renamed
+ * into place, the directory fsync'd; a file is whole or absent. 0, or -1
+ * with a reason in err. */
+static int write_durably(const char *dir, const char *name, const char *text, size_t len,
+                         char *err, size_t errsz)
+{
+    char tmp[4200], final[4200];
     if (make_dirs(dir) != 0) {
         snprintf(err, errsz, "cannot create %s: %s", dir, strerror(errno));
-        goto err;
+        return -1;
     }
-    unsigned long long now = (unsigned long long)util_wall_ms();
-    snprintf(tmp, sizeof(tmp), "%s/.%s-%llu.tmp", dir, writer, now);
-    snprintf(final, sizeof(final), "%s/%s-%llu%s", dir, writer, now, SPOOL_SUFFIX);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+    snprintf(final, sizeof(final), "%s/%s%s", dir, name, SPOOL_SUFFIX);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
         snprintf(err, errsz, "cannot create %s: %s", tmp, strerror(errno));
-        goto err;
+        return -1;
     }
     if (write_all(fd, text, len) != 0 || fsync(fd) != 0) {
         snprintf(err, errsz, "cannot write %s: %s", tmp, strerror(errno));
-        goto err_unlink;
+        close(fd);
+        goto unlink_tmp;
     }
     if (close(fd) != 0) {
-        fd = -1;
         snprintf(err, errsz, "cannot close %s: %s", tmp, strerror(errno));
-        goto err_unlink;
+        goto unlink_tmp;
     }
-    fd = -1;
     if (rename(tmp, final) != 0) {
         snprintf(err, errsz, "cannot rename %s: %s", tmp, strerror(errno));
-        goto err_unlink;
+        goto unlink_tmp;
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -143,17 +146,27 @@ int spool_write(const char *dir, const char *writer, const struct batch *list, c
             log_warn("event=spool_dir_fsync_failed dir=%s errno=%d", dir, errno);
         close(dfd);
     }
-    free(text);
     return 0;
-err_unlink:
-    if (fd >= 0)
-        close(fd);
+unlink_tmp:
     unlink(tmp);
-    free(text);
     return -1;
-err:
+}
+
+int spool_write(const char *dir, const char *writer, const struct batch *list, char *err,
+                size_t errsz)
+{
+    if (list == NULL)
+        return 0;
+    size_t len = 0;
+    char *text = format_file(writer, list, &len, err, errsz);
+    if (text == NULL)
+        return -1;
+    /* WRITER-MS: the milliseconds order the files for replay. */
+    char name[128];
+    snprintf(name, sizeof(name), "%s-%llu", writer, (unsigned long long)util_wall_ms());
+    int rc = write_durably(dir, name, text, len, err, errsz);
     free(text);
-    return -1;
+    return rc;
 }
 
 /* Parse one file's text; appends its batches to *arr. -1 on any defect. */

@@ -41,9 +41,9 @@ static void on_request(struct http_conn *c, const struct http_request *req, void
     size_t n = req->path_len - 1;
     if (n > 0 && code_valid(req->path + 1, n)) {
         int len = snprintf(loc, sizeof(loc), TARGET "%.*s", (int)n, req->path + 1);
-        http_reply_redirect(c, 302, loc, (size_t)len, false);
+        http_answer_redirect(c, 302, loc, (size_t)len, false);
     } else {
-        http_reply_fixed(c, REPLY_NOT_FOUND);
+        http_answer_fixed(c, REPLY_NOT_FOUND);
     }
 }
 
