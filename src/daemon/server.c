@@ -193,12 +193,145 @@ static void set_dumpable(const struct conf *conf)
         log_warn("event=prctl_failed option=PR_SET_DUMPABLE errno=%d", errno);
 }
 
+/* Checks before anything is made: SIGPIPE, the public address, spool_dir.
+ * 0, or -1 logged. */
+static int start_checks(const struct conf *conf)
+{
+    char err[256];
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        log_error("event=start_failed reason=\"cannot ignore SIGPIPE\"");
+        return -1;
+    }
+    if (probe_listen(conf->listen, err, sizeof(err)) != 0) {
+        log_error("event=start_failed reason=\"%s\"", err);
+        return -1;
+    }
+    /* Find out now, not at the shutdown that needs it, if the spool can be made. */
+    if (spool_prepare(conf->spool_dir) != 0) {
+        log_error("event=start_failed reason=\"cannot create spool_dir %s: %s\"",
+                  conf->spool_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The workers (bound, not started) and the admin listener. 0, or -1 logged. */
+static int create_parts(struct server *s)
+{
+    char err[256];
+    s->limit.max = s->conf->max_connections;
+    s->n = s->conf->threads;
+    s->workers = xcalloc((size_t)s->n, sizeof(*s->workers));
+    s->metrics = xcalloc((size_t)s->n, sizeof(*s->metrics));
+    for (int i = 0; i < s->n; i++) {
+        s->workers[i] = worker_new(i, s->n, s->conf, &s->limit, err, sizeof(err));
+        if (s->workers[i] == NULL) {
+            log_error("event=start_failed worker=%d reason=\"%s\"", i, err);
+            return -1;
+        }
+        s->metrics[i] = worker_metrics(s->workers[i]);
+    }
+    if (strcmp(s->conf->admin_listen, "off") != 0) {
+        s->admin = admin_new(s->base, s->conf->admin_listen, s->metrics, (size_t)s->n,
+                             &s->process, err, sizeof(err));
+        if (s->admin == NULL) {
+            log_error("event=start_failed reason=\"%s\"", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Everything is bound: root is no longer needed. The spool directory (made
+ * at start) must stay writable for the user: give it to them. 0, or -1
+ * logged. */
+static int drop_root(const struct conf *conf, const struct priv *priv)
+{
+    char err[256];
+    if (priv->drop && chown(conf->spool_dir, priv->uid, priv->gid) != 0) {
+        log_error("event=start_failed reason=\"cannot give spool_dir %s to %s: %s\"",
+                  conf->spool_dir, priv->user, strerror(errno));
+        return -1;
+    }
+    if (priv_drop(priv, err, sizeof(err)) != 0) {
+        log_error("event=start_failed reason=\"%s\"", err);
+        return -1;
+    }
+    if (priv->drop) {
+        log_info("event=privileges_dropped user=%s uid=%u gid=%u", priv->user,
+                 (unsigned)priv->uid, (unsigned)priv->gid);
+        set_dumpable(conf); /* a change of user reset it to fs.suid_dumpable */
+    }
+    return 0;
+}
+
+static int install_signals(struct server *s)
+{
+    s->sigterm = evsignal_new(s->base, SIGTERM, on_stop_signal, s);
+    s->sigint = evsignal_new(s->base, SIGINT, on_stop_signal, s);
+    s->sighup = evsignal_new(s->base, SIGHUP, on_hup, s);
+    s->sigusr1 = evsignal_new(s->base, SIGUSR1, on_usr1, s);
+    if (s->sigterm == NULL || s->sigint == NULL || s->sighup == NULL ||
+        s->sigusr1 == NULL || event_add(s->sigterm, NULL) != 0 ||
+        event_add(s->sigint, NULL) != 0 || event_add(s->sighup, NULL) != 0 ||
+        event_add(s->sigusr1, NULL) != 0) {
+        log_error("event=start_failed reason=\"cannot install signal handlers\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* Workers start with the handled signals blocked (main blocked them), so
+ * they all reach this thread; then it takes them: nothing else in its mask
+ * is ever blocked (a parent's mask is not inherited). 0, or -1. */
+static int start_workers(struct server *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (worker_start(s->workers[i]) != 0) {
+            for (int j = 0; j < i; j++)
+                worker_stop(s->workers[j]);
+            return -1;
+        }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    return 0;
+}
+
+/* Wait for the workers' ends and say what Redis did not take. */
+static void join_workers(struct server *s, bool clean)
+{
+    unsigned long long lost = 0;
+    for (int i = 0; i < s->n && s->workers[i] != NULL; i++) {
+        worker_join(s->workers[i]);
+        lost += worker_unflushed(s->workers[i]);
+    }
+    if (lost > 0)
+        log_error(
+            "event=shutdown_unflushed follows=%llu reason=\"Redis did not take them "
+            "within shutdown_timeout_ms\"",
+            lost);
+    if (clean)
+        log_info("event=stopped unflushed=%llu", lost);
+}
+
+static void free_parts(struct server *s)
+{
+    for (int i = s->n - 1; i >= 0; i--)
+        worker_free(s->workers[i]);
+    admin_free(s->admin);
+    struct event *signals[] = {s->sigusr1, s->sighup, s->sigint, s->sigterm};
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+        if (signals[i] != NULL)
+            event_free(signals[i]);
+    free(s->workers);
+    free(s->metrics);
+    event_base_free(s->base);
+}
+
 int server_run(struct conf *conf, const struct priv *priv)
 {
     struct server s = {.conf = conf};
-    char err[256];
-    int status = 1;
-
     s.process.version = paths_version;
     s.process.spool_dir = conf->spool_dir;
     s.process.start_time_s = util_wall_ms() / 1000;
@@ -207,118 +340,22 @@ int server_run(struct conf *conf, const struct priv *priv)
 
     set_dumpable(conf);
     warn_permanent(conf);
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        log_error("event=start_failed reason=\"cannot ignore SIGPIPE\"");
+    if (start_checks(conf) != 0)
         return 1;
-    }
     s.base = event_base_new();
     if (s.base == NULL) {
         log_error("event=start_failed reason=\"cannot create the main event base\"");
         return 1;
     }
-    if (probe_listen(conf->listen, err, sizeof(err)) != 0) {
-        log_error("event=start_failed reason=\"%s\"", err);
-        event_base_free(s.base);
-        return 1;
+    bool started = create_parts(&s) == 0 && drop_root(conf, priv) == 0 &&
+                   install_signals(&s) == 0 && start_workers(&s) == 0;
+    if (started) {
+        log_info("event=started version=%s listen=%s admin=%s threads=%d redis=%s",
+                 paths_version, conf->listen, conf->admin_listen, s.n,
+                 conf->redis_unix_socket[0] ? conf->redis_unix_socket : conf->redis_host);
+        event_base_dispatch(s.base);
     }
-    /* Find out now, not at the shutdown that needs it, if the spool can be made. */
-    if (spool_prepare(conf->spool_dir) != 0) {
-        log_error("event=start_failed reason=\"cannot create spool_dir %s: %s\"",
-                  conf->spool_dir, strerror(errno));
-        event_base_free(s.base);
-        return 1;
-    }
-    s.limit.max = conf->max_connections;
-    s.n = conf->threads;
-    s.workers = xcalloc((size_t)s.n, sizeof(*s.workers));
-    s.metrics = xcalloc((size_t)s.n, sizeof(*s.metrics));
-    for (int i = 0; i < s.n; i++) {
-        s.workers[i] = worker_new(i, s.n, conf, &s.limit, err, sizeof(err));
-        if (s.workers[i] == NULL) {
-            log_error("event=start_failed worker=%d reason=\"%s\"", i, err);
-            goto out;
-        }
-        s.metrics[i] = worker_metrics(s.workers[i]);
-    }
-    if (strcmp(conf->admin_listen, "off") != 0) {
-        s.admin = admin_new(s.base, conf->admin_listen, s.metrics, (size_t)s.n,
-                            &s.process, err, sizeof(err));
-        if (s.admin == NULL) {
-            log_error("event=start_failed reason=\"%s\"", err);
-            goto out;
-        }
-    }
-    /* Everything is bound: root is no longer needed. The spool directory
-     * (made at start) must stay writable for the user: give it to them. */
-    if (priv->drop && chown(conf->spool_dir, priv->uid, priv->gid) != 0) {
-        log_error("event=start_failed reason=\"cannot give spool_dir %s to %s: %s\"",
-                  conf->spool_dir, priv->user, strerror(errno));
-        goto out;
-    }
-    if (priv_drop(priv, err, sizeof(err)) != 0) {
-        log_error("event=start_failed reason=\"%s\"", err);
-        goto out;
-    }
-    if (priv->drop) {
-        log_info("event=privileges_dropped user=%s uid=%u gid=%u", priv->user,
-                 (unsigned)priv->uid, (unsigned)priv->gid);
-        set_dumpable(conf); /* a change of user reset it to fs.suid_dumpable */
-    }
-    s.sigterm = evsignal_new(s.base, SIGTERM, on_stop_signal, &s);
-    s.sigint = evsignal_new(s.base, SIGINT, on_stop_signal, &s);
-    s.sighup = evsignal_new(s.base, SIGHUP, on_hup, &s);
-    s.sigusr1 = evsignal_new(s.base, SIGUSR1, on_usr1, &s);
-    if (s.sigterm == NULL || s.sigint == NULL || s.sighup == NULL || s.sigusr1 == NULL ||
-        event_add(s.sigterm, NULL) != 0 || event_add(s.sigint, NULL) != 0 ||
-        event_add(s.sighup, NULL) != 0 || event_add(s.sigusr1, NULL) != 0) {
-        log_error("event=start_failed reason=\"cannot install signal handlers\"");
-        goto out;
-    }
-    /* Workers start with the handled signals blocked (main blocked them),
-     * so they all reach this thread; then it takes them: nothing else in
-     * its mask is ever blocked (a parent's mask is not inherited). */
-    for (int i = 0; i < s.n; i++)
-        if (worker_start(s.workers[i]) != 0) {
-            for (int j = 0; j < i; j++)
-                worker_stop(s.workers[j]);
-            goto out;
-        }
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    log_info("event=started version=%s listen=%s admin=%s threads=%d redis=%s",
-             paths_version, conf->listen, conf->admin_listen, s.n,
-             conf->redis_unix_socket[0] ? conf->redis_unix_socket : conf->redis_host);
-
-    event_base_dispatch(s.base);
-    status = 0;
-out : {
-    unsigned long long lost = 0;
-    for (int i = 0; i < s.n && s.workers[i] != NULL; i++) {
-        worker_join(s.workers[i]);
-        lost += worker_unflushed(s.workers[i]);
-    }
-    if (lost > 0)
-        log_error(
-            "event=shutdown_unflushed follows=%llu reason=\"Redis did not take them "
-            "within shutdown_timeout_ms\"",
-            lost);
-    if (status == 0)
-        log_info("event=stopped unflushed=%llu", lost);
-}
-    for (int i = s.n - 1; i >= 0; i--)
-        worker_free(s.workers[i]);
-    admin_free(s.admin);
-    if (s.sigusr1)
-        event_free(s.sigusr1);
-    if (s.sighup)
-        event_free(s.sighup);
-    if (s.sigint)
-        event_free(s.sigint);
-    if (s.sigterm)
-        event_free(s.sigterm);
-    free(s.workers);
-    free(s.metrics);
-    event_base_free(s.base);
-    return status;
+    join_workers(&s, started);
+    free_parts(&s);
+    return started ? 0 : 1;
 }
