@@ -229,10 +229,28 @@ static bool prefix_ok(const char *s)
 }
 
 /* Parse val for d into conf c. Returns 0, or -1 with *why set. */
-static int directive_set(const struct directive *d, struct conf *c, const char *val,
-                         const char **why)
+static bool is_string(enum conf_type t)
 {
-    void *dst = (char *)c + d->offset;
+    switch (t) {
+    case CT_KEYLIST:
+    case CT_PATH:
+    case CT_PATH_OPT:
+    case CT_HOSTPORT:
+    case CT_HOSTPORT_OFF:
+    case CT_IP:
+    case CT_URL_OPT:
+    case CT_PREFIX:
+    case CT_NAME_OPT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Store val into d's int or bool field at dst. 0, or -1 with *why. */
+static int set_scalar(const struct directive *d, void *dst, const char *val,
+                      const char **why)
+{
     long long n;
     bool b;
 
@@ -261,58 +279,6 @@ static int directive_set(const struct directive *d, struct conf *c, const char *
         }
         *(bool *)dst = b;
         return 0;
-    case CT_PATH:
-        if (*val == '\0') {
-            *why = "must not be empty";
-            return -1;
-        }
-        break;
-    case CT_PATH_OPT:
-        break;
-    case CT_HOSTPORT_OFF:
-        if (strcmp(val, "off") == 0)
-            break;
-        /* fall through */
-    case CT_HOSTPORT: {
-        char *h;
-        int p;
-        if (conf_split_hostport(val, &h, &p) != 0) {
-            *why = "not an IP:PORT address";
-            return -1;
-        }
-        free(h);
-        break;
-    }
-    case CT_IP: {
-        unsigned char addr[16];
-        if (inet_pton(AF_INET, val, addr) != 1 && inet_pton(AF_INET6, val, addr) != 1) {
-            *why = "not an IP address literal (names are not resolved)";
-            return -1;
-        }
-        break;
-    }
-    case CT_URL_OPT:
-        if (*val != '\0' && !url_target_ok(val, strlen(val), why))
-            return -1;
-        break;
-    case CT_KEYLIST:
-        if (!url_query_keys_ok(val)) {
-            *why = "not a list of query keys";
-            return -1;
-        }
-        break;
-    case CT_PREFIX:
-        if (!prefix_ok(val)) {
-            *why = "bad key prefix";
-            return -1;
-        }
-        break;
-    case CT_NAME_OPT:
-        if (*val != '\0' && (!prefix_ok(val) || val[0] == '-')) {
-            *why = "not a user or group name";
-            return -1;
-        }
-        break;
     case CT_STATUS:
         if (util_parse_ll(val, &n) == 0)
             for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
@@ -339,8 +305,62 @@ static int directive_set(const struct directive *d, struct conf *c, const char *
         *(int *)dst = l;
         return 0;
     }
+    default:
+        *why = "not a scalar key"; /* a string type: cannot happen */
+        return -1;
     }
-    /* String types. */
+}
+
+/* Why val cannot be the value of the string directive d, or NULL. */
+static const char *string_problem(const struct directive *d, const char *val)
+{
+    const char *why = NULL;
+    switch (d->type) {
+    case CT_PATH:
+        return *val == '\0' ? "must not be empty" : NULL;
+    case CT_HOSTPORT_OFF:
+        if (strcmp(val, "off") == 0)
+            return NULL;
+        /* fall through */
+    case CT_HOSTPORT: {
+        char *h;
+        int p;
+        if (conf_split_hostport(val, &h, &p) != 0)
+            return "not an IP:PORT address";
+        free(h);
+        return NULL;
+    }
+    case CT_IP: {
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, val, addr) != 1 && inet_pton(AF_INET6, val, addr) != 1)
+            return "not an IP address literal (names are not resolved)";
+        return NULL;
+    }
+    case CT_URL_OPT:
+        if (*val != '\0' && !url_target_ok(val, strlen(val), &why))
+            return why;
+        return NULL;
+    case CT_KEYLIST:
+        return url_query_keys_ok(val) ? NULL : "not a list of query keys";
+    case CT_PREFIX:
+        return prefix_ok(val) ? NULL : "bad key prefix";
+    case CT_NAME_OPT:
+        if (*val != '\0' && (!prefix_ok(val) || val[0] == '-'))
+            return "not a user or group name";
+        return NULL;
+    default: /* CT_PATH_OPT: anything */
+        return NULL;
+    }
+}
+
+static int directive_set(const struct directive *d, struct conf *c, const char *val,
+                         const char **why)
+{
+    void *dst = (char *)c + d->offset;
+    if (!is_string(d->type))
+        return set_scalar(d, dst, val, why);
+    if ((*why = string_problem(d, val)) != NULL)
+        return -1;
     char **sp = dst;
     free(*sp);
     *sp = xstrdup(val);
@@ -381,24 +401,6 @@ struct conf *conf_new(void)
 }
 
 /* True for the types stored as a malloc'd string. */
-static bool is_string(enum conf_type t)
-{
-    switch (t) {
-    case CT_KEYLIST:
-    case CT_PATH:
-    case CT_PATH_OPT:
-    case CT_HOSTPORT:
-    case CT_HOSTPORT_OFF:
-    case CT_IP:
-    case CT_URL_OPT:
-    case CT_PREFIX:
-    case CT_NAME_OPT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Copy directive d's value from src into dst. */
 static void copy_value(const struct directive *d, struct conf *dst,
                        const struct conf *src)
