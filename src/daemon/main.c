@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,11 @@ static void usage(FILE *out)
           out);
 }
 
-int main(int argc, char **argv)
+/* Until their handlers exist, the signals hopcount handles wait blocked: a
+ * SIGHUP or SIGUSR1 sent at start (logrotate, a reload) must not kill it
+ * with their default action. server_run unblocks them. */
+static void block_handled_signals(void)
 {
-    const char *path = paths_conf_default;
-    int test = 0;
-    int opt;
-
-    /* Until their handlers exist, the signals hopcount handles wait blocked:
-     * a SIGHUP or SIGUSR1 sent at start (logrotate, a reload) must not kill
-     * it with their default action. server_run unblocks them. */
     sigset_t handled;
     sigemptyset(&handled);
     sigaddset(&handled, SIGHUP);
@@ -41,14 +38,55 @@ int main(int argc, char **argv)
     sigaddset(&handled, SIGTERM);
     sigaddset(&handled, SIGINT);
     sigprocmask(SIG_BLOCK, &handled, NULL);
+}
 
+/* Every check a start runs before binding, which -t runs too: the bots
+ * list, who to become, the log file (opened for a start, only tried for
+ * -t). 0, or -1 with FILE:LINE: key: reason said on stderr. */
+static int start_checks(struct conf *conf, bool test, struct priv *priv, char *note,
+                        size_t notesz)
+{
+    char err[512], where[400];
+    const char *key;
+    if (conf->bots_file[0] != '\0') {
+        struct privacy_bots *b = privacy_bots_load(conf->bots_file, err, sizeof(err));
+        if (b == NULL) {
+            fprintf(stderr, "%s: %s\n",
+                    conf_where(conf, "tracking", "bots_file", where, sizeof(where)), err);
+            return -1;
+        }
+        privacy_bots_free(b);
+    }
+    if (priv_plan(conf->user, conf->group, conf->allow_root, priv, note, notesz, &key, err,
+                  sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", conf_where(conf, "server", key, where, sizeof(where)),
+                err);
+        return -1;
+    }
+    if (conf->log_file[0] != '\0' &&
+        (test ? log_check(conf->log_file, err, sizeof(err))
+              : log_open(conf->log_file, err, sizeof(err))) != 0) {
+        fprintf(stderr, "%s: %s\n", conf_where(conf, "log", "file", where, sizeof(where)),
+                err);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = paths_conf_default;
+    bool test = false;
+    int opt;
+
+    block_handled_signals();
     while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
             break;
         case 't':
-            test = 1;
+            test = true;
             break;
         case 'V':
             printf("hopcount %s\n", paths_version);
@@ -70,36 +108,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "hopcount: configuration %s has errors; not starting\n", path);
         return 1;
     }
-    /* The bots list is read at start by each worker; check it here too so
-     * that -t and a bad file fail the same way. */
-    if (conf->bots_file[0] != '\0') {
-        char err[256], where[400];
-        struct privacy_bots *b = privacy_bots_load(conf->bots_file, err, sizeof(err));
-        if (b == NULL) {
-            fprintf(stderr, "%s: %s\n",
-                    conf_where(conf, "tracking", "bots_file", where, sizeof(where)), err);
-            conf_free(conf);
-            return 1;
-        }
-        privacy_bots_free(b);
-    }
-    /* Root or not, and who to become, is settled before anything is bound;
-     * -t runs the same checks as a start. */
     struct priv priv;
-    char err[512], note[256], where[400];
-    const char *key;
-    if (priv_plan(conf->user, conf->group, conf->allow_root, &priv, note, sizeof(note),
-                  &key, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s: %s\n", conf_where(conf, "server", key, where, sizeof(where)),
-                err);
-        conf_free(conf);
-        return 1;
-    }
-    if (conf->log_file[0] != '\0' &&
-        (test ? log_check(conf->log_file, err, sizeof(err))
-              : log_open(conf->log_file, err, sizeof(err))) != 0) {
-        fprintf(stderr, "%s: %s\n", conf_where(conf, "log", "file", where, sizeof(where)),
-                err);
+    char note[256];
+    if (start_checks(conf, test, &priv, note, sizeof(note)) != 0) {
         conf_free(conf);
         return 1;
     }
