@@ -79,6 +79,11 @@ const char *ctl_shown(const char *s, size_t len, char *out, size_t outsz);
 const char *ctl_shown_url(const char *s, size_t len, char *out, size_t outsz);
 const char *ctl_shown_campaign(const char *s, size_t len, char *out, size_t outsz);
 
+/* Why code (or a campaign name) is refused, in buf, or NULL when it is
+ * valid: "code \"...\" is not [A-Za-z0-9_-]{1,64}", the name shown safely. */
+const char *ctl_bad_code(const char *code, size_t len, char *buf, size_t bufsz);
+const char *ctl_bad_campaign(const char *name, size_t len, char *buf, size_t bufsz);
+
 /* Why the link cannot be made (in buf), or NULL when it can: the rules the
  * daemon checks again when it reads the link back. */
 const char *ctl_link_invalid(const struct store_link *l, char *buf, size_t bufsz);

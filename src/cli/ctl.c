@@ -60,24 +60,42 @@ int ctl_fail(const char *fmt, ...)
     return EXIT_BAD;
 }
 
+const char *ctl_bad_code(const char *code, size_t len, char *buf, size_t bufsz)
+{
+    char s[400];
+    if (code_valid(code, len))
+        return NULL;
+    snprintf(buf, bufsz, "code \"%s\" is not [A-Za-z0-9_-]{1,64}",
+             ctl_shown(code, len, s, sizeof(s)));
+    return buf;
+}
+
+const char *ctl_bad_campaign(const char *name, size_t len, char *buf, size_t bufsz)
+{
+    char s[400];
+    if (code_campaign_valid(name, len))
+        return NULL;
+    snprintf(buf, bufsz, "campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
+             ctl_shown(name, len, s, sizeof(s)));
+    return buf;
+}
+
 /* Why code, url and campaign cannot make a link, or NULL when they can. The
  * same rules the daemon re-checks when it reads the link back. */
 const char *ctl_link_invalid(const struct store_link *l, char *buf, size_t bufsz)
 {
     char s[400];
     const char *why = NULL;
-    if (!code_valid(l->code, l->code_len))
-        snprintf(buf, bufsz, "code \"%s\" is not [A-Za-z0-9_-]{1,64}",
-                 ctl_shown(l->code, l->code_len, s, sizeof(s)));
-    else if (!url_target_ok(l->url, l->url_len, &why))
+    if (ctl_bad_code(l->code, l->code_len, buf, bufsz) != NULL)
+        return buf;
+    if (!url_target_ok(l->url, l->url_len, &why)) {
         snprintf(buf, bufsz, "target \"%s\": %s",
                  ctl_shown(l->url, l->url_len, s, sizeof(s)), why);
-    else if (l->campaign_len > 0 && !code_campaign_valid(l->campaign, l->campaign_len))
-        snprintf(buf, bufsz, "campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
-                 ctl_shown(l->campaign, l->campaign_len, s, sizeof(s)));
-    else
-        return NULL;
-    return buf;
+        return buf;
+    }
+    if (l->campaign_len > 0 && ctl_bad_campaign(l->campaign, l->campaign_len, buf, bufsz))
+        return buf;
+    return NULL;
 }
 
 int ctl_connect(struct ctl *ctl)

@@ -81,9 +81,8 @@ int cmd_rm(struct ctl *ctl)
     char s[400], err[512];
     int removed;
 
-    if (!code_valid(code, strlen(code)))
-        return ctl_fail("code \"%s\" is not [A-Za-z0-9_-]{1,64}",
-                        ctl_shown(code, strlen(code), s, sizeof(s)));
+    if (ctl_bad_code(code, strlen(code), s, sizeof(s)) != NULL)
+        return ctl_fail("%s", s);
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
     if (store_rm(ctl->store, code, ctl->o.purge, &removed, err, sizeof(err)) != 0)
@@ -317,9 +316,8 @@ int cmd_list(struct ctl *ctl)
     char err[512];
     const char *camp = ctl->o.campaign;
 
-    if (camp != NULL && !code_campaign_valid(camp, strlen(camp)))
-        return ctl_fail("campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
-                        ctl_shown(camp, strlen(camp), err, sizeof(err)));
+    if (camp != NULL && ctl_bad_campaign(camp, strlen(camp), err, sizeof(err)) != NULL)
+        return ctl_fail("%s", err);
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
     if (collect_codes(ctl->store, camp, &l, err, sizeof(err)) != 0 ||

@@ -249,12 +249,9 @@ int cmd_stats(struct ctl *ctl)
 
     if ((camp == NULL) == (code == NULL))
         return ctl_usage_error("stats takes a CODE or --campaign NAME (one of them)");
-    if (code != NULL && !code_valid(code, strlen(code)))
-        return ctl_fail("code \"%s\" is not [A-Za-z0-9_-]{1,64}",
-                        ctl_shown(code, strlen(code), s, sizeof(s)));
-    if (camp != NULL && !code_campaign_valid(camp, strlen(camp)))
-        return ctl_fail("campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
-                        ctl_shown(camp, strlen(camp), s, sizeof(s)));
+    if ((code != NULL && ctl_bad_code(code, strlen(code), s, sizeof(s)) != NULL) ||
+        (camp != NULL && ctl_bad_campaign(camp, strlen(camp), s, sizeof(s)) != NULL))
+        return ctl_fail("%s", s);
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
     int ndays = ctl->o.given & OPT_DAYS ? ctl->o.days : STATS_DAYS_DEFAULT;
