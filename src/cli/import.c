@@ -259,12 +259,67 @@ static void import_line(struct import *im, char *line, size_t len, long lineno,
     r->queued = true;
 }
 
+/* One physical line as fgets read it (buf holds CTL_LINE_MAX bytes): too
+ * long (the rest skipped), blank, with a NUL, or a row to parse. */
+static void import_physical_line(struct import *im, FILE *in, char *buf, long lineno,
+                                 bool *header)
+{
+    size_t len = strlen(buf);
+    if (len == CTL_LINE_MAX - 1 && buf[len - 1] != '\n' && !feof(in)) {
+        int c; /* too long: skip to the end of this line */
+        while ((c = getc(in)) != EOF && c != '\n')
+            ;
+        row_bad(im, lineno, "line longer than %d bytes", CTL_LINE_MAX - 2);
+        *header = false;
+        return;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    char *line = buf;
+    /* A UTF-8 byte order mark, as spreadsheets write. */
+    if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len)
+        return; /* blank lines are not rows */
+    if (memchr(line, '\0', len) != NULL) {
+        row_bad(im, lineno, "NUL byte in line");
+        *header = false;
+        return;
+    }
+    import_line(im, line, len, lineno, header);
+}
+
+/* Every row of in, pipelined CTL_PIPELINE at a time. 0, or -1 (said). */
+static int import_stream(struct import *im, FILE *in)
+{
+    char buf[CTL_LINE_MAX];
+    long lineno = 0;
+    bool header = true;
+    while (fgets(buf, sizeof(buf), in) != NULL) {
+        import_physical_line(im, in, buf, ++lineno, &header);
+        if (im->nrows == CTL_PIPELINE && import_drain(im) != 0)
+            return -1;
+    }
+    if (ferror(in)) {
+        ctl_fail("%s: read error: %s", im->name, strerror(errno));
+        import_drain(im);
+        return -1;
+    }
+    return import_drain(im);
+}
+
 int cmd_import(struct ctl *ctl)
 {
     const char *path = ctl->args[0];
     bool from_stdin = strcmp(path, "-") == 0;
     FILE *in = from_stdin ? stdin : fopen(path, "r");
-    char buf[CTL_LINE_MAX];
     int rv = EXIT_BAD;
 
     if (in == NULL)
@@ -273,58 +328,12 @@ int cmd_import(struct ctl *ctl)
     im->ctl = ctl;
     im->name = from_stdin ? "stdin" : path;
     im->now = (int64_t)(util_wall_ms() / 1000);
-    if (ctl_connect(ctl) != EXIT_OK)
-        goto out;
-
-    long lineno = 0;
-    bool header = true;
-    while (fgets(buf, sizeof(buf), in) != NULL) {
-        size_t len = strlen(buf);
-        lineno++;
-        if (len == sizeof(buf) - 1 && buf[len - 1] != '\n' && !feof(in)) {
-            /* Too long: skip to the end of this line. */
-            int c;
-            while ((c = getc(in)) != EOF && c != '\n')
-                ;
-            row_bad(im, lineno, "line longer than %d bytes", CTL_LINE_MAX - 2);
-            header = false;
-        } else {
-            if (len > 0 && buf[len - 1] == '\n')
-                len--;
-            if (len > 0 && buf[len - 1] == '\r')
-                len--;
-            char *line = buf;
-            /* A UTF-8 byte order mark, as spreadsheets write. */
-            if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
-                line += 3;
-                len -= 3;
-            }
-            size_t i = 0;
-            while (i < len && (line[i] == ' ' || line[i] == '\t'))
-                i++;
-            if (i == len)
-                continue; /* blank lines are not rows */
-            if (memchr(line, '\0', len) != NULL) {
-                row_bad(im, lineno, "NUL byte in line");
-                header = false;
-            } else
-                import_line(im, line, len, lineno, &header);
-        }
-        if (im->nrows == CTL_PIPELINE && import_drain(im) != 0)
-            goto out;
+    if (ctl_connect(ctl) == EXIT_OK && import_stream(im, in) == 0) {
+        import_warn_targets(im);
+        printf("%s: %ld added, %ld replaced, %ld unchanged, %ld bad rows\n", im->name,
+               im->added, im->replaced, im->unchanged, im->bad);
+        rv = im->bad > 0 ? EXIT_BAD : EXIT_OK;
     }
-    if (ferror(in)) {
-        ctl_fail("%s: read error: %s", im->name, strerror(errno));
-        import_drain(im);
-        goto out;
-    }
-    if (import_drain(im) != 0)
-        goto out;
-    import_warn_targets(im);
-    printf("%s: %ld added, %ld replaced, %ld unchanged, %ld bad rows\n", im->name,
-           im->added, im->replaced, im->unchanged, im->bad);
-    rv = im->bad > 0 ? EXIT_BAD : EXIT_OK;
-out:
     for (int i = 0; i < im->nrows; i++) {
         free(im->rows[i].msg);
         free(im->rows[i].url);

@@ -211,25 +211,15 @@ static void on_event(struct rconn *rc, const char *msg, size_t len, void *arg)
         links_invalidate(w->links, msg, len);
 }
 
-struct worker *worker_new(int id, int nworkers, const struct conf *conf,
-                          struct http_limit *limit, char *err, size_t errsz)
+/* The worker's own event base: one thread per base, so no locks; the
+ * changelist merges epoll_ctl calls. 0, or -1 with err. */
+static int create_base(struct worker *w, char *err, size_t errsz)
 {
-    struct worker *w = xcalloc(1, sizeof(*w));
-    char name[32];
-    char chan[KEYS_MAX];
-    w->id = id;
-    w->nworkers = nworkers;
-    w->conf = conf_dup(conf);
-    conf = w->conf;
-    w->stop_pipe[0] = w->stop_pipe[1] = -1;
-    pthread_mutex_init(&w->mbox_lock, NULL);
-
     struct event_config *cfg = event_config_new();
     if (cfg == NULL) {
         snprintf(err, errsz, "cannot create an event config");
-        goto err;
+        return -1;
     }
-    /* One thread per base: no locks; the changelist merges epoll_ctl calls. */
     event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
                                    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST |
                                    EVENT_BASE_FLAG_IGNORE_ENV);
@@ -237,16 +227,17 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
     event_config_free(cfg);
     if (w->base == NULL) {
         snprintf(err, errsz, "cannot create an event base");
-        goto err;
+        return -1;
     }
-    if (conf->bots_file[0] != '\0') {
-        w->bots = privacy_bots_load(conf->bots_file, err, errsz);
-        if (w->bots == NULL)
-            goto err;
-    }
+    return 0;
+}
+
+/* The stop/reload pipe, the shutdown deadline and the one-second tick. */
+static int create_events(struct worker *w, char *err, size_t errsz)
+{
     if (pipe2(w->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(err, errsz, "pipe: %s", strerror(errno));
-        goto err;
+        return -1;
     }
     w->stop_ev = event_new(w->base, w->stop_pipe[0], EV_READ | EV_PERSIST, on_stop, w);
     w->deadline = evtimer_new(w->base, on_deadline, w);
@@ -255,37 +246,67 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
     if (w->stop_ev == NULL || w->deadline == NULL || w->tick == NULL ||
         event_add(w->stop_ev, NULL) != 0 || event_add(w->tick, &second) != 0) {
         snprintf(err, errsz, "cannot create worker events");
-        goto err;
+        return -1;
     }
+    return 0;
+}
 
-    size_t cache = share(conf->cache_max_entries, nworkers, 100);
-    size_t pending = share(conf->max_pending_keys, nworkers, 1000);
+/* Everything on a request's and a follow's path: the two Redis
+ * connections, the link cache, the tally, the flusher (and, for worker 0,
+ * the replay of earlier runs' spool, oldest first, a bounded part at a
+ * time), the handler. 0, or -1 with err. */
+static int create_path(struct worker *w, char *err, size_t errsz)
+{
+    const struct conf *conf = w->conf;
+    char name[32], chan[KEYS_MAX];
+    size_t cache = share(conf->cache_max_entries, w->nworkers, 100);
+    size_t pending = share(conf->max_pending_keys, w->nworkers, 1000);
 
-    snprintf(name, sizeof(name), "w%d", id);
+    snprintf(name, sizeof(name), "w%d", w->id);
     w->rc = rconn_new(w->base, conf, name, on_rc_state, w);
-    snprintf(name, sizeof(name), "w%d-events", id);
+    snprintf(name, sizeof(name), "w%d-events", w->id);
     w->sub = rconn_new(w->base, conf, name, on_sub_state, w);
     keys_events(chan, conf->key_prefix);
     rconn_subscribe(w->sub, chan, on_event, w);
     w->links = links_new(conf, w->rc, cache, &w->metrics);
     w->tally = tally_new(pending);
-    w->flush =
-        flush_new(w->base, conf, w->rc, w->tally, &w->metrics, id, pending, err, errsz);
+    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, w->id, pending, err,
+                         errsz);
     if (w->flush == NULL)
-        goto err;
+        return -1;
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
-    if (id == 0) {
-        /* Replay what earlier runs spooled, oldest first, a bounded part
-         * at a time. */
+    if (w->id == 0) {
         struct spool_queue *q = spool_queue_open(conf->spool_dir);
         if (q == NULL) {
             snprintf(err, errsz, "cannot read spool_dir %s: %s", conf->spool_dir,
                      strerror(errno));
-            goto err;
+            return -1;
         }
         flush_replay(w->flush, q);
     }
-    w->http = http_server_new(w->base, conf, &w->metrics, w->bots, limit,
+    return 0;
+}
+
+struct worker *worker_new(int id, int nworkers, const struct conf *conf,
+                          struct http_limit *limit, char *err, size_t errsz)
+{
+    struct worker *w = xcalloc(1, sizeof(*w));
+    w->id = id;
+    w->nworkers = nworkers;
+    w->conf = conf_dup(conf);
+    w->stop_pipe[0] = w->stop_pipe[1] = -1;
+    pthread_mutex_init(&w->mbox_lock, NULL);
+
+    if (create_base(w, err, errsz) != 0)
+        goto err;
+    if (w->conf->bots_file[0] != '\0') {
+        w->bots = privacy_bots_load(w->conf->bots_file, err, errsz);
+        if (w->bots == NULL)
+            goto err;
+    }
+    if (create_events(w, err, errsz) != 0 || create_path(w, err, errsz) != 0)
+        goto err;
+    w->http = http_server_new(w->base, w->conf, &w->metrics, w->bots, limit,
                               handler_slot_size(), handler_on_request, handler_on_abort,
                               w->handler, err, errsz);
     if (w->http == NULL)
