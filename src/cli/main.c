@@ -97,6 +97,46 @@ static int parse_int_opt(const char *name, const char *val, int min, int max, in
     return EXIT_OK;
 }
 
+/* Apply one of a command's options (getopt's opt and optarg) to o; its
+ * OPT_* bit in *bit. EXIT_OK, or EXIT_USAGE (said). */
+static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
+{
+    switch (opt) {
+    case 'C':
+        *bit = OPT_CAMPAIGN;
+        o->campaign = arg;
+        return EXIT_OK;
+    case 'f':
+        *bit = OPT_FORCE;
+        o->force = true;
+        return EXIT_OK;
+    case 'p':
+        *bit = OPT_PURGE;
+        o->purge = true;
+        return EXIT_OK;
+    case 'l':
+        *bit = OPT_LENGTH;
+        return parse_int_opt("length", arg, CODE_RANDOM_MIN_LEN, CODE_MAX_LEN, &o->length);
+    case 'd':
+        *bit = OPT_DAYS;
+        return parse_int_opt("days", arg, 1, STATS_DAYS_MAX, &o->days);
+    case 'F':
+        *bit = OPT_FORMAT;
+        if (strcmp(arg, "table") == 0)
+            o->format = FORMAT_TABLE;
+        else if (strcmp(arg, "csv") == 0)
+            o->format = FORMAT_CSV;
+        else if (strcmp(arg, "json") == 0)
+            o->format = FORMAT_JSON;
+        else
+            return ctl_usage_error("--format: \"%s\" is not table, csv or json", arg);
+        return EXIT_OK;
+    }
+    return ctl_usage_error("unknown option -%c", opt);
+}
+
+/* The current command's options and arguments. EXIT_OK; -1 after --help;
+ * EXIT_USAGE (said). */
 static int parse_command(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -109,61 +149,25 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct opts *o = &ctl->o;
     int opt;
 
     optind = 0; /* GNU: start over, argv[0] being the command */
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         unsigned bit = 0;
-        switch (opt) {
-        case 'h':
+        if (opt == 'h') {
             printf("usage: hopctl [-c FILE] %s\n\n%s", current->synopsis, current->help);
             return -1;
-        case 'C':
-            bit = OPT_CAMPAIGN;
-            o->campaign = optarg;
-            break;
-        case 'f':
-            bit = OPT_FORCE;
-            o->force = true;
-            break;
-        case 'p':
-            bit = OPT_PURGE;
-            o->purge = true;
-            break;
-        case 'l':
-            bit = OPT_LENGTH;
-            if (parse_int_opt("length", optarg, CODE_RANDOM_MIN_LEN, CODE_MAX_LEN,
-                              &o->length) != EXIT_OK)
-                return EXIT_USAGE;
-            break;
-        case 'd':
-            bit = OPT_DAYS;
-            if (parse_int_opt("days", optarg, 1, STATS_DAYS_MAX, &o->days) != EXIT_OK)
-                return EXIT_USAGE;
-            break;
-        case 'F':
-            bit = OPT_FORMAT;
-            if (strcmp(optarg, "table") == 0)
-                o->format = FORMAT_TABLE;
-            else if (strcmp(optarg, "csv") == 0)
-                o->format = FORMAT_CSV;
-            else if (strcmp(optarg, "json") == 0)
-                o->format = FORMAT_JSON;
-            else
-                return ctl_usage_error("--format: \"%s\" is not table, csv or json",
-                                       optarg);
-            break;
-        case ':':
-            return ctl_usage_error("%s needs a value", argv[optind - 1]);
-        default:
-            return ctl_usage_error("unknown option %s", argv[optind - 1]);
         }
+        if (opt == ':')
+            return ctl_usage_error("%s needs a value", argv[optind - 1]);
+        if (opt == '?')
+            return ctl_usage_error("unknown option %s", argv[optind - 1]);
+        if (take_option(&ctl->o, opt, optarg, &bit) != EXIT_OK)
+            return EXIT_USAGE;
         if (!(current->allowed & bit))
-            return ctl_usage_error("%s does not take %s", current->name,
-                                   argv[optind - 1]);
-        o->given |= bit;
+            return ctl_usage_error("%s does not take %s", current->name, argv[optind - 1]);
+        ctl->o.given |= bit;
     }
     ctl->args = argv + optind;
     ctl->nargs = argc - optind;
