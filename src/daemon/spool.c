@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,11 +170,11 @@ int spool_write(const char *dir, const char *writer, const struct batch *list, c
     return rc;
 }
 
-/* Parse one file's text; appends its batches to *arr. -1 on any defect. */
-static int parse(char *text, size_t len, struct spool_file *f, struct batch ***arr,
-                 size_t *n, size_t *cap)
+/* Check the last line, "end BATCHES XXH3", against everything before it,
+ * and the magic first line; cut the text before the last line. The number
+ * of batches it names, or -1. */
+static long check_envelope(char *text, size_t len)
 {
-    /* The checksum line is the last line. */
     if (len < 2 || text[len - 1] != '\n')
         return -1;
     text[len - 1] = '\0';
@@ -185,23 +186,54 @@ static int parse(char *text, size_t len, struct spool_file *f, struct batch ***a
     size_t want_batches;
     uint64_t want_hash;
     char extra;
-    if (sscanf(endline, "end %zu %" SCNx64 "%c", &want_batches, &want_hash, &extra) != 2)
-        return -1;
-    if (hash_bytes(text, body) != want_hash)
+    if (sscanf(endline, "end %zu %" SCNx64 "%c", &want_batches, &want_hash, &extra) != 2 ||
+        hash_bytes(text, body) != want_hash || want_batches > (size_t)LONG_MAX)
         return -1;
     text[body - 1] = '\0';
     if (strncmp(text, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0)
         return -1;
+    return (long)want_batches;
+}
 
-    size_t got = 0;
+/* One entry line, "KIND HOUR HUMAN BOT NAME", added to b. 0 or -1. */
+static int parse_entry(const char *line, struct batch *b)
+{
+    char name[CODE_MAX_LEN + 2], kind, extra;
+    uint64_t human, bot;
+    int64_t hour;
+    if (sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %65s%c", &kind, &hour, &human,
+               &bot, name, &extra) != 5 ||
+        (kind != 'L' && kind != 'C'))
+        return -1;
+    size_t nl = strlen(name);
+    if (kind == 'L' ? !code_valid(name, nl) : !code_campaign_valid(name, nl))
+        return -1;
+    struct tally_entry *e = xcalloc(1, sizeof(*e));
+    e->kind = kind == 'L' ? TALLY_LINK : TALLY_CAMPAIGN;
+    e->hour = hour;
+    e->human = human;
+    e->bot = bot;
+    e->len = (unsigned char)nl;
+    memcpy(e->name, name, nl + 1);
+    batch_add(b, e);
+    return 0;
+}
+
+/* Parse one file's text; appends its batches to *arr. -1 on any defect. */
+static int parse(char *text, size_t len, struct spool_file *f, struct batch ***arr,
+                 size_t *n, size_t *cap)
+{
+    long want_batches = check_envelope(text, len);
+    if (want_batches < 0)
+        return -1;
+    long got = 0;
     struct batch *cur = NULL;
     size_t cur_left = 0;
     char *save = NULL;
     for (char *line = strtok_r(text + strlen(SPOOL_MAGIC), "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
-        char writer[BATCH_WRITER_MAX], name[CODE_MAX_LEN + 2], kind;
-        uint64_t seq, human, bot;
-        int64_t hour;
+        char writer[BATCH_WRITER_MAX], extra;
+        uint64_t seq;
         size_t nent;
         if (strncmp(line, "writer ", 7) == 0)
             continue;
@@ -220,27 +252,13 @@ static int parse(char *text, size_t len, struct spool_file *f, struct batch ***a
             got++;
             continue;
         }
-        if (cur == NULL || cur_left == 0 ||
-            sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %65s%c", &kind, &hour,
-                   &human, &bot, name, &extra) != 5 ||
-            (kind != 'L' && kind != 'C'))
+        if (cur == NULL || cur_left == 0 || parse_entry(line, cur) != 0)
             return -1;
-        size_t nl = strlen(name);
-        if (kind == 'L' ? !code_valid(name, nl) : !code_campaign_valid(name, nl))
-            return -1;
-        struct tally_entry *e = xcalloc(1, sizeof(*e));
-        e->kind = kind == 'L' ? TALLY_LINK : TALLY_CAMPAIGN;
-        e->hour = hour;
-        e->human = human;
-        e->bot = bot;
-        e->len = (unsigned char)nl;
-        memcpy(e->name, name, nl + 1);
-        batch_add(cur, e);
         cur_left--;
     }
     if (cur_left != 0 || got != want_batches)
         return -1;
-    f->left = got;
+    f->left = (size_t)got;
     return 0;
 }
 
