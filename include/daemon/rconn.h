@@ -25,7 +25,8 @@ enum rconn_state {
  * Runs exactly once for every command rconn_command accepted. */
 typedef void rconn_reply_fn(struct rconn *rc, struct redisReply *reply, void *arg);
 
-/* A state change: called on every transition into READY or DOWN. */
+/* A state change: called on every transition into READY, and into DOWN
+ * from READY (attempts that fail before READY are retried quietly). */
 typedef void rconn_state_fn(struct rconn *rc, enum rconn_state state, void *arg);
 
 /* A published message on the subscribed channel; msg is borrowed. */
