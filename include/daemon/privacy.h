@@ -28,6 +28,10 @@ enum privacy_header {
 
 struct privacy_bots;
 
+/* The bytes of a header value looked at (http.c keeps no more): a longer
+ * user agent is judged on its first PRIVACY_VALUE_MAX bytes. */
+#define PRIVACY_VALUE_MAX 1024
+
 /* Which header name[0..len) is (case-insensitive). */
 enum privacy_header privacy_header_kind(const char *name, size_t len);
 
@@ -48,7 +52,8 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
 struct privacy_bots *privacy_bots_load(const char *path, char *err, size_t errsz);
 void privacy_bots_free(struct privacy_bots *b);
 
-/* True when ua[0..len) contains one of the patterns. Remembers the answer
+/* True when ua[0..len) (its first PRIVACY_VALUE_MAX bytes) contains one of
+ * the patterns. Remembers the answer
  * under a 64-bit hash of the user agent (never the agent itself), so a bots
  * list belongs to one thread. */
 bool privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len);

@@ -27,7 +27,6 @@
 #include "util.h"
 
 #define HTTP_IN_SIZE 4096    /* read buffer per connection */
-#define HTTP_VAL_MAX 1024    /* bytes of an interesting header value kept */
 #define HTTP_NAME_MAX 24     /* longer header names are never interesting */
 #define HTTP_MAX_HEADERS 100 /* more is answered with 431 (documented) */
 #define HTTP_LINGER_MS 2000  /* reading what a closed client still sends */
@@ -81,7 +80,7 @@ struct http_conn {
     size_t header_bytes;
     size_t name_len, val_len;
     char name[HTTP_NAME_MAX];
-    char val[HTTP_VAL_MAX];
+    char val[PRIVACY_VALUE_MAX]; /* an interesting header value (privacy.h) */
     char *url;
     size_t url_len, url_cap;
     struct http_request req;

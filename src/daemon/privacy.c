@@ -11,7 +11,6 @@
 #include "util.h"
 
 #define PRIVACY_PATTERN_MAX 200
-#define PRIVACY_UA_MAX 2048     /* longer agents are matched on their first bytes */
 #define PRIVACY_MEMO_SLOTS 4096 /* power of two */
 
 struct privacy_bots {
@@ -171,7 +170,7 @@ void privacy_bots_free(struct privacy_bots *b)
 
 bool privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len)
 {
-    char low[PRIVACY_UA_MAX];
+    char low[PRIVACY_VALUE_MAX];
 
     if (b->n == 0 || len == 0)
         return false;
