@@ -70,12 +70,8 @@ int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (main.c, which knows the commands). */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* s[0..len) for a message: at most 80 bytes, anything outside printable
- * ASCII as \xNN, so no input can forge a line of output. Returns out. */
-const char *ctl_shown(const char *s, size_t len, char *out, size_t outsz);
-
 /* A target or campaign read from Redis, for a table: as is when valid, else
- * escaped as ctl_shown does (other tools may have written anything). */
+ * escaped as util_shown does (other tools may have written anything). */
 const char *ctl_shown_url(const char *s, size_t len, char *out, size_t outsz);
 const char *ctl_shown_campaign(const char *s, size_t len, char *out, size_t outsz);
 

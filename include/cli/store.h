@@ -40,9 +40,40 @@ struct store;
 struct store *store_open(const struct conf *c, char *err, size_t errsz);
 void store_free(struct store *s);
 
-/* The connection, for reads; borrowed. */
-redisContext *store_redis(struct store *s);
 const char *store_prefix(const struct store *s);
+
+/* Reads. A link as read back: the caller sets code; url is NULL when the
+ * link is gone, campaign NULL when it has none, error Redis's answer when it
+ * refused the read (a key of another type); all three the caller's to free. */
+struct store_read {
+    char *code;
+    char *url;
+    char *campaign;
+    char *error;
+    long long created;
+};
+
+/* fn(code, len, arg) for each valid code among all links (SCAN of
+ * P:link:*, never KEYS) or, with campaign, among its set's members (SSCAN);
+ * a code may come more than once. 0, or -1 with err. */
+int store_scan_codes(struct store *s, const char *campaign,
+                     void (*fn)(const char *code, size_t len, void *arg), void *arg,
+                     char *err, size_t errsz);
+
+/* Read the links of v[0..n) (HMGET url campaign created), pipelined. 0, or
+ * -1 with err. */
+int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
+                     size_t errsz);
+
+/* HMGET key fields[0..n) as counts into out (0 for an absent field); *any
+ * says whether one was there. 0, or -1 with err (Redis failed, or a field
+ * holds something that is not a count: named, its value shown safely). */
+int store_read_counts(struct store *s, const char *key, const char *const *fields,
+                      size_t n, long long *out, bool *any, char *err, size_t errsz);
+
+/* SCARD key into *n. 0, or -1 with err. */
+int store_set_size(struct store *s, const char *key, long long *n, char *err,
+                   size_t errsz);
 
 /* Why a command got no reply: hiredis's connection error, or "no answer". */
 const char *store_conn_error(const struct store *s);

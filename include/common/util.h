@@ -53,4 +53,9 @@ char *util_read_file(const char *path, size_t *len);
 /* ms milliseconds as a struct timeval, for libevent's timers. */
 struct timeval util_ms_timeval(uint64_t ms);
 
+/* s[0..len) for a message: at most 80 bytes, anything outside printable
+ * ASCII (and the backslash) as \xNN, so no input can forge a line of
+ * output. Returns out. */
+const char *util_shown(const char *s, size_t len, char *out, size_t outsz);
+
 #endif

@@ -6,26 +6,7 @@
 
 #include "code.h"
 #include "url.h"
-
-/* Copy s[0..len) into out for a message: at most 80 bytes, anything outside
- * printable ASCII as \xNN, so no input can forge a line of output. */
-const char *ctl_shown(const char *s, size_t len, char *out, size_t outsz)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < len && w + 8 < outsz; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i == 80) {
-            w += (size_t)snprintf(out + w, outsz - w, "...");
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '\\')
-            out[w++] = (char)c;
-        else
-            w += (size_t)snprintf(out + w, outsz - w, "\\x%02x", c);
-    }
-    out[w] = '\0';
-    return out;
-}
+#include "util.h"
 
 void ctl_vsay(const char *fmt, va_list ap)
 {
@@ -35,12 +16,12 @@ void ctl_vsay(const char *fmt, va_list ap)
 }
 
 /* A target read from Redis, for a table: as is when it is a valid target,
- * else escaped by ctl_shown() (other tools may have written anything). */
+ * else escaped by util_shown() (other tools may have written anything). */
 const char *ctl_shown_url(const char *s, size_t len, char *out, size_t outsz)
 {
     if (url_target_ok(s, len, NULL))
         return s;
-    return ctl_shown(s, len, out, outsz);
+    return util_shown(s, len, out, outsz);
 }
 
 /* The same for a campaign name. */
@@ -48,7 +29,7 @@ const char *ctl_shown_campaign(const char *s, size_t len, char *out, size_t outs
 {
     if (code_campaign_valid(s, len))
         return s;
-    return ctl_shown(s, len, out, outsz);
+    return util_shown(s, len, out, outsz);
 }
 
 int ctl_fail(const char *fmt, ...)
@@ -66,7 +47,7 @@ const char *ctl_bad_code(const char *code, size_t len, char *buf, size_t bufsz)
     if (code_valid(code, len))
         return NULL;
     snprintf(buf, bufsz, "code \"%s\" is not [A-Za-z0-9_-]{1,64}",
-             ctl_shown(code, len, s, sizeof(s)));
+             util_shown(code, len, s, sizeof(s)));
     return buf;
 }
 
@@ -76,7 +57,7 @@ const char *ctl_bad_campaign(const char *name, size_t len, char *buf, size_t buf
     if (code_campaign_valid(name, len))
         return NULL;
     snprintf(buf, bufsz, "campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
-             ctl_shown(name, len, s, sizeof(s)));
+             util_shown(name, len, s, sizeof(s)));
     return buf;
 }
 
@@ -90,7 +71,7 @@ const char *ctl_link_invalid(const struct store_link *l, char *buf, size_t bufsz
         return buf;
     if (!url_target_ok(l->url, l->url_len, &why)) {
         snprintf(buf, bufsz, "target \"%s\": %s",
-                 ctl_shown(l->url, l->url_len, s, sizeof(s)), why);
+                 util_shown(l->url, l->url_len, s, sizeof(s)), why);
         return buf;
     }
     if (l->campaign_len > 0 && ctl_bad_campaign(l->campaign, l->campaign_len, buf, bufsz))

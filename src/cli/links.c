@@ -100,20 +100,14 @@ int cmd_rm(struct ctl *ctl)
 
 /* ---- list ---------------------------------------------------------------- */
 
-struct listed {
-    char *code;
-    char *url;      /* NULL: the link was gone by the time it was read */
-    char *campaign; /* NULL: none */
-    long long created;
-};
-
 struct list {
-    struct listed *v;
+    struct store_read *v;
     size_t n, cap;
 };
 
-static void list_push(struct list *l, const char *code, size_t len)
+static void list_push(const char *code, size_t len, void *arg)
 {
+    struct list *l = arg;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
         l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
@@ -128,106 +122,23 @@ static void list_free(struct list *l)
         free(l->v[i].code);
         free(l->v[i].url);
         free(l->v[i].campaign);
+        free(l->v[i].error); /* a key of another type: not a link, not listed */
     }
     free(l->v);
 }
 
 static int by_code(const void *a, const void *b)
 {
-    return strcmp(((const struct listed *)a)->code, ((const struct listed *)b)->code);
-}
-
-/* SCAN (or SSCAN) with cursor until it comes back to 0; every element that
- * is a valid code after skipping `skip` bytes goes into l. */
-static int scan_codes(struct store *st, const char *cmd, const char *key,
-                      const char *match, size_t skip, struct list *l, char *err,
-                      size_t errsz)
-{
-    redisContext *rc = store_redis(st);
-    char cursor[32] = "0";
-    do {
-        redisReply *r;
-        if (key != NULL)
-            r = redisCommand(rc, "%s %s %s COUNT 1000", cmd, key, cursor);
-        else
-            r = redisCommand(rc, "%s %s MATCH %s COUNT 1000", cmd, cursor, match);
-        if (r == NULL) {
-            snprintf(err, errsz, "redis: %s", store_conn_error(st));
-            return -1;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errsz, "%s: %s", cmd,
-                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                  : "unexpected answer from redis");
-            freeReplyObject(r);
-            return -1;
-        }
-        util_strlcpy(cursor, r->element[0]->str, sizeof(cursor));
-        redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *k = keys->element[i];
-            if (k->type == REDIS_REPLY_STRING && k->len > skip &&
-                code_valid(k->str + skip, k->len - skip))
-                list_push(l, k->str + skip, k->len - skip);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
-}
-
-/* HMGET url campaign created for every listed code, pipelined. */
-static int fetch_links(struct store *st, struct list *l, char *err, size_t errsz)
-{
-    redisContext *rc = store_redis(st);
-    const char *prefix = store_prefix(st);
-    for (size_t base = 0; base < l->n; base += CTL_PIPELINE) {
-        size_t end = base + CTL_PIPELINE < l->n ? base + CTL_PIPELINE : l->n;
-        for (size_t i = base; i < end; i++) {
-            char key[KEYS_MAX];
-            keys_link(key, prefix, l->v[i].code, strlen(l->v[i].code));
-            redisAppendCommand(rc, "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
-                               KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED);
-        }
-        for (size_t i = base; i < end; i++) {
-            redisReply *r = NULL;
-            if (redisGetReply(rc, (void **)&r) != REDIS_OK || r == NULL) {
-                snprintf(err, errsz, "redis: %s", store_conn_error(st));
-                return -1;
-            }
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-                redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2];
-                if (u->type == REDIS_REPLY_STRING)
-                    l->v[i].url = xstrndup(u->str, u->len);
-                if (c->type == REDIS_REPLY_STRING && c->len > 0)
-                    l->v[i].campaign = xstrndup(c->str, c->len);
-                if (t->type == REDIS_REPLY_STRING)
-                    util_parse_ll(t->str, &l->v[i].created);
-            }
-            freeReplyObject(r);
-        }
-    }
-    return 0;
+    return strcmp(((const struct store_read *)a)->code,
+                  ((const struct store_read *)b)->code);
 }
 
 /* The codes of campaign camp (NULL: of every link), sorted, each once. */
 static int collect_codes(struct store *st, const char *camp, struct list *l, char *err,
                          size_t errsz)
 {
-    char key[KEYS_MAX], match[KEYS_MAX + 1];
-    const char *prefix = store_prefix(st);
-    if (camp != NULL) {
-        keys_campaign_links(key, prefix, camp, strlen(camp));
-        if (scan_codes(st, "SSCAN", key, NULL, 0, l, err, errsz) != 0)
-            return -1;
-    } else {
-        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
-        int n = keys_link(match, prefix, "", 0);
-        memcpy(match + n, "*", 2);
-        if (scan_codes(st, "SCAN", NULL, match, (size_t)n, l, err, errsz) != 0)
-            return -1;
-    }
+    if (store_scan_codes(st, camp, list_push, l, err, errsz) != 0)
+        return -1;
     /* SCAN may return a key more than once: sort, then drop repeats. (No
      * links: l->v is NULL, which qsort must not be given.) */
     if (l->n > 1)
@@ -259,7 +170,7 @@ static void print_table(const struct list *l)
     printf("%-*s  %-*s  %-10s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN", "CREATED",
            "URL");
     for (size_t i = 0; i < l->n; i++) {
-        const struct listed *e = &l->v[i];
+        const struct store_read *e = &l->v[i];
         if (e->url == NULL)
             continue; /* removed since the scan, or a set member without a link */
         char day[16] = "-", su[400], sc[400];
@@ -278,7 +189,7 @@ static void print_csv(const struct list *l)
 {
     printf("code,url,campaign\n");
     for (size_t i = 0; i < l->n; i++) {
-        const struct listed *e = &l->v[i];
+        const struct store_read *e = &l->v[i];
         if (e->url == NULL)
             continue;
         printf("%s,", e->code);
@@ -295,7 +206,7 @@ static void print_json(const struct list *l)
     bool first = true;
     printf("[");
     for (size_t i = 0; i < l->n; i++) {
-        const struct listed *e = &l->v[i];
+        const struct store_read *e = &l->v[i];
         if (e->url == NULL)
             continue;
         printf("%s\n  {\"code\": ", first ? "" : ",");
@@ -321,7 +232,7 @@ int cmd_list(struct ctl *ctl)
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
     if (collect_codes(ctl->store, camp, &l, err, sizeof(err)) != 0 ||
-        fetch_links(ctl->store, &l, err, sizeof(err)) != 0) {
+        store_read_links(ctl->store, l.v, l.n, err, sizeof(err)) != 0) {
         list_free(&l);
         return ctl_fail("%s", err);
     }

@@ -18,68 +18,42 @@ struct day {
     long long follows, bot;
 };
 
-/* HMGET total, bot and the day fields of the last ndays UTC days from key.
- * 0, or -1 with a message printed. */
+/* total, bot and the day fields of the last ndays UTC days from key. 0, or
+ * -1 with the reason said. */
 static int read_counts(struct store *st, const char *key, struct day *days, int ndays,
                        long long *total, long long *bot, bool *any)
 {
-    redisContext *rc = store_redis(st);
-    int argc = 4 + 2 * ndays;
-    const char **argv = xcalloc((size_t)argc, sizeof(*argv));
-    char(*fields)[KEYS_FIELD_MAX] = xcalloc((size_t)ndays * 2, KEYS_FIELD_MAX);
+    size_t n = 2 + 2 * (size_t)ndays;
+    const char **fields = xcalloc(n, sizeof(*fields));
+    char(*names)[KEYS_FIELD_MAX] = xcalloc((size_t)ndays * 2, KEYS_FIELD_MAX);
+    long long *v = xcalloc(n, sizeof(*v));
     int64_t today = (int64_t)(util_wall_ms() / 1000 / 86400);
-    int rv = -1;
+    char err[600];
 
-    argv[0] = "HMGET";
-    argv[1] = key;
-    argv[2] = KEYS_FIELD_TOTAL;
-    argv[3] = KEYS_FIELD_BOT;
+    fields[0] = KEYS_FIELD_TOTAL;
+    fields[1] = KEYS_FIELD_BOT;
     for (int i = 0; i < ndays; i++) {
         int64_t hour = (today - (ndays - 1 - i)) * 24;
-        keys_field_day(fields[2 * i], hour);
-        keys_field_bot_day(fields[2 * i + 1], hour);
-        argv[4 + 2 * i] = fields[2 * i];
-        argv[5 + 2 * i] = fields[2 * i + 1];
-        util_strlcpy(days[i].date, fields[2 * i] + 2, sizeof(days[i].date));
+        keys_field_day(names[2 * i], hour);
+        keys_field_bot_day(names[2 * i + 1], hour);
+        fields[2 + 2 * i] = names[2 * i];
+        fields[3 + 2 * i] = names[2 * i + 1];
+        util_strlcpy(days[i].date, names[2 * i] + 2, sizeof(days[i].date));
     }
-    redisReply *r = redisCommandArgv(rc, argc, argv, NULL);
-    if (r == NULL) {
-        ctl_fail("redis: %s", store_conn_error(st));
-        goto out;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)argc - 2) {
-        ctl_fail("%s: %s", key,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-        goto out_reply;
-    }
-    *any = false;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        long long v = 0;
-        if (e->type == REDIS_REPLY_STRING) {
-            *any = true;
-            if (util_parse_ll(e->str, &v) != 0 || v < 0) {
-                char s[200];
-                ctl_fail("%s: field %s holds \"%s\", not a count", key, argv[2 + i],
-                         ctl_shown(e->str, e->len, s, sizeof(s)));
-                goto out_reply;
-            }
+    int rv = store_read_counts(st, key, fields, n, v, any, err, sizeof(err));
+    if (rv != 0) {
+        ctl_fail("%s", err);
+    } else {
+        *total = v[0];
+        *bot = v[1];
+        for (int i = 0; i < ndays; i++) {
+            days[i].follows = v[2 + 2 * i];
+            days[i].bot = v[3 + 2 * i];
         }
-        if (i == 0)
-            *total = v;
-        else if (i == 1)
-            *bot = v;
-        else if (i % 2 == 0)
-            days[(i - 2) / 2].follows = v;
-        else
-            days[(i - 2) / 2].bot = v;
     }
-    rv = 0;
-out_reply:
-    freeReplyObject(r);
-out:
+    free(v);
+    free(names);
     free(fields);
-    free(argv);
     return rv;
 }
 
@@ -154,79 +128,64 @@ static void print_counts(enum format format, const struct day *days, int ndays,
 
 static int stats_link(struct ctl *ctl, const char *code, struct day *days, int ndays)
 {
-    redisContext *rc = store_redis(ctl->store);
-    const char *prefix = store_prefix(ctl->store);
-    char link[KEYS_MAX], clicks[KEYS_MAX];
+    char clicks[KEYS_MAX], err[600];
     long long total = 0, bot = 0;
     bool any;
-    int rv = EXIT_BAD;
 
-    keys_link(link, prefix, code, strlen(code));
-    keys_clicks(clicks, prefix, code, strlen(code));
+    keys_clicks(clicks, store_prefix(ctl->store), code, strlen(code));
     if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
         return EXIT_BAD;
-    redisReply *r =
-        redisCommand(rc, "HMGET %s %s %s", link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN);
-    if (r == NULL)
-        return ctl_fail("redis: %s", store_conn_error(ctl->store));
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        ctl_fail("%s: %s", link,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-        goto out;
-    }
-    redisReply *url = r->element[0], *camp = r->element[1];
-    bool has_url = url->type == REDIS_REPLY_STRING;
-    bool has_camp = camp->type == REDIS_REPLY_STRING && camp->len > 0;
-    if (!has_url && !any) {
-        ctl_fail("no such link: %s", code);
-        goto out;
+    struct store_read link = {.code = (char *)code};
+    if (store_read_links(ctl->store, &link, 1, err, sizeof(err)) != 0)
+        return ctl_fail("%s", err);
+    if (link.error != NULL || (link.url == NULL && !any)) {
+        char key[KEYS_MAX];
+        keys_link(key, store_prefix(ctl->store), code, strlen(code));
+        if (link.error != NULL)
+            ctl_fail("%s: %s", key, link.error);
+        else
+            ctl_fail("no such link: %s", code);
+        free(link.error);
+        return EXIT_BAD;
     }
     if (ctl->o.format == FORMAT_TABLE) {
         char su[400], sc[400];
         printf("link      %s\n", code);
-        printf("target    %s\n", has_url
-                                     ? ctl_shown_url(url->str, url->len, su, sizeof(su))
-                                     : "(removed; its counts remain)");
+        printf("target    %s\n",
+               link.url ? ctl_shown_url(link.url, strlen(link.url), su, sizeof(su))
+                        : "(removed; its counts remain)");
         printf("campaign  %s\n",
-               has_camp ? ctl_shown_campaign(camp->str, camp->len, sc, sizeof(sc)) : "-");
+               link.campaign ? ctl_shown_campaign(link.campaign, strlen(link.campaign),
+                                                  sc, sizeof(sc))
+                             : "-");
     } else if (ctl->o.format == FORMAT_JSON) {
         printf("{\"code\": ");
         json_string(stdout, code, strlen(code));
         printf(", \"url\": ");
-        json_string_or_null(stdout, has_url ? url->str : NULL, url->len);
+        json_string_or_null(stdout, link.url, link.url ? strlen(link.url) : 0);
         printf(", \"campaign\": ");
-        json_string_or_null(stdout, has_camp ? camp->str : NULL, camp->len);
+        json_string_or_null(stdout, link.campaign,
+                            link.campaign ? strlen(link.campaign) : 0);
     }
     print_counts(ctl->o.format, days, ndays, total, bot);
-    rv = EXIT_OK;
-out:
-    freeReplyObject(r);
-    return rv;
+    free(link.url);
+    free(link.campaign);
+    return EXIT_OK;
 }
 
 static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, int ndays)
 {
-    redisContext *rc = store_redis(ctl->store);
     const char *prefix = store_prefix(ctl->store);
-    char set[KEYS_MAX], clicks[KEYS_MAX];
-    long long total = 0, bot = 0;
+    char set[KEYS_MAX], clicks[KEYS_MAX], err[600];
+    long long total = 0, bot = 0, links;
     bool any;
 
     keys_campaign_links(set, prefix, name, strlen(name));
     keys_campaign_clicks(clicks, prefix, name, strlen(name));
     if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
         return EXIT_BAD;
-    redisReply *r = redisCommand(rc, "SCARD %s", set);
-    if (r == NULL)
-        return ctl_fail("redis: %s", store_conn_error(ctl->store));
-    if (r->type != REDIS_REPLY_INTEGER) {
-        ctl_fail("%s: %s", set,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-        freeReplyObject(r);
-        return EXIT_BAD;
-    }
-    long long links = r->integer;
-    freeReplyObject(r);
+    if (store_set_size(ctl->store, set, &links, err, sizeof(err)) != 0)
+        return ctl_fail("%s", err);
     if (links == 0 && !any)
         return ctl_fail("no such campaign: %s", name);
     if (ctl->o.format == FORMAT_TABLE) {

@@ -99,10 +99,10 @@ struct store *store_open(const struct conf *c, char *err, size_t errsz)
     if (c->redis_db != 0 && expect(s, redisCommand(s->rc, "SELECT %d", c->redis_db),
                                    "SELECT", NULL, 0, err, errsz) != 0)
         goto err;
-    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_set, lua_link_set_len), "SCRIPT LOAD",
-               s->set_sha, sizeof(s->set_sha), err, errsz) != 0 ||
-        expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_rm, lua_link_rm_len), "SCRIPT LOAD",
-               s->rm_sha, sizeof(s->rm_sha), err, errsz) != 0)
+    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_set, lua_link_set_len),
+               "SCRIPT LOAD", s->set_sha, sizeof(s->set_sha), err, errsz) != 0 ||
+        expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_rm, lua_link_rm_len),
+               "SCRIPT LOAD", s->rm_sha, sizeof(s->rm_sha), err, errsz) != 0)
         goto err;
     keys_events(s->events, c->key_prefix);
     return s;
@@ -120,9 +120,151 @@ void store_free(struct store *s)
     free(s);
 }
 
-redisContext *store_redis(struct store *s)
+#define STORE_READ_BATCH 1024 /* pipelined reads in flight at once */
+
+/* err = "WHAT: Redis's error" or "WHAT: unexpected answer from redis". */
+static void bad_answer(const redisReply *r, const char *what, char *err, size_t errsz)
 {
-    return s->rc;
+    snprintf(err, errsz, "%s: %s", what,
+             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
+}
+
+int store_scan_codes(struct store *s, const char *campaign,
+                     void (*fn)(const char *code, size_t len, void *arg), void *arg,
+                     char *err, size_t errsz)
+{
+    char key[KEYS_MAX], match[KEYS_MAX + 1], cursor[32] = "0";
+    const char *prefix = s->conf->key_prefix;
+    size_t skip = 0;
+    if (campaign != NULL) {
+        keys_campaign_links(key, prefix, campaign, strlen(campaign));
+    } else {
+        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
+        int n = keys_link(match, prefix, "", 0);
+        memcpy(match + n, "*", 2);
+        skip = (size_t)n;
+    }
+    const char *cmd = campaign != NULL ? "SSCAN" : "SCAN";
+    do {
+        redisReply *r =
+            campaign != NULL
+                ? redisCommand(s->rc, "SSCAN %s %s COUNT 1000", key, cursor)
+                : redisCommand(s->rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+        if (r == NULL) {
+            snprintf(err, errsz, "redis: %s", store_conn_error(s));
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            bad_answer(r, cmd, err, errsz);
+            freeReplyObject(r);
+            return -1;
+        }
+        util_strlcpy(cursor, r->element[0]->str, sizeof(cursor));
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const redisReply *k = keys->element[i];
+            if (k->type == REDIS_REPLY_STRING && k->len > skip &&
+                code_valid(k->str + skip, k->len - skip))
+                fn(k->str + skip, k->len - skip, arg);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
+                     size_t errsz)
+{
+    const char *prefix = s->conf->key_prefix;
+    for (size_t base = 0; base < n; base += STORE_READ_BATCH) {
+        size_t end = base + STORE_READ_BATCH < n ? base + STORE_READ_BATCH : n;
+        for (size_t i = base; i < end; i++) {
+            char key[KEYS_MAX];
+            keys_link(key, prefix, v[i].code, strlen(v[i].code));
+            redisAppendCommand(s->rc, "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
+                               KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED);
+        }
+        for (size_t i = base; i < end; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
+                snprintf(err, errsz, "redis: %s", store_conn_error(s));
+                return -1;
+            }
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+                const redisReply *u = r->element[0], *c = r->element[1],
+                                 *t = r->element[2];
+                if (u->type == REDIS_REPLY_STRING)
+                    v[i].url = xstrndup(u->str, u->len);
+                if (c->type == REDIS_REPLY_STRING && c->len > 0)
+                    v[i].campaign = xstrndup(c->str, c->len);
+                if (t->type == REDIS_REPLY_STRING)
+                    util_parse_ll(t->str, &v[i].created);
+            } else if (r->type == REDIS_REPLY_ERROR) {
+                v[i].error = xstrndup(r->str, r->len);
+            }
+            freeReplyObject(r);
+        }
+    }
+    return 0;
+}
+
+int store_read_counts(struct store *s, const char *key, const char *const *fields,
+                      size_t n, long long *out, bool *any, char *err, size_t errsz)
+{
+    const char **argv = xcalloc(n + 2, sizeof(*argv));
+    argv[0] = "HMGET";
+    argv[1] = key;
+    memcpy(argv + 2, fields, n * sizeof(*argv));
+    redisReply *r = redisCommandArgv(s->rc, (int)n + 2, argv, NULL);
+    free(argv);
+    if (r == NULL) {
+        snprintf(err, errsz, "redis: %s", store_conn_error(s));
+        return -1;
+    }
+    int rv = -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        bad_answer(r, key, err, errsz);
+        goto out;
+    }
+    *any = false;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = r->element[i];
+        out[i] = 0;
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        *any = true;
+        if (util_parse_ll(e->str, &out[i]) != 0 || out[i] < 0) {
+            char shown[200];
+            snprintf(err, errsz, "%s: field %s holds \"%s\", not a count", key, fields[i],
+                     util_shown(e->str, e->len, shown, sizeof(shown)));
+            goto out;
+        }
+    }
+    rv = 0;
+out:
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_set_size(struct store *s, const char *key, long long *n, char *err,
+                   size_t errsz)
+{
+    redisReply *r = redisCommand(s->rc, "SCARD %s", key);
+    if (r == NULL) {
+        snprintf(err, errsz, "redis: %s", store_conn_error(s));
+        return -1;
+    }
+    int rv = 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        *n = r->integer;
+    else {
+        bad_answer(r, key, err, errsz);
+        rv = -1;
+    }
+    freeReplyObject(r);
+    return rv;
 }
 
 const char *store_prefix(const struct store *s)

@@ -224,3 +224,21 @@ struct timeval util_ms_timeval(uint64_t ms)
                          .tv_usec = (suseconds_t)(ms % 1000u) * 1000};
     return tv;
 }
+
+const char *util_shown(const char *s, size_t len, char *out, size_t outsz)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < len && w + 8 < outsz; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == 80) {
+            w += (size_t)snprintf(out + w, outsz - w, "...");
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[w++] = (char)c;
+        else
+            w += (size_t)snprintf(out + w, outsz - w, "\\x%02x", c);
+    }
+    out[w] = '\0';
+    return out;
+}
