@@ -41,24 +41,28 @@ int ctl_fail(const char *fmt, ...)
     return EXIT_BAD;
 }
 
+/* buf = WHAT "s" is not RULE (s shown safely); returns buf. */
+static const char *refused(const char *what, const char *rule, const char *s, size_t len,
+                           char *buf, size_t bufsz)
+{
+    char shown[400];
+    snprintf(buf, bufsz, "%s \"%s\" is not %s", what,
+             util_shown(s, len, shown, sizeof(shown)), rule);
+    return buf;
+}
+
 const char *ctl_bad_code(const char *code, size_t len, char *buf, size_t bufsz)
 {
-    char s[400];
-    if (code_valid(code, len))
-        return NULL;
-    snprintf(buf, bufsz, "code \"%s\" is not [A-Za-z0-9_-]{1,64}",
-             util_shown(code, len, s, sizeof(s)));
-    return buf;
+    return code_valid(code, len)
+               ? NULL
+               : refused("code", "[A-Za-z0-9_-]{1,64}", code, len, buf, bufsz);
 }
 
 const char *ctl_bad_campaign(const char *name, size_t len, char *buf, size_t bufsz)
 {
-    char s[400];
-    if (code_campaign_valid(name, len))
-        return NULL;
-    snprintf(buf, bufsz, "campaign \"%s\" is not [A-Za-z0-9_.-]{1,64}",
-             util_shown(name, len, s, sizeof(s)));
-    return buf;
+    return code_campaign_valid(name, len)
+               ? NULL
+               : refused("campaign", "[A-Za-z0-9_.-]{1,64}", name, len, buf, bufsz);
 }
 
 /* Why code, url and campaign cannot make a link, or NULL when they can. The
