@@ -231,6 +231,26 @@ static void test_negative_entries_and_bound(void **state)
     assert_true(metric_get(&f->m.cache_evictions) >= 15);
 }
 
+/* The subscription was re-established (messages may have been missed):
+ * every entry is stale, so the next lookup waits for Redis rather than
+ * serve what may have changed. */
+static void test_resubscribe_makes_all_stale(void **state)
+{
+    struct fx *f = *state;
+    bool waited;
+    h_link_add(&f->r, "d", "https://e.com/d1", NULL);
+    uint64_t t0 = util_coarse_ms();
+    assert_int_equal(lookup(f, "d", t0, &waited), LINKS_FOUND);
+    h_link_add(&f->r, "d", "https://e.com/d2", NULL); /* its message "missed" */
+    assert_int_equal(lookup(f, "d", t0 + 10, &waited), LINKS_FOUND);
+    assert_false(waited);
+    assert_string_equal(f->url, "https://e.com/d1"); /* fresh, as far as it knows */
+    links_invalidate_all(f->l);
+    assert_int_equal(lookup(f, "d", t0 + 20, &waited), LINKS_FOUND);
+    assert_true(waited);
+    assert_string_equal(f->url, "https://e.com/d2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +258,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unwatched_trusted_1s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalidated_while_fetching, setup, teardown),
         cmocka_unit_test_setup_teardown(test_negative_entries_and_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resubscribe_makes_all_stale, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
 }
