@@ -50,7 +50,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/ob
 CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o) $(CLI_LUA:%=$(BUILD)/obj/cli/lua/%.lua.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
-	test_access test_cache test_flush test_rconn
+	test_access test_cache test_flush test_rconn test_slot
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
 	$(BUILD)/tests/test_scripts
@@ -105,6 +105,9 @@ $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
 $(BUILD)/tests/test_cache: $(BUILD)/obj/daemon/links.o $(BUILD)/obj/daemon/rconn.o \
 	$(BUILD)/tests/e2e/harness.o
 $(BUILD)/tests/test_rconn: $(BUILD)/obj/daemon/rconn.o $(BUILD)/tests/e2e/harness.o
+# Cluster key slots: the first piece of Redis Cluster routing (issue 12),
+# linked into the programs once they route by it.
+$(BUILD)/tests/test_slot: $(BUILD)/obj/common/slot.o $(BUILD)/tests/e2e/harness.o
 # The flusher's, likewise.
 $(BUILD)/tests/test_flush: $(addprefix $(BUILD)/obj/daemon/,flush.o rconn.o tally.o batch.o metrics.o \
 	spool.o offload.o lua/flush.lua.o) $(BUILD)/tests/e2e/harness.o

@@ -119,7 +119,7 @@ int h_redis_start(struct h_redis *r)
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
     char sock[300];
     snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
-    char *argv[24] = {"redis-server", "--port",       port,  "--bind",
+    char *argv[32] = {"redis-server", "--port",       port,  "--bind",
                       "127.0.0.1",    "--dir",        r->dir, "--save",
                       "",             "--appendonly", r->aof ? "yes" : "no",
                       "--appendfsync", "always",      "--daemonize", "no"};
@@ -127,6 +127,17 @@ int h_redis_start(struct h_redis *r)
     if (r->password[0] != '\0') {
         argv[argc++] = "--requirepass";
         argv[argc++] = r->password;
+    }
+    char nodes[320], bus[16];
+    if (r->cluster) {
+        snprintf(nodes, sizeof(nodes), "%s/nodes.conf", r->dir);
+        snprintf(bus, sizeof(bus), "%d", h_free_port());
+        argv[argc++] = "--cluster-enabled";
+        argv[argc++] = "yes";
+        argv[argc++] = "--cluster-config-file";
+        argv[argc++] = nodes;
+        argv[argc++] = "--cluster-port"; /* a free port: port + 10000 may not be */
+        argv[argc++] = bus;
     }
     if (r->unix_socket) {
         argv[argc++] = "--unixsocket";

@@ -18,6 +18,7 @@ struct h_redis {
     char password[64]; /* requirepass (the daemon reads it from password_file) */
     bool unix_socket;  /* also listen on DIR/redis.sock: the daemon uses it */
     int db;            /* the database the daemon and h_redis_connect use */
+    bool cluster;      /* cluster-enabled (a node of no cluster yet: CLUSTER KEYSLOT) */
 };
 
 struct h_daemon {
