@@ -696,6 +696,7 @@ uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc)
      * a no-op), then the tally. Batches read from a spool file are already
      * on disk: their files stay, and only the rest goes to a new one. */
     f->closing = true;
+    f->draining = false; /* the drain is over: nothing may finish it from here */
     offload_wait(f->io);
     push_list(f, f->spill);
     f->spill = NULL;

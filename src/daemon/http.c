@@ -722,8 +722,10 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     struct http_conn *c = arg;
     (void)fd;
     (void)what;
-    if (!c->waiting)
+    if (!c->waiting) {
+        event_del(&c->ev_hup); /* answered meanwhile: level-triggered, so stop it */
         return;
+    }
     log_debug("event=client_closed reason=\"before its answer; not counted\"");
     conn_free(c);
 }
