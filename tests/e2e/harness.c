@@ -119,10 +119,21 @@ int h_redis_start(struct h_redis *r)
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
     char sock[300];
     snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
-    char *argv[32] = {"redis-server", "--port",       port,  "--bind",
-                      "127.0.0.1",    "--dir",        r->dir, "--save",
-                      "",             "--appendonly", r->aof ? "yes" : "no",
-                      "--appendfsync", "always",      "--daemonize", "no"};
+    char *argv[32] = {"redis-server",
+                      "--port",
+                      port,
+                      "--bind",
+                      "127.0.0.1",
+                      "--dir",
+                      r->dir,
+                      "--save",
+                      "",
+                      "--appendonly",
+                      r->aof ? "yes" : "no",
+                      "--appendfsync",
+                      "always",
+                      "--daemonize",
+                      "no"};
     int argc = 15;
     if (r->password[0] != '\0') {
         argv[argc++] = "--requirepass";
@@ -738,4 +749,29 @@ int h_preload_shim(bool on)
         return -1;
     setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
     return setenv("LD_PRELOAD", so, 1);
+}
+
+int h_fixture_start(struct h_redis *r, struct h_daemon *d, const char *extra,
+                    void (*seed)(const struct h_redis *r))
+{
+    if (h_redis_start(r) != 0)
+        return -1;
+    if (seed != NULL)
+        seed(r);
+    return h_fixture_daemon(r, d, extra);
+}
+
+int h_fixture_daemon(const struct h_redis *r, struct h_daemon *d, const char *extra)
+{
+    if (h_daemon_start(d, r, extra, true) == 0)
+        return 0;
+    fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(d));
+    return -1;
+}
+
+int h_fixture_end(struct h_redis *r, struct h_daemon *d, void *fx)
+{
+    int rc = h_finish(r, d);
+    free(fx);
+    return rc;
 }

@@ -134,4 +134,14 @@ const char *h_read_file(const char *path, char *buf, size_t cap);
 int h_run(char *const argv[], const char *input, char *out, size_t outcap, char *err,
           size_t errcap);
 
+/* A test fixture's start: redis-server, seed(r) (NULL: nothing) to add
+ * links, then hopcount with extra conf lines, ready. 0, or -1 with the
+ * daemon's log on stderr. */
+int h_fixture_start(struct h_redis *r, struct h_daemon *d, const char *extra,
+                    void (*seed)(const struct h_redis *r));
+/* Its second half alone, for a Redis already started: 0 or -1 (logged). */
+int h_fixture_daemon(const struct h_redis *r, struct h_daemon *d, const char *extra);
+/* A fixture's end: h_finish, then free the fixture fx. Its result. */
+int h_fixture_end(struct h_redis *r, struct h_daemon *d, void *fx);
+
 #endif

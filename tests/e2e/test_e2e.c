@@ -36,14 +36,7 @@ static int start_with(void **state, const char *extra)
 {
     struct fx *f = calloc(1, sizeof(*f));
     *state = f;
-    if (h_redis_start(&f->r) != 0)
-        return -1;
-    seed(&f->r);
-    if (h_daemon_start(&f->d, &f->r, extra, true) != 0) {
-        fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(&f->d));
-        return -1;
-    }
-    return 0;
+    return h_fixture_start(&f->r, &f->d, extra, seed);
 }
 
 static int setup(void **state)
@@ -54,11 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f == NULL)
-        return 0;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 static int get(struct fx *f, const char *path, const char *headers)
@@ -990,11 +979,7 @@ static int setup_auth_db_unix(void **state)
         return -1;
     }
     seed(&f->r); /* into database 3 */
-    if (h_daemon_start(&f->d, &f->r, "server.threads = 1", true) != 0) {
-        fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(&f->d));
-        return -1;
-    }
-    return 0;
+    return h_fixture_daemon(&f->r, &f->d, "server.threads = 1");
 }
 
 static void test_redis_auth_db_unix(void **state)

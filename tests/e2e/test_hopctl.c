@@ -37,11 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f == NULL)
-        return 0;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 /* Run hopctl -c CONF args... (NULL-terminated) with stdin from input. */

@@ -51,11 +51,7 @@ static int start_with(void **state, const char *acl, const char *extra, bool rea
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f == NULL)
-        return 0;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 /* The Location of GET path ("" for none), with its status in *status. */

@@ -45,11 +45,7 @@ static int setup_with(void **state, const char *extra)
     if (setup_redis(state) != 0)
         return -1;
     struct fx *f = *state;
-    if (h_daemon_start(&f->d, &f->r, extra, true) != 0) {
-        fprintf(stderr, "daemon did not start:\n%s\n", h_daemon_log(&f->d));
-        return -1;
-    }
-    return 0;
+    return h_fixture_daemon(&f->r, &f->d, extra);
 }
 
 static int setup(void **state)
@@ -60,11 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    if (f == NULL)
-        return 0;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 static int get(struct fx *f, const char *path, const char *headers)

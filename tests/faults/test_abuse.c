@@ -25,23 +25,23 @@ struct fx {
     char resp[RESP];
 };
 
+static void seed(const struct h_redis *r)
+{
+    h_link_add(r, "spring24", "https://example.com/spring", "spring");
+    h_link_add(r, "solo", "https://example.org/solo", NULL);
+}
+
 static int start_with(void **state, const char *extra)
 {
     struct fx *f = calloc(1, sizeof(*f));
     *state = f;
-    if (h_redis_start(&f->r) != 0)
-        return -1;
-    h_link_add(&f->r, "spring24", "https://example.com/spring", "spring");
-    h_link_add(&f->r, "solo", "https://example.org/solo", NULL);
-    return h_daemon_start(&f->d, &f->r, extra, true);
+    return h_fixture_start(&f->r, &f->d, extra, seed);
 }
 
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 static int setup_canary(void **state)

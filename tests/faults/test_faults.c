@@ -57,9 +57,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    int rc = h_finish(&f->r, &f->d);
-    free(f);
-    return rc;
+    return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
 /* One client: keep-alive requests over all codes for ms milliseconds (and at
