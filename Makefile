@@ -1,7 +1,7 @@
 # hopcount — plain GNU make. `make`, `make run`, `make test`, `make test SANITIZE=1`.
 
 CC ?= cc
-PKGS := libevent hiredis libxxhash inih
+PKGS := libevent hiredis libxxhash inih nettle
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
@@ -35,8 +35,9 @@ endif
 # Three wings (docs/architecture.md): what both programs share, the
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
-COMMON_SRC := util log conf code url keys hash paths
-DAEMON_SRC := privacy tally reply batch spool rconn links offload flush access http handler \
+COMMON_SRC := util log conf code url keys hash paths slot
+DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
+	http handler \
 	metrics admin priv worker server main
 CLI_SRC := store csv ctl output links import stats main
 
@@ -58,9 +59,10 @@ FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow
 SHIM := $(BUILD)/tests/fault_shim.so
+CLUSTER_BIN := $(BUILD)/tests/test_cluster
 
 .SECONDARY:
-.PHONY: all clean run test test-faults deps check-deps check-wings unit e2e fmt bench \
+.PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
 	bench-import fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
@@ -78,7 +80,8 @@ $(BUILD)/obj/%.lua.o: $(BUILD)/gen/%.lua.c
 	$(E) "  CC      $<"
 	$(Q)$(CC) $(INC_$(firstword $(subst /, ,$*))) $(BASE_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults \
+		$(BUILD)/tests/cluster
 	$(E) "  CC      $<"
 	$(Q)$(CC) $(INC_tests) $(BASE_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
@@ -102,15 +105,14 @@ $(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch
 $(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
 $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
 # The link cache's state machine, against a real redis-server.
-$(BUILD)/tests/test_cache: $(BUILD)/obj/daemon/links.o $(BUILD)/obj/daemon/rconn.o \
-	$(BUILD)/tests/e2e/harness.o
+$(BUILD)/tests/test_cache: $(addprefix $(BUILD)/obj/daemon/,links.o rconn.o route.o \
+	sentinel.o metrics.o) $(BUILD)/tests/e2e/harness.o
 $(BUILD)/tests/test_rconn: $(BUILD)/obj/daemon/rconn.o $(BUILD)/tests/e2e/harness.o
-# Cluster key slots: the first piece of Redis Cluster routing (issue 12),
-# linked into the programs once they route by it.
-$(BUILD)/tests/test_slot: $(BUILD)/obj/common/slot.o $(BUILD)/tests/e2e/harness.o
+# Cluster key slots, against a real cluster-enabled redis-server.
+$(BUILD)/tests/test_slot: $(BUILD)/tests/e2e/harness.o
 # The flusher's, likewise.
-$(BUILD)/tests/test_flush: $(addprefix $(BUILD)/obj/daemon/,flush.o rconn.o tally.o batch.o metrics.o \
-	spool.o offload.o lua/flush.lua.o) $(BUILD)/tests/e2e/harness.o
+$(BUILD)/tests/test_flush: $(addprefix $(BUILD)/obj/daemon/,flush.o rconn.o route.o sentinel.o \
+	tally.o batch.o metrics.o spool.o offload.o lua/flush.lua.o) $(BUILD)/tests/e2e/harness.o
 
 $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
@@ -126,6 +128,12 @@ $(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harnes
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
+# A real Redis Cluster (and Sentinel) under load: tests/cluster.
+$(CLUSTER_BIN): $(BUILD)/tests/%: $(BUILD)/tests/cluster/%.o $(BUILD)/tests/cluster/cluster.o \
+		$(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
+	$(E) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
 # A fault shim (LD_PRELOAD), built without sanitizers: a slow fsync, a
 # failing getrandom.
 $(SHIM): tests/faults/fault_shim.c | $(BUILD)/tests/faults
@@ -136,7 +144,7 @@ $(FAULT_BIN): $(BUILD)/tests/faults/test_faults.o $(BUILD)/tests/e2e/harness.o $
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults:
+$(BUILD)/tests/unit $(BUILD)/tests/e2e $(BUILD)/tests/faults $(BUILD)/tests/cluster:
 	$(Q)mkdir -p $@
 
 # make install PREFIX=/usr/local DESTDIR=...: the programs (linked with the
@@ -229,6 +237,11 @@ test-faults: check-deps
 		$(OVERFLOW_BIN) $(SHIM)
 	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HC_FAULT_SHIM=$(SHIM) \
 		tests/run $(FAULT_BIN) $(ABUSE_BIN) $(OVERFLOW_BIN)
+
+# Redis Cluster and Sentinel, real servers, under load (docs/scaling.md).
+test-cluster: check-deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/hopcount $(BUILD)/hopctl $(CLUSTER_BIN)
+	$(Q)HOPCOUNT_BIN=$(BUILD)/hopcount HOPCTL_BIN=$(BUILD)/hopctl tests/run $(CLUSTER_BIN)
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60

@@ -22,6 +22,21 @@ enum conf_access {
     CONF_ACCESS_MINUTE = 2, /* per minute, a line per code, status and outcome */
 };
 
+/* How hopcount finds its Redis. */
+enum conf_mode {
+    CONF_MODE_SINGLE = 0,   /* one Redis at host:port (or unix_socket) */
+    CONF_MODE_SENTINEL = 1, /* the primary named master_name, asked of sentinels */
+    CONF_MODE_CLUSTER = 2,  /* a Redis Cluster reached through its nodes */
+};
+
+#define CONF_ADDRS_MAX 64 /* addresses in one nodes or sentinels list */
+
+/* One IP:PORT of a list. */
+struct conf_addr {
+    char *host;
+    int port;
+};
+
 struct conf {
     /* [server] */
     char *listen;       /* "host:port" of the public listener */
@@ -41,6 +56,12 @@ struct conf {
     bool allow_root;
     bool core_dumps; /* leave the process dumpable (debugging only) */
     /* [redis] */
+    int redis_mode;          /* enum conf_mode */
+    char *redis_nodes;       /* cluster seed nodes, "IP:PORT, ..." */
+    char *redis_sentinels;   /* sentinels, "IP:PORT, ..." */
+    char *redis_master_name; /* the primary's name at the sentinels */
+    int wait_replicas;       /* a batch is confirmed once this many replicas have it */
+    int wait_timeout_ms;     /* how long one WAIT may block */
     char *redis_host; /* an IP literal */
     int redis_port;
     char *redis_unix_socket; /* "" when unset; wins over host/port */
@@ -117,5 +138,10 @@ void conf_warnings(const struct conf *c, FILE *out);
 /* Split "host:port" or "[v6]:port" into host (caller frees) and port. -1 on
  * error. */
 int conf_split_hostport(const char *s, char **host, int *port);
+
+/* Parse "IP:PORT, IP:PORT" into *out (the caller frees it with
+ * conf_addrs_free). Returns how many (0 for an empty string), or -1. */
+int conf_addrs_parse(const char *s, struct conf_addr **out);
+void conf_addrs_free(struct conf_addr *a, int n);
 
 #endif

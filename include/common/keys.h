@@ -25,6 +25,11 @@ int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t 
 int keys_events(char *buf, const char *prefix);
 /* P:flush:WRITER: the last batch sequence applied for a writer. */
 int keys_flush_marker(char *buf, const char *prefix, const char *writer);
+/* P:flush:{TAG}:WRITER: the same, in the slot TAG hashes to (mode cluster:
+ * a batch's marker lives in its counters' slot). */
+#define KEYS_TAGGED_MAX 96
+int keys_flush_marker_tagged(char *buf, const char *prefix, const char *tag,
+                             const char *writer);
 
 /* Counter fields for the UTC hour `hour` (hours since the epoch), written into
  * buf (KEYS_FIELD_MAX bytes): "d:YYYY-MM-DD", "h:YYYY-MM-DDTHH",

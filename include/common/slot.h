@@ -17,4 +17,11 @@ uint16_t slot_crc16(const char *buf, size_t len);
  * first '}' after it are hashed (the hash tag), else the whole key. */
 unsigned slot_of(const char *key, size_t len);
 
+#define SLOT_TAG_MAX 8 /* a tag and its NUL */
+
+/* A short string (decimal digits) that hashes to slot: a key holding
+ * "{TAG}" lives in that slot. Written into buf (SLOT_TAG_MAX bytes);
+ * returns its length. The table is built once, on first use (~1 ms). */
+int slot_tag(unsigned slot, char *buf);
+
 #endif

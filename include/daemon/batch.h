@@ -9,9 +9,19 @@
 
 #include "tally.h"
 
-#define BATCH_WRITER_MAX 40 /* "<16 hex>-<worker>" and room to spare */
+/* "<16 hex>-<worker>", a spill's "-sN", a cluster slot's ".sSLOT" and a
+ * split replay's ".bSEQ", with room to spare. */
+#define BATCH_WRITER_MAX 64
 
 struct spool_file;
+
+/* Where a batch is on its way to Redis. */
+enum batch_state {
+    BATCH_UNSENT = 0,  /* to be sent (again) */
+    BATCH_SENT = 1,    /* on the wire */
+    BATCH_APPLIED = 2, /* Redis applied it (now or before); a WAIT must confirm it */
+    BATCH_DONE = 3,    /* confirmed: its follows may leave memory */
+};
 
 struct batch {
     struct batch *next;
@@ -21,6 +31,13 @@ struct batch {
     struct tally_entry **entries; /* n entries, owned */
     uint64_t follows;             /* human + bot over the link entries */
     struct spool_file *file;      /* the spool file it was read from, or NULL */
+    /* Delivery (flush.c): its stream (slot, or 0), its state, and the
+     * connection that applied it and the WAIT that covers it. */
+    unsigned slot;
+    enum batch_state state;
+    void *via_rc;
+    unsigned long via_epoch;
+    uint64_t wait_id;
 };
 
 /* A batch of room for cap entries; the caller owns it. */

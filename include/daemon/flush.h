@@ -1,7 +1,9 @@
 /* flush: delivers one worker's tally to Redis exactly once: sealed batches
- * (writer id + sequence), sent in order with up to 8 on the wire, retried
- * unchanged until answered, applied by a script that checks and moves the writer's marker
- * in the same atomic step. See docs/delivery.md. */
+ * (writer id + sequence) per stream (one, or one per cluster slot), each
+ * stream's sent in order with up to 8 on the wire, retried unchanged until
+ * answered, applied by a script that checks and moves the stream's marker in
+ * the same atomic step, confirmed after a WAIT when wait_replicas asks. See
+ * docs/delivery.md. */
 #ifndef HOPCOUNT_FLUSH_H
 #define HOPCOUNT_FLUSH_H
 
@@ -10,7 +12,7 @@
 
 struct event_base;
 struct conf;
-struct rconn;
+struct route;
 struct tally;
 struct metrics;
 struct batch;
@@ -21,8 +23,8 @@ struct spool_queue;
  * the writer id; max_pending bounds the keys sealed and not confirmed.
  * Starts the interval timer. NULL with a reason in err when no random
  * writer id can be drawn. */
-struct flush *flush_new(struct event_base *base, const struct conf *conf,
-                        struct rconn *rc, struct tally *t, struct metrics *m, int worker,
+struct flush *flush_new(struct event_base *base, const struct conf *conf, struct route *r,
+                        struct tally *t, struct metrics *m, int worker,
                         size_t max_pending, char *err, size_t errsz);
 
 /* Free, releasing undelivered batches (their spool files stay on disk). */
@@ -60,12 +62,8 @@ uint64_t flush_spool_all(struct flush *f, char *err, size_t errsz, int *rc);
  * then call done(arg) once. Rounds then run every 50 ms, unpaced. */
 void flush_drain(struct flush *f, void (*done)(void *arg), void *arg);
 
-/* Ask Redis for its maxmemory-policy and log an error unless it is
- * noeviction (evicted counters or markers break exactly-once). */
-void flush_check_policy(struct flush *f);
-
 /* Everything this writer sealed is confirmed (after flush_drain): delete its
- * marker, then call done(arg) once (at once when it cannot be sent). */
+ * markers, then call done(arg) once (at once when none can be sent). */
 void flush_retire(struct flush *f, void (*done)(void *arg), void *arg);
 
 /* Follows sealed into batches and not yet confirmed. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct conf;
-struct rconn;
+struct route;
 struct metrics;
 struct links;
 struct links_entry;
@@ -50,9 +50,9 @@ struct links_waiter {
     void *arg;
 };
 
-/* A cache of at most max_entries links, asking Redis through rc. conf, rc and
+/* A cache of at most max_entries links, asking Redis through r. conf, r and
  * m are borrowed and must outlive it. */
-struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_entries,
+struct links *links_new(const struct conf *conf, struct route *r, size_t max_entries,
                         struct metrics *m);
 void links_free(struct links *l);
 

@@ -58,18 +58,24 @@ struct metrics {
     metric_t flush_rounds;     /* flush rounds started */
     metric_t flush_us_sum;
     metric_t flush_buckets[METRICS_NFLUSH_BUCKETS]; /* not cumulative */
+    metric_t redis_moved;                           /* MOVED redirects followed */
+    metric_t redis_ask;                             /* ASK redirects followed */
+    metric_t slot_map_refreshes; /* slot maps read (CLUSTER SLOTS answered) */
+    metric_t wait_shortfalls;    /* WAITs that saw fewer replicas than wait_replicas */
     /* Gauges. */
     metric_t pending_keys;
     metric_t cache_entries;
     metric_t connections;
     metric_t redis_up;
     metric_t redis_subscribed; /* the P:events subscription is confirmed */
+    metric_t redis_primaries;  /* primaries this worker knows (rendered: the max) */
 };
 
 /* Process-wide, written by the main thread. */
 struct metrics_process {
     const char *version;
     const char *spool_dir;
+    const char *redis_mode; /* single, sentinel or cluster */
     uint64_t start_time_s;
     metric_t reloads_ok;
     metric_t reloads_failed;

@@ -38,6 +38,25 @@ typedef void rconn_message_fn(struct rconn *rc, const char *msg, size_t len, voi
 struct rconn *rconn_new(struct event_base *base, const struct conf *conf,
                         const char *name, rconn_state_fn *on_state, void *arg);
 
+/* Where the next connect goes: fill *host (borrowed until the connect
+ * returns) and *port, or return -1 when no address is known yet (the attempt
+ * then fails and is retried with backoff). */
+typedef int rconn_addr_fn(void *arg, const char **host, int *port);
+
+/* A connection whose address is asked of fn before every connect (a cluster
+ * node, the primary a sentinel names, a subscriber that moves between
+ * nodes), not read from conf. Same otherwise as rconn_new. */
+struct rconn *rconn_new_at(struct event_base *base, const struct conf *conf,
+                           const char *name, rconn_addr_fn *addr, void *addr_arg,
+                           rconn_state_fn *on_state, void *arg);
+
+/* After every connect, before READY: ask ROLE and refuse (drop, retry) a
+ * server that is not a primary (sentinel mode: never write to a replica). */
+void rconn_require_primary(struct rconn *rc);
+
+/* No AUTH, no SELECT in the handshake (a sentinel has neither). */
+void rconn_plain(struct rconn *rc);
+
 /* Make this a subscriber connection: after every handshake it SUBSCRIBEs to
  * channel (copied) and hands each message to fn. Call before the first
  * READY (right after rconn_new). A subscriber takes no other commands. */
@@ -50,7 +69,19 @@ void rconn_subscribe(struct rconn *rc, const char *channel, rconn_message_fn *fn
 int rconn_command(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
                   const char **argv, const size_t *argvlen);
 
+/* Send a command already in RESP form (redisFormatCommandArgv), copied.
+ * Same contract as rconn_command. */
+int rconn_formatted(struct rconn *rc, rconn_reply_fn *fn, void *arg, const char *cmd,
+                    size_t len);
+
 bool rconn_ready(const struct rconn *rc);
+
+/* Counts the READY transitions: a command answered under one epoch and a
+ * WAIT under the same epoch went over the same connection. */
+unsigned long rconn_epoch(const struct rconn *rc);
+
+/* The label given at creation. */
+const char *rconn_name(const struct rconn *rc);
 
 /* Fail every pending command (NULL replies), close and stop reconnecting.
  * Must not be called from inside one of this connection's callbacks. */

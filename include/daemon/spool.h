@@ -42,6 +42,10 @@ long spool_queue_read(struct spool_queue *q, size_t max_keys, struct batch **out
  * removed. */
 void spool_file_done(struct spool_file *f);
 
+/* A batch read from f became 1 + more batches (split by slot): f is
+ * removed once all of them are delivered. */
+void spool_file_split(struct spool_file *f, size_t more);
+
 /* A batch read from f is let go undelivered (it was spooled again, or the
  * process is ending): f stays on disk. */
 void spool_file_release(struct spool_file *f);

@@ -32,6 +32,7 @@ enum conf_type {
     CT_CHOICE,       /* one of the directive's choices, stored as its index */
     CT_LEVEL,        /* debug | info | warn | error */
     CT_KEYLIST,      /* query keys and key prefixes: "utm_*, ref" */
+    CT_ADDRLIST,     /* IP:PORT, IP:PORT, ... (empty allowed) */
 };
 
 struct directive {
@@ -49,6 +50,8 @@ static const char *const prefetch_choices[] = {"refuse", "serve",
                                                NULL}; /* conf_prefetch */
 static const char *const access_choices[] = {"off", "on", "minute",
                                              NULL}; /* conf_access */
+static const char *const mode_choices[] = {"single", "sentinel", "cluster",
+                                           NULL}; /* conf_mode */
 
 #define O(field) offsetof(struct conf, field)
 
@@ -75,6 +78,13 @@ static const struct directive directives[] = {
     {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false, NULL},
     {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false, NULL},
     {"server", "core_dumps", CT_BOOL, 0, 0, "off", O(core_dumps), false, NULL},
+    {"redis", "mode", CT_CHOICE, 0, 0, "single", O(redis_mode), false, mode_choices},
+    {"redis", "nodes", CT_ADDRLIST, 0, 0, "", O(redis_nodes), false, NULL},
+    {"redis", "sentinels", CT_ADDRLIST, 0, 0, "", O(redis_sentinels), false, NULL},
+    {"redis", "master_name", CT_NAME_OPT, 0, 0, "", O(redis_master_name), false, NULL},
+    {"redis", "wait_replicas", CT_INT, 0, 16, "0", O(wait_replicas), true, NULL},
+    {"redis", "wait_timeout_ms", CT_INT, 10, 60000, "500", O(wait_timeout_ms), true,
+     NULL},
     {"redis", "host", CT_IP, 0, 0, "127.0.0.1", O(redis_host), false, NULL},
     {"redis", "port", CT_INT, 1, 65535, "6379", O(redis_port), false, NULL},
     {"redis", "unix_socket", CT_PATH_OPT, 0, 0, "", O(redis_unix_socket), false, NULL},
@@ -178,6 +188,11 @@ static void accepted(const struct directive *d, char *buf, size_t sz)
     case CT_KEYLIST:
         snprintf(buf, sz, "query keys or prefixes ending in *, e.g. utm_*, ref");
         break;
+    case CT_ADDRLIST:
+        snprintf(buf, sz,
+                 "IP:PORT addresses separated by commas, e.g. "
+                 "127.0.0.1:7000, 127.0.0.1:7001");
+        break;
     }
 }
 
@@ -217,6 +232,51 @@ int conf_split_hostport(const char *s, char **host, int *port)
     return 0;
 }
 
+int conf_addrs_parse(const char *s, struct conf_addr **out)
+{
+    int n = 0, cap = 0;
+    struct conf_addr *a = NULL;
+    const char *p = s;
+    *out = NULL;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        char *item = xstrndup(p, len);
+        char *t = item;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t tl = strlen(t);
+        while (tl > 0 && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
+            t[--tl] = '\0';
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            a = xrealloc(a, (size_t)cap * sizeof(*a));
+        }
+        int rc = conf_split_hostport(t, &a[n].host, &a[n].port);
+        free(item);
+        if (rc != 0 || n >= CONF_ADDRS_MAX) {
+            if (rc == 0)
+                free(a[n].host);
+            conf_addrs_free(a, n);
+            return -1;
+        }
+        n++;
+        p += len;
+        if (*p == ',' && *++p == '\0') { /* a trailing comma */
+            conf_addrs_free(a, n);
+            return -1;
+        }
+    }
+    *out = a;
+    return n;
+}
+
+void conf_addrs_free(struct conf_addr *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(a[i].host);
+    free(a);
+}
+
 static bool prefix_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -241,6 +301,7 @@ static bool is_string(enum conf_type t)
     case CT_URL_OPT:
     case CT_PREFIX:
     case CT_NAME_OPT:
+    case CT_ADDRLIST:
         return true;
     default:
         return false;
@@ -342,11 +403,18 @@ static const char *string_problem(const struct directive *d, const char *val)
         return NULL;
     case CT_KEYLIST:
         return url_query_keys_ok(val) ? NULL : "not a list of query keys";
+    case CT_ADDRLIST: {
+        struct conf_addr *a;
+        int n = conf_addrs_parse(val, &a);
+        conf_addrs_free(a, n);
+        return n < 0 ? "not a list of IP:PORT addresses" : NULL;
+    }
     case CT_PREFIX:
         return prefix_ok(val) ? NULL : "bad key prefix";
     case CT_NAME_OPT:
         if (*val != '\0' && (!prefix_ok(val) || val[0] == '-'))
-            return "not a user or group name";
+            return strcmp(d->name, "master_name") == 0 ? "not a sentinel master name"
+                                                       : "not a user or group name";
         return NULL;
     default: /* CT_PATH_OPT: anything */
         return NULL;
@@ -660,6 +728,53 @@ static bool listeners_clash(const struct conf *c)
     return clash;
 }
 
+/* The [redis] keys each mode needs, and the ones it cannot use. Returns the
+ * number of errors written. */
+static int check_redis_mode(const struct conf *c, FILE *err)
+{
+    char where[400];
+    int errors = 0;
+#define REDIS_ERR(key, ...)                                                              \
+    do {                                                                                 \
+        fprintf(err, "%s: ", conf_where(c, "redis", key, where, sizeof(where)));         \
+        fprintf(err, __VA_ARGS__);                                                       \
+        fputc('\n', err);                                                                \
+        errors++;                                                                        \
+    } while (0)
+    const char *mode = mode_choices[c->redis_mode];
+    if (c->redis_mode == CONF_MODE_CLUSTER) {
+        if (c->redis_nodes[0] == '\0')
+            REDIS_ERR("nodes", "mode = cluster needs the cluster's nodes (IP:PORT, ...)");
+        if (c->redis_db != 0)
+            REDIS_ERR("db",
+                      "must be 0 in mode = cluster (a cluster has database 0 only)");
+    } else if (c->redis_nodes[0] != '\0') {
+        REDIS_ERR("nodes", "only used in mode = cluster (mode is %s)", mode);
+    }
+    if (c->redis_mode == CONF_MODE_SENTINEL) {
+        if (c->redis_sentinels[0] == '\0')
+            REDIS_ERR("sentinels", "mode = sentinel needs the sentinels (IP:PORT, ...)");
+        if (c->redis_master_name[0] == '\0')
+            REDIS_ERR("master_name", "mode = sentinel needs the primary's name "
+                                     "(sentinel monitor NAME ...)");
+    } else {
+        if (c->redis_sentinels[0] != '\0')
+            REDIS_ERR("sentinels", "only used in mode = sentinel (mode is %s)", mode);
+        if (c->redis_master_name[0] != '\0')
+            REDIS_ERR("master_name", "only used in mode = sentinel (mode is %s)", mode);
+    }
+    if (c->redis_mode != CONF_MODE_SINGLE && c->redis_unix_socket[0] != '\0')
+        REDIS_ERR("unix_socket", "only used in mode = single: the %s gives the addresses",
+                  c->redis_mode == CONF_MODE_CLUSTER ? "cluster" : "sentinels");
+    if (c->wait_replicas > 0 && c->wait_timeout_ms >= c->command_timeout_ms)
+        REDIS_ERR("wait_timeout_ms",
+                  "must be below command_timeout_ms (%d): a WAIT that "
+                  "blocks longer would drop the connection",
+                  c->command_timeout_ms);
+#undef REDIS_ERR
+    return errors;
+}
+
 /* Read the password file: its first line, without the newline. */
 static int read_password(struct conf *c, FILE *err)
 {
@@ -713,6 +828,8 @@ struct conf *conf_load_stream(FILE *in, const char *name, FILE *err)
                 ps.conf->listen);
         ps.errors++;
     }
+    if (ps.errors == 0)
+        ps.errors += check_redis_mode(ps.conf, err);
     if (ps.errors > 0) {
         conf_free(ps.conf);
         return NULL;

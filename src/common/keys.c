@@ -51,6 +51,16 @@ int keys_flush_marker(char *buf, const char *prefix, const char *writer)
     return key(buf, prefix, "flush:", writer, strlen(writer), "");
 }
 
+int keys_flush_marker_tagged(char *buf, const char *prefix, const char *tag,
+                             const char *writer)
+{
+    char suffix[KEYS_TAGGED_MAX];
+    int n = snprintf(suffix, sizeof(suffix), "{%s}:%s", tag, writer);
+    if (n < 0 || (size_t)n >= sizeof(suffix))
+        return -1;
+    return key(buf, prefix, "flush:", suffix, (size_t)n, "");
+}
+
 int keys_events(char *buf, const char *prefix)
 {
     return key(buf, prefix, "events", "", 0, "");

@@ -11,7 +11,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
-#include "rconn.h"
+#include "route.h"
 #include "tally.h"
 #include "url.h"
 #include "util.h"
@@ -49,7 +49,7 @@ struct links_entry {
 
 struct links {
     const struct conf *conf;
-    struct rconn *rc;
+    struct route *r;
     struct metrics *m;
     struct links_entry **buckets;
     size_t nbuckets;
@@ -153,12 +153,12 @@ static void grow(struct links *l)
     l->nbuckets = n;
 }
 
-struct links *links_new(const struct conf *conf, struct rconn *rc, size_t max_entries,
+struct links *links_new(const struct conf *conf, struct route *r, size_t max_entries,
                         struct metrics *m)
 {
     struct links *l = xcalloc(1, sizeof(*l));
     l->conf = conf;
-    l->rc = rc;
+    l->r = r;
     l->m = m;
     l->max_entries = max_entries;
     l->nbuckets = LINKS_MIN_BUCKETS;
@@ -278,12 +278,12 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     settle(l, e);
 }
 
-static void on_fetch(struct rconn *rc, redisReply *r, void *arg)
+static void on_fetch(redisReply *r, const struct route_via *via, void *arg)
 {
     struct links_entry *e = arg;
     struct links *l = e->owner;
     enum links_status st;
-    (void)rc;
+    (void)via;
 
     e->fetching = false;
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
@@ -372,7 +372,8 @@ static int fetch(struct links *l, struct links_entry *e, bool quiet)
     const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN};
     size_t argvlen[] = {5, (size_t)klen, strlen(KEYS_FIELD_URL),
                         strlen(KEYS_FIELD_CAMPAIGN)};
-    if (klen < 0 || rconn_command(l->rc, on_fetch, e, 4, argv, argvlen) != 0)
+    if (klen < 0 || route_command(l->r, key, (size_t)klen, NULL, 0, on_fetch, e, 4, argv,
+                                  argvlen) != 0)
         return -1;
     metric_add(&l->m->redis_lookups, 1);
     e->fetching = true;
@@ -392,7 +393,7 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
         touch(l, e);
         return answer(l, e, out);
     }
-    if (e != NULL && l->live && current(l, e) && rconn_ready(l->rc)) {
+    if (e != NULL && l->live && current(l, e) && route_ready(l->r)) {
         /* Past its TTL only, and the subscription would have told of a
          * change: serve it while one refetch (at most) runs behind it, so a
          * hot link never makes its requests wait on Redis. */
@@ -405,7 +406,7 @@ enum links_status links_lookup(struct links *l, const char *code, size_t len,
     }
     metric_add(&l->m->cache_misses, 1);
     if (e == NULL || !e->fetching) {
-        if (!rconn_ready(l->rc))
+        if (!route_ready(l->r))
             return e != NULL && e->has_data ? answer(l, e, out) : LINKS_UNAVAILABLE;
         if (e == NULL) {
             evict(l);

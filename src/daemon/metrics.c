@@ -130,6 +130,16 @@ static const struct summed {
     S("hopcount_redis_reconnects_total", "counter",
       "Redis connections re-established after a loss.", redis_reconnects),
     S("hopcount_connections", "gauge", "Open client connections.", connections),
+    S("hopcount_redis_moved_total", "counter",
+      "MOVED redirects followed (mode cluster: a slot changed owner).", redis_moved),
+    S("hopcount_redis_ask_total", "counter",
+      "ASK redirects followed (mode cluster: a slot being migrated).", redis_ask),
+    S("hopcount_redis_slot_map_refreshes_total", "counter",
+      "Slot maps read from the cluster (CLUSTER SLOTS answered).", slot_map_refreshes),
+    S("hopcount_flush_wait_shortfalls_total", "counter",
+      "WAITs after a flush that saw fewer than wait_replicas replicas (or failed): "
+      "their batches stay pending and are sent again.",
+      wait_shortfalls),
 #undef S
 };
 
@@ -183,6 +193,9 @@ static void render_process(const struct metrics_process *p, size_t workers,
 {
     head(out, "hopcount_build_info", "gauge", "Always 1; the version in a label.");
     evbuffer_add_printf(out, "hopcount_build_info{version=\"%s\"} 1\n", p->version);
+    head(out, "hopcount_redis_mode", "gauge", "Always 1; redis.mode in a label.");
+    evbuffer_add_printf(out, "hopcount_redis_mode{mode=\"%s\"} 1\n",
+                        p->redis_mode != NULL ? p->redis_mode : "single");
     one(out, "hopcount_start_time_seconds", "gauge",
         "Start time, seconds since the epoch.", p->start_time_s);
     one(out, "hopcount_workers", "gauge", "Worker threads.", workers);
@@ -214,4 +227,11 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
         one(out, summed[i].name, summed[i].type, summed[i].help,
             sum(w, n, summed[i].offset));
     render_flush_histogram(w, n, out);
+    uint64_t primaries = 0;
+    for (size_t i = 0; i < n; i++)
+        if (metric_get(&w[i]->redis_primaries) > primaries)
+            primaries = metric_get(&w[i]->redis_primaries);
+    one(out, "hopcount_redis_primaries", "gauge",
+        "Redis primaries known (mode cluster: owning slots in the map; else 1).",
+        primaries);
 }

@@ -47,6 +47,11 @@ struct rconn {
     struct rcmd *head, *tail;
     rconn_state_fn *on_state;
     void *state_arg;
+    unsigned long epoch; /* READY transitions */
+    rconn_addr_fn *addr; /* NULL: conf's host/port or unix_socket */
+    void *addr_arg;
+    bool require_primary; /* ROLE must say master before READY */
+    bool plain;           /* no AUTH or SELECT */
     /* Subscriber mode. */
     char *channel;
     rconn_message_fn *on_message;
@@ -179,8 +184,10 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         event_del(rc->command_timer);
 }
 
-static int send_argv(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
-                     const char **argv, const size_t *argvlen)
+/* Queue a command: argv form when fmt is NULL, else the formatted one. */
+static int send_cmd(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
+                    const char **argv, const size_t *argvlen, const char *fmt,
+                    size_t fmtlen)
 {
     struct rcmd *cmd = xmalloc(sizeof(*cmd));
     cmd->next = NULL;
@@ -188,7 +195,10 @@ static int send_argv(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
     cmd->fn = fn;
     cmd->arg = arg;
     cmd->deadline_ms = util_now_ms() + (uint64_t)rc->conf->command_timeout_ms;
-    if (redisAsyncCommandArgv(rc->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+    int ok = fmt != NULL
+                 ? redisAsyncFormattedCommand(rc->ac, on_reply, cmd, fmt, fmtlen)
+                 : redisAsyncCommandArgv(rc->ac, on_reply, cmd, argc, argv, argvlen);
+    if (ok != REDIS_OK) {
         free(cmd);
         return -1;
     }
@@ -202,10 +212,17 @@ static int send_argv(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
     return 0;
 }
 
+static int send_argv(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
+                     const char **argv, const size_t *argvlen)
+{
+    return send_cmd(rc, fn, arg, argc, argv, argvlen, NULL, 0);
+}
+
 static void become_ready(struct rconn *rc)
 {
     event_del(rc->connect_timer);
     rc->state = RCONN_READY;
+    rc->epoch++;
     rc->last_why[0] = '\0';
     if (rc->channel != NULL)
         arm_ms(rc->heartbeat_timer, RCONN_HEARTBEAT_MS);
@@ -293,6 +310,16 @@ static void on_handshake(struct rconn *rc, redisReply *reply, void *arg)
         teardown(rc, why);
         return;
     }
+    if (arg == &rc->require_primary) {
+        /* ROLE: the first element says master, slave or sentinel. */
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            strcmp(reply->element[0]->str, "master") != 0) {
+            teardown(rc, "ROLE: not a primary (a replica, or demoted): asking again");
+            return;
+        }
+        return;
+    }
     if (!last)
         return;
     if (rc->channel != NULL) {
@@ -327,16 +354,21 @@ static void on_connect(const redisAsyncContext *ac, int status)
     /* AUTH and SELECT pipelined with a PING whose answer ends the handshake. */
     char db[16];
     int ok = 0;
-    if (rc->conf->redis_password != NULL) {
+    if (rc->conf->redis_password != NULL && !rc->plain) {
         const char *argv[] = {"AUTH", rc->conf->redis_password};
         size_t len[] = {4, strlen(rc->conf->redis_password)};
         ok |= send_argv(rc, on_handshake, NULL, 2, argv, len);
     }
-    if (rc->conf->redis_db != 0) {
+    if (rc->conf->redis_db != 0 && !rc->plain) {
         snprintf(db, sizeof(db), "%d", rc->conf->redis_db);
         const char *argv[] = {"SELECT", db};
         size_t len[] = {6, strlen(db)};
         ok |= send_argv(rc, on_handshake, NULL, 2, argv, len);
+    }
+    if (rc->require_primary) {
+        const char *argv[] = {"ROLE"};
+        size_t len[] = {4};
+        ok |= send_argv(rc, on_handshake, &rc->require_primary, 1, argv, len);
     }
     const char *argv[] = {"PING"};
     size_t len[] = {4};
@@ -366,10 +398,19 @@ static void start_connect(struct rconn *rc)
 
     if (rc->state == RCONN_CLOSED)
         return;
-    if (c->redis_unix_socket[0] != '\0')
+    if (rc->addr != NULL) {
+        const char *host;
+        int port;
+        if (rc->addr(rc->addr_arg, &host, &port) != 0) {
+            go_down(rc, "no address known yet");
+            return;
+        }
+        ac = redisAsyncConnect(host, port);
+    } else if (c->redis_unix_socket[0] != '\0') {
         ac = redisAsyncConnectUnix(c->redis_unix_socket);
-    else
+    } else {
         ac = redisAsyncConnect(c->redis_host, c->redis_port);
+    }
     if (ac == NULL) {
         go_down(rc, "cannot allocate a context");
         return;
@@ -393,6 +434,26 @@ static void start_connect(struct rconn *rc)
     rc->state = RCONN_CONNECTING;
     arm_ms(rc->connect_timer,
            (uint64_t)c->connect_timeout_ms + (uint64_t)c->command_timeout_ms);
+}
+
+struct rconn *rconn_new_at(struct event_base *base, const struct conf *conf,
+                           const char *name, rconn_addr_fn *addr, void *addr_arg,
+                           rconn_state_fn *on_state, void *arg)
+{
+    struct rconn *rc = rconn_new(base, conf, name, on_state, arg);
+    rc->addr = addr;
+    rc->addr_arg = addr_arg;
+    return rc;
+}
+
+void rconn_plain(struct rconn *rc)
+{
+    rc->plain = true;
+}
+
+void rconn_require_primary(struct rconn *rc)
+{
+    rc->require_primary = true;
 }
 
 struct rconn *rconn_new(struct event_base *base, const struct conf *conf,
@@ -434,6 +495,24 @@ int rconn_command(struct rconn *rc, rconn_reply_fn *fn, void *arg, int argc,
     if (rc->state != RCONN_READY || rc->ac == NULL || rc->channel != NULL)
         return -1;
     return send_argv(rc, fn, arg, argc, argv, argvlen);
+}
+
+int rconn_formatted(struct rconn *rc, rconn_reply_fn *fn, void *arg, const char *cmd,
+                    size_t len)
+{
+    if (rc->state != RCONN_READY || rc->ac == NULL || rc->channel != NULL)
+        return -1;
+    return send_cmd(rc, fn, arg, 0, NULL, NULL, cmd, len);
+}
+
+unsigned long rconn_epoch(const struct rconn *rc)
+{
+    return rc->epoch;
+}
+
+const char *rconn_name(const struct rconn *rc)
+{
+    return rc->name;
 }
 
 bool rconn_ready(const struct rconn *rc)

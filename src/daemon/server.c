@@ -334,6 +334,9 @@ int server_run(struct conf *conf, const struct priv *priv)
     struct server s = {.conf = conf};
     s.process.version = paths_version;
     s.process.spool_dir = conf->spool_dir;
+    s.process.redis_mode = conf->redis_mode == CONF_MODE_CLUSTER    ? "cluster"
+                           : conf->redis_mode == CONF_MODE_SENTINEL ? "sentinel"
+                                                                    : "single";
     s.process.start_time_s = util_wall_ms() / 1000;
     metric_set(&s.process.last_reload_ok, 1);
     metric_set(&s.process.last_reload_time_s, s.process.start_time_s);

@@ -237,7 +237,7 @@ static int parse(char *text, size_t len, struct spool_file *f, struct batch ***a
         size_t nent;
         if (strncmp(line, "writer ", 7) == 0)
             continue;
-        if (sscanf(line, "batch %39s %" SCNu64 " %zu%c", writer, &seq, &nent, &extra) ==
+        if (sscanf(line, "batch %63s %" SCNu64 " %zu%c", writer, &seq, &nent, &extra) ==
             3) {
             if (cur_left != 0 || nent == 0 || nent > 1000000)
                 return -1;
@@ -421,6 +421,12 @@ void spool_file_done(struct spool_file *f)
 {
     if (f != NULL && f->left > 0)
         file_drop(f);
+}
+
+void spool_file_split(struct spool_file *f, size_t more)
+{
+    if (f != NULL)
+        f->left += more;
 }
 
 void spool_file_release(struct spool_file *f)

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "privacy.h"
 #include "rconn.h"
+#include "route.h"
 #include "spool.h"
 #include "tally.h"
 #include "util.h"
@@ -35,7 +36,7 @@ struct worker {
     bool started;
     struct metrics metrics;
     struct privacy_bots *bots; /* this thread's copy: its memo is not shared */
-    struct rconn *rc;          /* commands: link lookups and flushes */
+    struct route *r;           /* commands: link lookups and flushes */
     struct rconn *sub;         /* P:events subscriber */
     struct links *links;
     struct tally *tally;
@@ -172,18 +173,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     http_server_stop(w->http, on_drained, w);
 }
 
-static void on_rc_state(struct rconn *rc, enum rconn_state st, void *arg)
+static void on_route_state(struct route *r, bool up, void *arg)
 {
     struct worker *w = arg;
-    (void)rc;
-    metric_set(&w->metrics.redis_up, st == RCONN_READY);
-    if (st == RCONN_READY && w->rc_was_up)
+    metric_set(&w->metrics.redis_up, route_ready(r));
+    if (up && w->rc_was_up)
         metric_add(&w->metrics.redis_reconnects, 1);
-    if (st == RCONN_READY)
+    if (up)
         w->rc_was_up = true;
-    if (st == RCONN_READY && w->flush != NULL && w->id == 0)
-        flush_check_policy(w->flush); /* one warning per (re)connect is enough */
-    if (st == RCONN_READY && w->flush != NULL)
+    if (up && w->flush != NULL)
         flush_round(w->flush); /* deliver what piled up while Redis was away */
 }
 
@@ -263,15 +261,21 @@ static int create_path(struct worker *w, char *err, size_t errsz)
     size_t pending = share(conf->max_pending_keys, w->nworkers, 1000);
 
     snprintf(name, sizeof(name), "w%d", w->id);
-    w->rc = rconn_new(w->base, conf, name, on_rc_state, w);
+    w->r = route_new(w->base, conf, &w->metrics, name, on_route_state, w);
+    if (w->id == 0)
+        route_check_policy(w->r);
     snprintf(name, sizeof(name), "w%d-events", w->id);
-    w->sub = rconn_new(w->base, conf, name, on_sub_state, w);
+    if (conf->redis_mode == CONF_MODE_SINGLE)
+        w->sub = rconn_new(w->base, conf, name, on_sub_state, w);
+    else /* a cluster node in turn, or the primary the sentinels name */
+        w->sub = rconn_new_at(w->base, conf, name, route_subscriber_addr, w->r,
+                              on_sub_state, w);
     keys_events(chan, conf->key_prefix);
     rconn_subscribe(w->sub, chan, on_event, w);
-    w->links = links_new(conf, w->rc, cache, &w->metrics);
+    w->links = links_new(conf, w->r, cache, &w->metrics);
     w->tally = tally_new(pending);
-    w->flush = flush_new(w->base, conf, w->rc, w->tally, &w->metrics, w->id, pending, err,
-                         errsz);
+    w->flush =
+        flush_new(w->base, conf, w->r, w->tally, &w->metrics, w->id, pending, err, errsz);
     if (w->flush == NULL)
         return -1;
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
@@ -389,7 +393,7 @@ void worker_free(struct worker *w)
     http_server_free(w->http);
     handler_free(w->handler);
     rconn_free(w->sub);
-    rconn_free(w->rc); /* a batch in flight stays pending (or was spooled) */
+    route_free(w->r); /* a batch in flight stays pending (or was spooled) */
     flush_free(w->flush);
     tally_free(w->tally);
     links_free(w->links);

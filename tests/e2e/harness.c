@@ -119,7 +119,7 @@ int h_redis_start(struct h_redis *r)
     snprintf(logpath, sizeof(logpath), "%s/redis.log", r->dir);
     char sock[300];
     snprintf(sock, sizeof(sock), "%s/redis.sock", r->dir);
-    char *argv[32] = {"redis-server",
+    char *argv[48] = {"redis-server",
                       "--port",
                       port,
                       "--bind",
@@ -139,16 +139,35 @@ int h_redis_start(struct h_redis *r)
         argv[argc++] = "--requirepass";
         argv[argc++] = r->password;
     }
-    char nodes[320], bus[16];
+    char nodes[320], bus[16], timeout[16], master[16];
     if (r->cluster) {
         snprintf(nodes, sizeof(nodes), "%s/nodes.conf", r->dir);
-        snprintf(bus, sizeof(bus), "%d", h_free_port());
+        if (r->bus_port == 0)
+            r->bus_port = h_free_port(); /* kept across restarts, like the port */
+        snprintf(bus, sizeof(bus), "%d", r->bus_port);
+        snprintf(timeout, sizeof(timeout), "%d",
+                 r->node_timeout_ms > 0 ? r->node_timeout_ms : 1000);
         argv[argc++] = "--cluster-enabled";
         argv[argc++] = "yes";
         argv[argc++] = "--cluster-config-file";
         argv[argc++] = nodes;
         argv[argc++] = "--cluster-port"; /* a free port: port + 10000 may not be */
         argv[argc++] = bus;
+        argv[argc++] = "--cluster-node-timeout";
+        argv[argc++] = timeout;
+    }
+    if (r->cluster || r->replica_of != 0) {
+        /* Replicas sync at once (the default waits 5 s), and DEBUG works. */
+        argv[argc++] = "--repl-diskless-sync-delay";
+        argv[argc++] = "0";
+        argv[argc++] = "--enable-debug-command";
+        argv[argc++] = "local";
+    }
+    if (r->replica_of != 0) {
+        snprintf(master, sizeof(master), "%d", r->replica_of);
+        argv[argc++] = "--replicaof";
+        argv[argc++] = "127.0.0.1";
+        argv[argc++] = master;
     }
     if (r->unix_socket) {
         argv[argc++] = "--unixsocket";
@@ -749,6 +768,76 @@ int h_preload_shim(bool on)
         return -1;
     setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
     return setenv("LD_PRELOAD", so, 1);
+}
+
+/* One load client: writes the number of 302s it received to fd. A request
+ * whose answer never came is not counted here, and is never counted by
+ * hopcount either unless hopcount answered it. */
+static void load_client(int port, const char *prefix, int ncodes, int ms, int fd)
+{
+    char req[256], resp[4096];
+    long long redirects = 0, deadline = h_now_ms() + ms;
+    int conn = -1;
+    for (int i = 0; i < 200000 && h_now_ms() < deadline; i++) {
+        if (conn < 0 && (conn = h_connect(port)) < 0) {
+            h_sleep_ms(20);
+            continue;
+        }
+        int n = snprintf(req, sizeof(req),
+                         "GET /%s%02d HTTP/1.1\r\nHost: x\r\n"
+                         "User-Agent: Mozilla/5.0 load\r\n\r\n",
+                         prefix, i % ncodes);
+        if (send(conn, req, (size_t)n, MSG_NOSIGNAL) != n) {
+            close(conn);
+            conn = -1;
+            continue;
+        }
+        int st = h_read_response(conn, false, resp, sizeof(resp));
+        if (st == 302)
+            redirects++;
+        if (st < 0 || strstr(resp, "Connection: close") != NULL) {
+            close(conn);
+            conn = -1;
+        }
+    }
+    if (conn >= 0)
+        close(conn);
+    if (write(fd, &redirects, sizeof(redirects)) != (ssize_t)sizeof(redirects))
+        _exit(2);
+    _exit(0);
+}
+
+void h_load_start(struct h_load *l, const int *ports, int nports, int clients,
+                  const char *prefix, int ncodes, int ms)
+{
+    l->n = clients < H_LOAD_MAX ? clients : H_LOAD_MAX;
+    for (int c = 0; c < l->n; c++) {
+        int p[2];
+        if (pipe(p) != 0)
+            abort();
+        l->pid[c] = fork();
+        if (l->pid[c] == 0) {
+            close(p[0]);
+            load_client(ports[c % nports], prefix, ncodes, ms, p[1]);
+        }
+        close(p[1]);
+        l->fd[c] = p[0];
+    }
+}
+
+long long h_load_wait(struct h_load *l)
+{
+    long long sum = 0;
+    for (int c = 0; c < l->n; c++) {
+        long long n = 0;
+        if (read(l->fd[c], &n, sizeof(n)) != (ssize_t)sizeof(n))
+            n = 0;
+        close(l->fd[c]);
+        waitpid(l->pid[c], NULL, 0);
+        sum += n;
+    }
+    l->n = 0;
+    return sum;
 }
 
 int h_fixture_start(struct h_redis *r, struct h_daemon *d, const char *extra,

@@ -19,6 +19,9 @@ struct h_redis {
     bool unix_socket;  /* also listen on DIR/redis.sock: the daemon uses it */
     int db;            /* the database the daemon and h_redis_connect use */
     bool cluster;      /* cluster-enabled (a node of no cluster yet: CLUSTER KEYSLOT) */
+    int node_timeout_ms; /* cluster-node-timeout when cluster (0: 1000) */
+    int replica_of;      /* replicaof 127.0.0.1 PORT when not 0 */
+    int bus_port;        /* the cluster bus port (picked at the first start) */
 };
 
 struct h_daemon {
@@ -133,6 +136,20 @@ const char *h_read_file(const char *path, char *buf, size_t cap);
  * truncated). Returns its exit status (128+signal), -1 on failure/timeout. */
 int h_run(char *const argv[], const char *input, char *out, size_t outcap, char *err,
           size_t errcap);
+
+/* Keep-alive load: clients forked, client i on ports[i % nports], each
+ * over the codes PREFIX00..PREFIX(ncodes-1) in turn for ms (at most 200,000
+ * requests), reconnecting when the server closes. */
+#define H_LOAD_MAX 16
+struct h_load {
+    int n;
+    pid_t pid[H_LOAD_MAX];
+    int fd[H_LOAD_MAX];
+};
+void h_load_start(struct h_load *l, const int *ports, int nports, int clients,
+                  const char *prefix, int ncodes, int ms);
+/* Wait for the clients: the 302s they received, in all. */
+long long h_load_wait(struct h_load *l);
 
 /* A test fixture's start: redis-server, seed(r) (NULL: nothing) to add
  * links, then hopcount with extra conf lines, ready. 0, or -1 with the

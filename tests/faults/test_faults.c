@@ -27,8 +27,7 @@
 struct fx {
     struct h_redis r;
     struct h_daemon d;
-    pid_t clients[CLIENTS];
-    int pipes[CLIENTS];
+    struct h_load load;
 };
 
 static int setup(void **state)
@@ -60,72 +59,14 @@ static int teardown(void **state)
     return f != NULL ? h_fixture_end(&f->r, &f->d, f) : 0;
 }
 
-/* One client: keep-alive requests over all codes for ms milliseconds (and at
- * most 200,000 requests), reconnecting when the server closes; writes the
- * number of 302s it received to fd. A request whose answer never came is
- * not counted here, and is never counted by hopcount either unless hopcount
- * answered it. */
-static void client(int port, int ms, int fd)
-{
-    char req[256], resp[4096];
-    long long redirects = 0, deadline = h_now_ms() + ms;
-    int conn = -1;
-    for (int i = 0; i < 200000 && h_now_ms() < deadline; i++) {
-        if (conn < 0 && (conn = h_connect(port)) < 0) {
-            h_sleep_ms(20);
-            continue;
-        }
-        int n = snprintf(
-            req, sizeof(req),
-            "GET /f%02d HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 fault\r\n\r\n",
-            i % CODES);
-        if (send(conn, req, (size_t)n, MSG_NOSIGNAL) != n) {
-            close(conn);
-            conn = -1;
-            continue;
-        }
-        int st = h_read_response(conn, false, resp, sizeof(resp));
-        if (st == 302)
-            redirects++;
-        if (st < 0 || strstr(resp, "Connection: close") != NULL) {
-            close(conn);
-            conn = -1;
-        }
-    }
-    if (conn >= 0)
-        close(conn);
-    if (write(fd, &redirects, sizeof(redirects)) != (ssize_t)sizeof(redirects))
-        _exit(2);
-    _exit(0);
-}
-
 static void start_clients(struct fx *f, int ms)
 {
-    for (int c = 0; c < CLIENTS; c++) {
-        int p[2];
-        assert_int_equal(pipe(p), 0);
-        f->clients[c] = fork();
-        if (f->clients[c] == 0) {
-            close(p[0]);
-            client(f->d.port, ms, p[1]);
-        }
-        close(p[1]);
-        f->pipes[c] = p[0];
-    }
+    h_load_start(&f->load, &f->d.port, 1, CLIENTS, "f", CODES, ms);
 }
 
 static long long wait_clients(struct fx *f)
 {
-    long long sum = 0;
-    for (int c = 0; c < CLIENTS; c++) {
-        long long n = 0;
-        assert_int_equal(read(f->pipes[c], &n, sizeof(n)), (ssize_t)sizeof(n));
-        close(f->pipes[c]);
-        int st;
-        waitpid(f->clients[c], &st, 0);
-        sum += n;
-    }
-    return sum;
+    return h_load_wait(&f->load);
 }
 
 static long long counted(const struct fx *f)

@@ -17,14 +17,14 @@
 #include "conf.h"
 #include "links.h"
 #include "metrics.h"
-#include "rconn.h"
+#include "route.h"
 #include "util.h"
 
 struct fx {
     struct h_redis r;
     struct conf *conf;
     struct event_base *base;
-    struct rconn *rc;
+    struct route *rc;
     struct links *l;
     struct metrics m;
     int answers; /* waiter callbacks run */
@@ -52,7 +52,7 @@ static bool run_until(struct fx *f, bool (*cond)(struct fx *))
 
 static bool ready(struct fx *f)
 {
-    return rconn_ready(f->rc);
+    return route_ready(f->rc);
 }
 
 static int setup(void **state)
@@ -66,7 +66,7 @@ static int setup(void **state)
     f->conf->cache_ttl_s = 60;
     f->conf->negative_ttl_s = 10;
     f->base = event_base_new();
-    f->rc = rconn_new(f->base, f->conf, "test", NULL, NULL);
+    f->rc = route_new(f->base, f->conf, &f->m, "test", NULL, NULL);
     f->l = links_new(f->conf, f->rc, 1000, &f->m);
     links_set_live(f->l, true);
     return run_until(f, ready) ? 0 : -1;
@@ -76,7 +76,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     links_free(f->l);
-    rconn_free(f->rc);
+    route_free(f->rc);
     event_base_free(f->base);
     conf_free(f->conf);
     h_redis_stop(&f->r, false);

@@ -346,6 +346,64 @@ static void test_user_group(void **state)
     free(errs);
 }
 
+/* [redis] mode: each mode's keys parsed, required and refused elsewhere. */
+static void test_redis_modes(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct conf *c = parse("[redis]\nmode = cluster\nnodes = 127.0.0.1:7000 , "
+                           "[::1]:7001,127.0.0.2:7002\nwait_replicas = 1\n",
+                           &errs);
+    free(errs);
+    assert_non_null(c);
+    assert_int_equal(c->redis_mode, CONF_MODE_CLUSTER);
+    assert_int_equal(c->wait_replicas, 1);
+    assert_int_equal(c->wait_timeout_ms, 500);
+    struct conf_addr *a;
+    assert_int_equal(conf_addrs_parse(c->redis_nodes, &a), 3);
+    assert_string_equal(a[0].host, "127.0.0.1");
+    assert_int_equal(a[0].port, 7000);
+    assert_string_equal(a[1].host, "::1");
+    assert_int_equal(a[2].port, 7002);
+    conf_addrs_free(a, 3);
+    conf_free(c);
+
+    c = parse("[redis]\nmode = sentinel\nsentinels = 127.0.0.1:26379\n"
+              "master_name = hc-main\n",
+              &errs);
+    free(errs);
+    assert_non_null(c);
+    assert_int_equal(c->redis_mode, CONF_MODE_SENTINEL);
+    assert_string_equal(c->redis_master_name, "hc-main");
+    conf_free(c);
+
+    /* Every mistake at once, each at its line. */
+    assert_null(parse("[redis]\nmode = cluster\ndb = 2\nsentinels = 127.0.0.1:1\n"
+                      "unix_socket = /run/r.sock\nwait_replicas = 1\n"
+                      "wait_timeout_ms = 2000\n",
+                      &errs));
+    assert_non_null(strstr(errs, "t.conf: nodes: mode = cluster needs"));
+    assert_non_null(strstr(errs, "t.conf:3: db: must be 0 in mode = cluster"));
+    assert_non_null(strstr(errs, "t.conf:4: sentinels: only used in mode = sentinel"));
+    assert_non_null(strstr(errs, "t.conf:5: unix_socket: only used in mode = single"));
+    assert_non_null(strstr(errs, "t.conf:7: wait_timeout_ms: must be below"));
+    free(errs);
+    assert_null(parse("[redis]\nmode = sentinel\nnodes = 127.0.0.1:1\n", &errs));
+    assert_non_null(strstr(errs, "t.conf: sentinels: mode = sentinel needs"));
+    assert_non_null(strstr(errs, "t.conf: master_name: mode = sentinel needs"));
+    assert_non_null(strstr(errs, "t.conf:3: nodes: only used in mode = cluster"));
+    free(errs);
+    assert_null(parse("[redis]\nmode = ring\nnodes = 127.0.0.1:1,\n"
+                      "sentinels = localhost:26379\nmaster_name = a b\n",
+                      &errs));
+    assert_non_null(strstr(errs, "t.conf:2: mode: unknown value: \"ring\" (accepted: "
+                                 "single, sentinel or cluster)"));
+    assert_non_null(strstr(errs, "t.conf:3: nodes: not a list of IP:PORT"));
+    assert_non_null(strstr(errs, "t.conf:4: sentinels: not a list of IP:PORT"));
+    assert_non_null(strstr(errs, "t.conf:5: master_name: not a sentinel master name"));
+    free(errs);
+}
+
 /* Review item 7: the unit's TimeoutStopSec (30) was below what
  * shutdown_timeout_ms allows, so systemd could SIGKILL a daemon still
  * inside its allowed drain. The unit leaves 30 s beyond the largest value. */
@@ -404,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_permanent_warning),
         cmocka_unit_test(test_reload_split),
         cmocka_unit_test(test_user_group),
+        cmocka_unit_test(test_redis_modes),
         cmocka_unit_test(test_cpu_quota),
         cmocka_unit_test(test_unit_outlasts_shutdown_timeout),
     };

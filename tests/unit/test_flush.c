@@ -17,7 +17,7 @@
 #include "flush.h"
 #include "hash.h"
 #include "metrics.h"
-#include "rconn.h"
+#include "route.h"
 #include "tally.h"
 #include "util.h"
 
@@ -25,7 +25,7 @@ struct fx {
     struct h_redis r;
     struct conf *conf;
     struct event_base *base;
-    struct rconn *rc;
+    struct route *rc;
     struct tally *t;
     struct flush *f;
     struct metrics m;
@@ -50,22 +50,22 @@ static int setup(void **state)
     x->conf->flush_interval_ms = 1000;
     x->conf->flush_batch_keys = 1; /* a batch per key */
     x->base = event_base_new();
-    x->rc = rconn_new(x->base, x->conf, "test", NULL, NULL);
+    x->rc = route_new(x->base, x->conf, &x->m, "test", NULL, NULL);
     x->t = tally_new(10000);
     x->f = flush_new(x->base, x->conf, x->rc, x->t, &x->m, 0, 10000, err, sizeof(err));
     if (x->f == NULL)
         return -1;
     long long deadline = h_now_ms() + 3000;
-    while (!rconn_ready(x->rc) && h_now_ms() < deadline)
+    while (!route_ready(x->rc) && h_now_ms() < deadline)
         event_base_loop(x->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    return rconn_ready(x->rc) ? 0 : -1;
+    return route_ready(x->rc) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     struct fx *x = *state;
     flush_free(x->f);
-    rconn_free(x->rc);
+    route_free(x->rc);
     tally_free(x->t);
     event_base_free(x->base);
     conf_free(x->conf);

@@ -1,0 +1,124 @@
+/* sentinel: the primary's address from Redis Sentinel, per the Sentinel
+ * client guidelines: ask the sentinels in turn, trust the answer only
+ * after ROLE (rconn checks it), ask again on every failure. */
+#include "sentinel.h"
+
+#include <hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "rconn.h"
+#include "util.h"
+
+#define SENTINEL_ASK_MIN_MS 100 /* asks no more often than this */
+
+struct sentinel {
+    const struct conf *conf;
+    struct conf_addr *addrs;
+    int naddrs;
+    int next;         /* the sentinel the next connect goes to */
+    struct rconn *rc; /* to one sentinel at a time */
+    bool asking;      /* a query is on the wire */
+    uint64_t asked_ms;
+    char host[64];
+    int port; /* 0 until a sentinel answered */
+};
+
+static int sentinel_addr(void *arg, const char **host, int *port)
+{
+    struct sentinel *s = arg;
+    if (s->naddrs == 0)
+        return -1;
+    const struct conf_addr *a = &s->addrs[s->next++ % s->naddrs];
+    *host = a->host;
+    *port = a->port;
+    return 0;
+}
+
+static void on_answer(struct rconn *rc, redisReply *r, void *arg)
+{
+    struct sentinel *s = arg;
+    (void)rc;
+    s->asking = false;
+    if (r == NULL)
+        return; /* the connection drops and moves to the next sentinel */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING) {
+        log_warn("event=sentinel_unknown_master conn=%s master_name=%s reason=\"%.120s\"",
+                 rconn_name(s->rc), s->conf->redis_master_name,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "the sentinel does not know it");
+        return;
+    }
+    long port = strtol(r->element[1]->str, NULL, 10);
+    if (r->element[0]->len >= sizeof(s->host) || port < 1 || port > 65535)
+        return;
+    if (s->port != (int)port || strcmp(s->host, r->element[0]->str) != 0)
+        log_info("event=sentinel_primary master_name=%s primary=%s:%ld",
+                 s->conf->redis_master_name, r->element[0]->str, port);
+    memcpy(s->host, r->element[0]->str, r->element[0]->len + 1);
+    s->port = (int)port;
+}
+
+static void ask(struct sentinel *s)
+{
+    if (s->asking || !rconn_ready(s->rc))
+        return;
+    const char *argv[] = {"SENTINEL", "get-master-addr-by-name",
+                          s->conf->redis_master_name};
+    size_t len[] = {8, 23, strlen(s->conf->redis_master_name)};
+    if (rconn_command(s->rc, on_answer, s, 3, argv, len) == 0) {
+        s->asking = true;
+        s->asked_ms = util_now_ms();
+    }
+}
+
+static void on_state(struct rconn *rc, enum rconn_state st, void *arg)
+{
+    (void)rc;
+    if (st == RCONN_READY)
+        ask(arg);
+}
+
+struct sentinel *sentinel_new(struct event_base *base, const struct conf *conf,
+                              const char *name)
+{
+    struct sentinel *s = xcalloc(1, sizeof(*s));
+    s->conf = conf;
+    s->naddrs = conf_addrs_parse(conf->redis_sentinels, &s->addrs);
+    if (s->naddrs < 0)
+        s->naddrs = 0; /* conf_load checked it */
+    char label[64];
+    snprintf(label, sizeof(label), "%s-sentinel", name);
+    s->rc = rconn_new_at(base, conf, label, sentinel_addr, s, on_state, s);
+    rconn_plain(s->rc);
+    return s;
+}
+
+void sentinel_free(struct sentinel *s)
+{
+    if (s == NULL)
+        return;
+    rconn_free(s->rc);
+    conf_addrs_free(s->addrs, s->naddrs);
+    free(s);
+}
+
+int sentinel_primary(struct sentinel *s, const char **host, int *port)
+{
+    if (util_now_ms() - s->asked_ms >= SENTINEL_ASK_MIN_MS)
+        ask(s);
+    if (s->port == 0)
+        return -1;
+    *host = s->host;
+    *port = s->port;
+    return 0;
+}
+
+void sentinel_rediscover(struct sentinel *s)
+{
+    ask(s);
+}

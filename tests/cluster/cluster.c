@@ -1,0 +1,241 @@
+/* cluster: a real Redis Cluster for the tests, formed by redis-cli. */
+#include "cluster.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "slot.h"
+
+static bool running(const struct h_redis *r)
+{
+    return r->pid > 0 && kill(r->pid, 0) == 0;
+}
+
+static redisReply *node_cmd(const struct h_redis *r, const char *fmt, ...)
+{
+    if (!running(r))
+        return NULL;
+    redisContext *c = h_redis_connect(r);
+    if (c == NULL)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return rep;
+}
+
+/* INFO section (or CLUSTER INFO, for section NULL) of r holds needle. */
+static bool info_has(const struct h_redis *r, const char *section, const char *needle)
+{
+    redisReply *rep =
+        section != NULL ? node_cmd(r, "INFO %s", section) : node_cmd(r, "CLUSTER INFO");
+    bool has = rep != NULL && rep->type == REDIS_REPLY_STRING && strstr(rep->str, needle);
+    freeReplyObject(rep);
+    return has;
+}
+
+bool hc_is_primary(struct hc_cluster *c, int i)
+{
+    return info_has(&c->node[i], "replication", "role:master");
+}
+
+int hc_replica_of(struct hc_cluster *c, int i)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "master_port:%d\r", c->node[i].port);
+    for (int j = 0; j < HC_NODES; j++)
+        if (j != i && info_has(&c->node[j], "replication", want))
+            return j;
+    return -1;
+}
+
+int hc_owner(struct hc_cluster *c, const char *key)
+{
+    unsigned slot = slot_of(key, strlen(key));
+    for (int i = 0; i < HC_NODES; i++) {
+        redisReply *rep = node_cmd(&c->node[i], "CLUSTER SLOTS");
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rep);
+            continue;
+        }
+        int owner = -1;
+        for (size_t k = 0; k < rep->elements && owner < 0; k++) {
+            redisReply *e = rep->element[k];
+            if ((unsigned)e->element[0]->integer > slot ||
+                (unsigned)e->element[1]->integer < slot)
+                continue;
+            long long port = e->element[2]->element[1]->integer;
+            for (int j = 0; j < HC_NODES; j++)
+                if (c->node[j].port == port)
+                    owner = j;
+        }
+        freeReplyObject(rep);
+        if (owner >= 0 && running(&c->node[owner]))
+            return owner;
+    }
+    return -1;
+}
+
+redisReply *hc_cmd(struct hc_cluster *c, const char *key, const char *fmt, ...)
+{
+    /* The owner first; on MOVED (a map that just changed) every node. */
+    int first = hc_owner(c, key);
+    for (int k = -1; k < HC_NODES; k++) {
+        int i = k < 0 ? first : k;
+        if (i < 0 || !running(&c->node[i]))
+            continue;
+        redisContext *ctx = h_redis_connect(&c->node[i]);
+        if (ctx == NULL)
+            continue;
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *rep = redisvCommand(ctx, fmt, ap);
+        va_end(ap);
+        redisFree(ctx);
+        if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+            (strncmp(rep->str, "MOVED", 5) == 0 || strncmp(rep->str, "ASK", 3) == 0 ||
+             strncmp(rep->str, "CLUSTERDOWN", 11) == 0)) {
+            freeReplyObject(rep);
+            continue;
+        }
+        return rep;
+    }
+    return NULL;
+}
+
+long long hc_hget(struct hc_cluster *c, const char *key, const char *field)
+{
+    redisReply *rep = hc_cmd(c, key, "HGET %s %s", key, field);
+    long long v = rep == NULL                       ? -1
+                  : rep->type == REDIS_REPLY_STRING ? atoll(rep->str)
+                  : rep->type == REDIS_REPLY_NIL    ? 0
+                                                    : -1;
+    freeReplyObject(rep);
+    return v;
+}
+
+void hc_link_add(struct hc_cluster *c, const char *code, const char *url,
+                 const char *campaign)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "hc:link:%s", code);
+    freeReplyObject(
+        hc_cmd(c, key, "HSET %s url %s campaign %s created 1", key, url, campaign));
+    freeReplyObject(hc_cmd(c, key, "PUBLISH hc:events %s", code));
+}
+
+const char *hc_id(struct hc_cluster *c, int i, char *buf)
+{
+    redisReply *rep = node_cmd(&c->node[i], "CLUSTER MYID");
+    snprintf(buf, 41, "%s",
+             rep != NULL && rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return buf;
+}
+
+const char *hc_seeds(const struct hc_cluster *c, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < HC_NODES / 2; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s127.0.0.1:%d", i ? ", " : "",
+                                 c->node[i].port);
+    return buf;
+}
+
+bool hc_wait_ok(struct hc_cluster *c, int ms)
+{
+    long long deadline = h_now_ms() + ms;
+    do {
+        bool ok = true;
+        for (int i = 0; i < HC_NODES && ok; i++)
+            if (running(&c->node[i]))
+                ok = info_has(&c->node[i], NULL, "cluster_state:ok");
+        /* Every slot served by a running primary. */
+        redisReply *rep = NULL;
+        for (int i = 0; i < HC_NODES && rep == NULL && ok; i++)
+            rep = node_cmd(&c->node[i], "CLUSTER SLOTS");
+        long long covered = 0;
+        for (size_t k = 0; ok && rep != NULL && k < rep->elements; k++) {
+            redisReply *e = rep->element[k];
+            long long port = e->element[2]->element[1]->integer;
+            for (int j = 0; j < HC_NODES; j++)
+                if (c->node[j].port == port && running(&c->node[j]) &&
+                    hc_is_primary(c, j))
+                    covered += e->element[1]->integer - e->element[0]->integer + 1;
+        }
+        freeReplyObject(rep);
+        if (ok && covered == SLOT_COUNT)
+            return true;
+        h_sleep_ms(50);
+    } while (h_now_ms() < deadline);
+    return false;
+}
+
+/* Every replica reports its link to its primary up. */
+static bool replicas_synced(struct hc_cluster *c)
+{
+    int synced = 0;
+    for (int i = 0; i < HC_NODES; i++)
+        synced += info_has(&c->node[i], "replication", "master_link_status:up");
+    return synced == HC_NODES / 2;
+}
+
+int hc_start(struct hc_cluster *c)
+{
+    char *argv[HC_NODES + 8];
+    char addrs[HC_NODES][32];
+    int argc = 0;
+    argv[argc++] = "redis-cli";
+    argv[argc++] = "--cluster";
+    argv[argc++] = "create";
+    for (int i = 0; i < HC_NODES; i++) {
+        c->node[i].cluster = true;
+        if (h_redis_start(&c->node[i]) != 0)
+            return -1;
+        snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", c->node[i].port);
+        argv[argc++] = addrs[i];
+    }
+    argv[argc++] = "--cluster-replicas";
+    argv[argc++] = "1";
+    argv[argc++] = "--cluster-yes";
+    argv[argc] = NULL;
+    static char out[65536], err[8192];
+    if (h_run(argv, NULL, out, sizeof(out), err, sizeof(err)) != 0) {
+        fprintf(stderr, "redis-cli --cluster create failed:\n%s\n%s\n", out, err);
+        return -1;
+    }
+    long long deadline = h_now_ms() + 20000;
+    while (!(hc_wait_ok(c, 100) && replicas_synced(c)) && h_now_ms() < deadline)
+        h_sleep_ms(50);
+    if (hc_wait_ok(c, 100) && replicas_synced(c))
+        return 0;
+    fprintf(stderr, "cluster not ready: state ok %d, replicas synced %d\n%s\n",
+            hc_wait_ok(c, 100), replicas_synced(c), out);
+    return -1;
+}
+
+void hc_stop(struct hc_cluster *c)
+{
+    for (int i = 0; i < HC_NODES; i++) {
+        if (c->node[i].pid > 0 && kill(c->node[i].pid, 0) != 0) {
+            waitpid(c->node[i].pid, NULL, WNOHANG);
+            c->node[i].pid = 0;
+        }
+        if (c->node[i].pid > 0)
+            kill(c->node[i].pid, SIGCONT);
+        h_redis_stop(&c->node[i], false);
+        if (c->node[i].dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
+            char cmd[400];
+            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->node[i].dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", c->node[i].dir);
+        }
+    }
+}

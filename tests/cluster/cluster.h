@@ -1,0 +1,50 @@
+/* cluster: test helpers for a real Redis Cluster on loopback (3 primaries,
+ * 3 replicas, each redis-server in its own temp dir, bus ports picked
+ * free and below the ephemeral range's usual start where possible) and for
+ * reading it the way a dashboard would. */
+#ifndef HOPCOUNT_TEST_CLUSTER_H
+#define HOPCOUNT_TEST_CLUSTER_H
+
+#include <hiredis.h>
+#include <stdbool.h>
+
+#include "../e2e/harness.h"
+
+#define HC_NODES 6
+
+struct hc_cluster {
+    struct h_redis node[HC_NODES];
+};
+
+/* Start six nodes, create the cluster (--cluster-replicas 1) and wait until
+ * every node says cluster_state:ok and every replica is in sync. 0 or -1. */
+int hc_start(struct hc_cluster *c);
+/* Stop every node and remove their dirs. */
+void hc_stop(struct hc_cluster *c);
+
+/* "127.0.0.1:P1, 127.0.0.1:P2, ..." of the primaries at start (the conf's
+ * nodes =), into buf. */
+const char *hc_seeds(const struct hc_cluster *c, char *buf, size_t cap);
+
+/* The index of the live primary serving key's slot (asked of the cluster),
+ * -1 when none answers. */
+int hc_owner(struct hc_cluster *c, const char *key);
+/* A command on the owner of key; NULL when none answers. */
+redisReply *hc_cmd(struct hc_cluster *c, const char *key, const char *fmt, ...);
+/* HGET key field as a number, from the owner; 0 when absent, -1 when no
+ * node answers. */
+long long hc_hget(struct hc_cluster *c, const char *key, const char *field);
+/* HSET the link and PUBLISH its code on hc:events. */
+void hc_link_add(struct hc_cluster *c, const char *code, const char *url,
+                 const char *campaign);
+/* The node's CLUSTER MYID, into buf (41 bytes). */
+const char *hc_id(struct hc_cluster *c, int i, char *buf);
+/* Poll until every running node says cluster_state:ok and each slot has a
+ * running primary. false after ms. */
+bool hc_wait_ok(struct hc_cluster *c, int ms);
+/* Whether node i is a primary now (ROLE). */
+bool hc_is_primary(struct hc_cluster *c, int i);
+/* A running replica of primary i, or -1. */
+int hc_replica_of(struct hc_cluster *c, int i);
+
+#endif
