@@ -239,3 +239,117 @@ void hc_stop(struct hc_cluster *c)
         }
     }
 }
+
+/* Ask sentinel i a command. */
+static redisReply *sentinel_cmd(const struct hs_group *g, int i, const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", g->sentinel_port[i]);
+    if (c == NULL || c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return rep;
+}
+
+int hs_primary(struct hs_group *g)
+{
+    for (int i = 0; i < HS_SENTINELS; i++) {
+        redisReply *rep = sentinel_cmd(g, i, "SENTINEL get-master-addr-by-name hc");
+        int port = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+                       ? atoi(rep->element[1]->str)
+                       : 0;
+        freeReplyObject(rep);
+        for (int n = 0; n < 2 && port != 0; n++)
+            if (g->node[n].port == port)
+                return n;
+    }
+    return -1;
+}
+
+const char *hs_sentinels(const struct hs_group *g, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < HS_SENTINELS; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s127.0.0.1:%d", i ? ", " : "",
+                                 g->sentinel_port[i]);
+    return buf;
+}
+
+int hs_start(struct hs_group *g)
+{
+    if (h_redis_start(&g->node[0]) != 0)
+        return -1;
+    g->node[1].replica_of = g->node[0].port;
+    if (h_redis_start(&g->node[1]) != 0)
+        return -1;
+    snprintf(g->dir, sizeof(g->dir), "%s", g->node[0].dir);
+    for (int i = 0; i < HS_SENTINELS; i++) {
+        char conf[300], log[300];
+        g->sentinel_port[i] = h_free_port();
+        snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", g->dir, i);
+        snprintf(log, sizeof(log), "%s/sentinel%d.log", g->dir, i);
+        FILE *f = fopen(conf, "w");
+        if (f == NULL)
+            return -1;
+        fprintf(f,
+                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
+                "sentinel monitor hc 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds hc 1000\n"
+                "sentinel failover-timeout hc 10000\n",
+                g->sentinel_port[i], g->dir, g->node[0].port);
+        fclose(f);
+        char *argv[] = {"redis-server", conf, "--sentinel", NULL}; /* = redis-sentinel */
+        g->sentinel[i] = h_spawn(argv, log);
+    }
+    /* Ready once every sentinel sees the replica in sync and the others. */
+    long long deadline = h_now_ms() + 20000;
+    while (h_now_ms() < deadline) {
+        int ok = 0;
+        for (int i = 0; i < HS_SENTINELS; i++) {
+            redisReply *rep = sentinel_cmd(g, i, "SENTINEL master hc");
+            bool seen = false;
+            for (size_t k = 0;
+                 rep != NULL && rep->type == REDIS_REPLY_ARRAY && k + 1 < rep->elements;
+                 k += 2)
+                if (strcmp(rep->element[k]->str, "num-other-sentinels") == 0)
+                    seen = atoi(rep->element[k + 1]->str) == HS_SENTINELS - 1;
+            freeReplyObject(rep);
+            redisReply *reps = sentinel_cmd(g, i, "SENTINEL replicas hc");
+            ok += seen && reps != NULL && reps->type == REDIS_REPLY_ARRAY &&
+                  reps->elements == 1;
+            freeReplyObject(reps);
+        }
+        if (ok == HS_SENTINELS &&
+            info_has(&g->node[1], "replication", "master_link_status:up"))
+            return 0;
+        h_sleep_ms(50);
+    }
+    fprintf(stderr, "sentinels not ready\n");
+    return -1;
+}
+
+void hs_stop(struct hs_group *g)
+{
+    for (int i = 0; i < HS_SENTINELS; i++)
+        if (g->sentinel[i] > 0) {
+            kill(g->sentinel[i], SIGKILL);
+            waitpid(g->sentinel[i], NULL, 0);
+        }
+    for (int n = 1; n >= 0; n--) {
+        if (g->node[n].pid > 0 && kill(g->node[n].pid, 0) != 0)
+            g->node[n].pid = 0;
+        h_redis_stop(&g->node[n], false);
+        if (g->node[n].dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
+            char cmd[400];
+            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g->node[n].dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", g->node[n].dir);
+        }
+    }
+}

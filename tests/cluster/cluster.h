@@ -47,4 +47,22 @@ bool hc_is_primary(struct hc_cluster *c, int i);
 /* A running replica of primary i, or -1. */
 int hc_replica_of(struct hc_cluster *c, int i);
 
+/* A primary, a replica and three sentinels (quorum 2, down-after 1000 ms)
+ * watching it under the name "hc". */
+#define HS_SENTINELS 3
+struct hs_group {
+    struct h_redis node[2]; /* [0] the primary at start, [1] its replica */
+    pid_t sentinel[HS_SENTINELS];
+    int sentinel_port[HS_SENTINELS];
+    char dir[256];
+};
+
+/* Start the group and wait until every sentinel knows the replica. 0 or -1. */
+int hs_start(struct hs_group *g);
+void hs_stop(struct hs_group *g);
+/* "127.0.0.1:S1, ..." of the sentinels. */
+const char *hs_sentinels(const struct hs_group *g, char *buf, size_t cap);
+/* The node the sentinels name as primary now: 0, 1, or -1. */
+int hs_primary(struct hs_group *g);
+
 #endif

@@ -52,7 +52,7 @@ int h_free_port(void)
 
 /* fork + exec argv with stdout/stderr to logpath (or /dev/null); the child
  * gets SIGKILL if this process dies, so nothing outlives a failed test. */
-static pid_t spawn(char *const argv[], const char *logpath)
+pid_t h_spawn(char *const argv[], const char *logpath)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -176,7 +176,7 @@ int h_redis_start(struct h_redis *r)
         argv[argc++] = "700";
     }
     argv[argc] = NULL;
-    r->pid = spawn(argv, logpath);
+    r->pid = h_spawn(argv, logpath);
     for (int i = 0; i < 200; i++) {
         redisContext *c = h_redis_connect(r);
         if (c != NULL) {
@@ -389,7 +389,7 @@ int h_daemon_start(struct h_daemon *d, const struct h_redis *r, const char *extr
         if (h_daemon_conf(d, r, extra) != 0)
             return -1;
         char *argv[] = {(char *)bin, "-c", d->conf, NULL};
-        d->pid = spawn(argv, d->log);
+        d->pid = h_spawn(argv, d->log);
         char resp[4096];
         for (int i = 0; i < 200; i++) {
             if (!h_daemon_alive(d))

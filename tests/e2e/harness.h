@@ -34,6 +34,10 @@ struct h_daemon {
     int exit_status;
 };
 
+/* fork + exec argv with stdout and stderr to logpath (NULL: /dev/null);
+ * the child gets SIGKILL if the test process dies. */
+pid_t h_spawn(char *const argv[], const char *logpath);
+
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 int h_free_port(void);
 
