@@ -35,7 +35,7 @@ endif
 # Three wings (docs/architecture.md): what both programs share, the
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
-COMMON_SRC := util log conf code url keys hash paths slot
+COMMON_SRC := util log conf code url keys hash paths slot slotmap
 DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
 	http handler \
 	metrics admin priv worker server main

@@ -69,6 +69,7 @@ struct metrics {
     metric_t redis_up;
     metric_t redis_subscribed; /* the P:events subscription is confirmed */
     metric_t redis_primaries;  /* primaries this worker knows (rendered: the max) */
+    metric_t redis_primaries_up; /* of them, connected (rendered: the min) */
 };
 
 /* Process-wide, written by the main thread. */
@@ -111,6 +112,11 @@ const char *metrics_outcome_name(enum metrics_outcome outcome);
 void metrics_observe_flush(struct metrics *m, uint64_t us);
 
 struct evbuffer;
+
+/* The primaries the workers know (the most any knows) and the ones every
+ * worker is connected to. */
+void metrics_primaries(struct metrics *const *w, size_t n, uint64_t *known,
+                       uint64_t *connected);
 
 /* Render the sum of n workers' metrics and the process's in Prometheus text
  * format (version 0.0.4). */

@@ -50,8 +50,12 @@ static void on_request(struct evhttp_request *req, void *arg)
             up += metric_get(&a->m[i]->redis_up) != 0;
             sub += metric_get(&a->m[i]->redis_subscribed) != 0;
         }
+        uint64_t primaries, connected;
+        metrics_primaries(a->m, a->n, &primaries, &connected);
         if (up == a->n && sub == a->n) {
-            evbuffer_add_printf(body, "ready\n");
+            evbuffer_add_printf(body, "ready\nmode %s, %llu primaries, %llu connected\n",
+                                a->p->redis_mode, (unsigned long long)primaries,
+                                (unsigned long long)connected);
             send_text(req, 200, "OK", "text/plain", body);
         } else {
             evbuffer_add_printf(body,

@@ -218,6 +218,19 @@ static void render_process(const struct metrics_process *p, size_t workers,
         metric_get(&p->last_reload_time_s));
 }
 
+void metrics_primaries(struct metrics *const *w, size_t n, uint64_t *known,
+                       uint64_t *connected)
+{
+    *known = 0;
+    *connected = n > 0 ? UINT64_MAX : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (metric_get(&w[i]->redis_primaries) > *known)
+            *known = metric_get(&w[i]->redis_primaries);
+        if (metric_get(&w[i]->redis_primaries_up) < *connected)
+            *connected = metric_get(&w[i]->redis_primaries_up);
+    }
+}
+
 void metrics_render(struct metrics *const *w, size_t n, const struct metrics_process *p,
                     struct evbuffer *out)
 {
@@ -227,11 +240,11 @@ void metrics_render(struct metrics *const *w, size_t n, const struct metrics_pro
         one(out, summed[i].name, summed[i].type, summed[i].help,
             sum(w, n, summed[i].offset));
     render_flush_histogram(w, n, out);
-    uint64_t primaries = 0;
-    for (size_t i = 0; i < n; i++)
-        if (metric_get(&w[i]->redis_primaries) > primaries)
-            primaries = metric_get(&w[i]->redis_primaries);
+    uint64_t primaries, up;
+    metrics_primaries(w, n, &primaries, &up);
     one(out, "hopcount_redis_primaries", "gauge",
         "Redis primaries known (mode cluster: owning slots in the map; else 1).",
         primaries);
+    one(out, "hopcount_redis_primaries_connected", "gauge",
+        "Primaries every worker is connected to.", up);
 }

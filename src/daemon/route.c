@@ -19,6 +19,7 @@
 #include "rconn.h"
 #include "sentinel.h"
 #include "slot.h"
+#include "slotmap.h"
 #include "util.h"
 
 #define ROUTE_REDIRECTS_MAX 5     /* MOVED/ASK hops of one command */
@@ -35,6 +36,7 @@ struct route_node {
     int port;
     struct rconn *rc; /* NULL until it is needed */
     struct route *r;
+    bool primary; /* owns slots in the current map (or is the one primary) */
 };
 
 struct route {
@@ -195,24 +197,6 @@ static struct route_node *node_for(const struct route *r, const char *key, size_
 
 /* --- The slot map. --- */
 
-/* Read one CLUSTER SLOTS node entry [ip, port, id, ...]; "" (or NULL) ip
- * means the node asked. */
-static struct route_node *slots_node(struct route *r, const struct route_node *asked,
-                                     const redisReply *e)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[1]->type != REDIS_REPLY_INTEGER)
-        return NULL;
-    const char *host = e->element[0]->str;
-    size_t hostlen = e->element[0]->len;
-    if (hostlen == 0 || strcmp(host, "?") == 0) {
-        host = asked->host;
-        hostlen = strlen(host);
-    }
-    return node_find(r, host, hostlen, (int)e->element[1]->integer);
-}
-
 struct route_refresh {
     struct route *r;
     struct route_node *asked;
@@ -235,43 +219,42 @@ static void on_slots(struct rconn *rc, redisReply *reply, void *arg)
         refresh_soon(r);
         return;
     }
-    uint16_t owner[SLOT_COUNT]; /* built aside: a bad reply changes nothing */
-    for (size_t s = 0; s < SLOT_COUNT; s++)
-        owner[s] = ROUTE_NO_NODE;
-    size_t covered = 0;
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-            e->element[0]->type != REDIS_REPLY_INTEGER ||
-            e->element[1]->type != REDIS_REPLY_INTEGER)
-            continue;
-        long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-        struct route_node *n = slots_node(r, asked, e->element[2]);
-        if (n == NULL || lo < 0 || hi >= SLOT_COUNT || lo > hi)
-            continue;
-        int idx = node_index(r, n);
-        for (long long s = lo; s <= hi; s++) {
-            covered += owner[s] == ROUTE_NO_NODE;
-            owner[s] = (uint16_t)idx;
-        }
+    /* Built aside (a malformed reply changes nothing); 64 KB: on the heap. */
+    struct slotmap *m = xmalloc(sizeof(*m));
+    long covered = slotmap_parse(m, reply, asked->host);
+    if (covered < 0) {
+        free(m);
+        log_warn(
+            "event=cluster_slots_failed conn=%s node=%s:%d reason=\"not a slot map\"",
+            r->name, asked->host, asked->port);
+        refresh_soon(r);
+        return;
     }
-    memcpy(r->owner, owner, sizeof(owner));
+    uint16_t idx[SLOTMAP_NODES];
+    for (int i = 0; i < m->nnodes; i++) {
+        struct route_node *n =
+            node_find(r, m->nodes[i].host, strlen(m->nodes[i].host), m->nodes[i].port);
+        idx[i] = n != NULL ? (uint16_t)node_index(r, n) : ROUTE_NO_NODE;
+    }
+    for (size_t sl = 0; sl < SLOT_COUNT; sl++)
+        r->owner[sl] = m->owner[sl] == SLOTMAP_NONE ? ROUTE_NO_NODE : idx[m->owner[sl]];
+    free(m);
     bool first = !r->have_map;
     r->have_map = true;
     metric_add(&r->m->slot_map_refreshes, 1);
     int known = 0;
-    for (int i = 0; i < r->nnodes; i++) { /* connect every primary now */
-        bool owns = false;
-        for (size_t s = 0; s < SLOT_COUNT && !owns; s++)
-            owns = r->owner[s] == i;
-        if (owns) {
+    for (int i = 0; i < r->nnodes; i++)
+        r->nodes[i]->primary = false;
+    for (size_t sl = 0; sl < SLOT_COUNT; sl++)
+        if (r->owner[sl] != ROUTE_NO_NODE)
+            r->nodes[r->owner[sl]]->primary = true;
+    for (int i = 0; i < r->nnodes; i++) /* connect every primary now */
+        if (r->nodes[i]->primary) {
             node_conn(r->nodes[i]);
             known++;
         }
-    }
-    metric_set(&r->m->redis_primaries, (uint64_t)known);
     if (covered < SLOT_COUNT)
-        log_warn("event=cluster_slots_uncovered conn=%s slots_missing=%zu", r->name,
+        log_warn("event=cluster_slots_uncovered conn=%s slots_missing=%ld", r->name,
                  SLOT_COUNT - covered);
     if (first)
         log_info("event=cluster_slots conn=%s primaries=%d node=%s:%d", r->name, known,
@@ -279,8 +262,8 @@ static void on_slots(struct rconn *rc, redisReply *reply, void *arg)
     else
         log_debug("event=cluster_slots conn=%s primaries=%d node=%s:%d", r->name, known,
                   asked->host, asked->port);
-    if (first && r->on_state != NULL)
-        r->on_state(r, true, r->state_arg);
+    if (r->on_state != NULL) /* the primaries may have changed */
+        r->on_state(r, first, r->state_arg);
 }
 
 /* Ask a connected node for the slot map, each node in turn (a node cut off
@@ -414,6 +397,7 @@ static void on_cmd_reply(struct rconn *rc, redisReply *reply, void *arg)
              * what else moved with the next refresh. */
             metric_add(&r->m->redis_moved, 1);
             r->owner[slot] = (uint16_t)node_index(r, to);
+            to->primary = true;
             refresh_soon(r);
         } else {
             metric_add(&r->m->redis_ask, 1);
@@ -567,10 +551,7 @@ void route_primaries(const struct route *r, int *known, int *up)
     *known = *up = 0;
     for (int i = 0; i < r->nnodes; i++) {
         const struct route_node *n = r->nodes[i];
-        bool primary = !cluster(r);
-        for (size_t s = 0; s < SLOT_COUNT && !primary && r->have_map; s++)
-            primary = r->owner[s] == i;
-        if (!primary)
+        if (!n->primary)
             continue;
         (*known)++;
         *up += n->rc != NULL && rconn_ready(n->rc);
@@ -609,7 +590,6 @@ struct route *route_new(struct event_base *base, const struct conf *conf,
         struct route_node *n =
             node_find(r, conf->redis_host, strlen(conf->redis_host), conf->redis_port);
         node_conn(n);
-        metric_set(&m->redis_primaries, 1);
     }
     return r;
 }

@@ -176,7 +176,11 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void on_route_state(struct route *r, bool up, void *arg)
 {
     struct worker *w = arg;
+    int known, connected;
+    route_primaries(r, &known, &connected);
     metric_set(&w->metrics.redis_up, route_ready(r));
+    metric_set(&w->metrics.redis_primaries, (uint64_t)known);
+    metric_set(&w->metrics.redis_primaries_up, (uint64_t)connected);
     if (up && w->rc_was_up)
         metric_add(&w->metrics.redis_reconnects, 1);
     if (up)

@@ -134,7 +134,13 @@ static void test_steady_two_nodes(void **state)
     long long want = h_load_wait(&f->load);
     assert_true(want > 1000);
     expect_exact(f, want, 10000);
-    assert_true(h_metric(&f->d[0], "hopcount_redis_primaries") == 3);
+    assert_int_equal(h_metric(&f->d[0], "hopcount_redis_primaries"), 3);
+    assert_int_equal(h_metric(&f->d[0], "hopcount_redis_primaries_connected"), 3);
+    assert_int_equal(h_metric(&f->d[0], "hopcount_redis_mode{mode=\"cluster\"}"), 1);
+    char resp[4096];
+    assert_int_equal(h_get(f->d[0].admin_port, "GET", "/readyz", "", resp, sizeof(resp)),
+                     200);
+    assert_non_null(strstr(resp, "mode cluster, 3 primaries, 3 connected"));
 }
 
 /* Move slot S from node src to node dst by hand, the way redis-cli does,
