@@ -1,6 +1,8 @@
-/* store: hopctl's synchronous Redis connection and its link writes. Each
- * write is one Lua script, so a link, its campaign sets and the P:events
- * message change together or not at all. */
+/* store: hopctl's reads and link writes, in every Redis mode (rnodes). A
+ * link write is one single-key Lua script, so the link and the P:events
+ * message change together or not at all; its campaign sets follow (SADD,
+ * SREM), idempotent and repaired by any later write of the link. The
+ * daemons count by the link's own campaign field, never by the sets. */
 #ifndef HOPCOUNT_STORE_H
 #define HOPCOUNT_STORE_H
 
@@ -34,9 +36,10 @@ struct store_link {
 
 struct store;
 
-/* Connect as conf c says (unix_socket, else host:port; connect and command
- * timeouts; AUTH; SELECT) and load the scripts. c is borrowed and must
- * outlive the store. NULL with a one-line reason in err on failure. */
+/* Connect as conf c says (mode single: unix_socket, else host:port; mode
+ * sentinel: the primary the sentinels name; mode cluster: the slot map;
+ * connect and command timeouts; AUTH; SELECT) and load the scripts. c is borrowed and
+ * must outlive the store. NULL with a one-line reason in err on failure. */
 struct store *store_open(const struct conf *c, char *err, size_t errsz);
 void store_free(struct store *s);
 
@@ -74,9 +77,6 @@ int store_read_counts(struct store *s, const char *key, const char *const *field
 /* SCARD key into *n. 0, or -1 with err. */
 int store_set_size(struct store *s, const char *key, long long *n, char *err,
                    size_t errsz);
-
-/* Why a command got no reply: hiredis's connection error, or "no answer". */
-const char *store_conn_error(const struct store *s);
 
 /* Queue the write of l without waiting (pipelining). believed is the campaign
  * the caller thinks the link is in now (NULL or "" for none or no link): when

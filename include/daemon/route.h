@@ -74,6 +74,10 @@ int route_subscriber_addr(void *route, const char **host, int *port);
  * One worker asks: one warning per connect is enough. */
 void route_check_policy(struct route *r);
 
+/* rc (the subscriber, whose address is route_subscriber_addr) connects
+ * again at once when the sentinels name a new primary. */
+void route_follow(struct route *r, struct rconn *rc);
+
 /* The primaries known and connected, for /readyz: the number of each. */
 void route_primaries(const struct route *r, int *known, int *up);
 

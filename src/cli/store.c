@@ -1,126 +1,84 @@
-/* store: hopctl's synchronous Redis connection and its link writes. */
+/* store: hopctl's reads and link writes, on rnodes (every Redis mode). A
+ * link write is one single-key script on the link (the link and the
+ * P:events message change together), then the campaign sets' SADD/SREM on
+ * whichever node holds them: idempotent, and repaired by any later write of
+ * the link. */
 #include "store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <unistd.h>
 
 #include "code.h"
 #include "keys.h"
 #include "lua_links.h"
+#include "rnodes.h"
 #include "util.h"
 
-struct store {
-    redisContext *rc;
-    const struct conf *conf;
-    char events[KEYS_MAX];
-    char set_sha[41];
-    char rm_sha[41];
+#define STORE_READ_BATCH 1024 /* pipelined reads in flight at once */
+#define STORE_ATTEMPTS 5      /* a command redirected (a slot moving) is tried again */
+#define STORE_QUEUE_MAX 65536 /* link writes queued and unanswered */
+
+enum { SCRIPT_SET = 0, SCRIPT_RM = 1, NSCRIPTS = 2 };
+
+/* A queued link write: where its answer comes from, and the set updates
+ * that follow it once it is answered. */
+struct queued {
+    redisContext *c;
+    char code[CODE_MAX_LEN + 1];
+    char newset[KEYS_MAX]; /* "" when the link has no campaign */
+    char oldset[KEYS_MAX]; /* "" when no set is left */
 };
 
-static const char *where(const struct conf *c, char *buf, size_t sz)
-{
-    if (c->redis_unix_socket[0] != '\0')
-        snprintf(buf, sz, "%s", c->redis_unix_socket);
-    else if (strchr(c->redis_host, ':') != NULL)
-        snprintf(buf, sz, "[%s]:%d", c->redis_host, c->redis_port);
-    else
-        snprintf(buf, sz, "%s:%d", c->redis_host, c->redis_port);
-    return buf;
-}
+/* A set update to send once every queued write is answered. */
+struct followup {
+    bool add;
+    char set[KEYS_MAX];
+    char code[CODE_MAX_LEN + 1];
+};
 
-/* A reply that must be status OK (or a string, for SCRIPT LOAD into out). */
-static int expect(struct store *s, redisReply *r, const char *what, char *out,
-                  size_t outsz, char *err, size_t errsz)
-{
-    char addr[300];
-    int rv = -1;
-    if (r == NULL) {
-        snprintf(err, errsz, "redis %s: %s: %s", where(s->conf, addr, sizeof(addr)), what,
-                 store_conn_error(s));
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR)
-        snprintf(err, errsz, "redis %s: %s: %s", where(s->conf, addr, sizeof(addr)), what,
-                 r->str);
-    else if (out != NULL && r->type == REDIS_REPLY_STRING && r->len < outsz) {
-        memcpy(out, r->str, r->len);
-        out[r->len] = '\0';
-        rv = 0;
-    } else if (out == NULL && r->type == REDIS_REPLY_STATUS)
-        rv = 0;
-    else
-        snprintf(err, errsz, "redis %s: %s: unexpected answer",
-                 where(s->conf, addr, sizeof(addr)), what);
-    freeReplyObject(r);
-    return rv;
-}
-
-const char *store_conn_error(const struct store *s)
-{
-    /* hiredis reports a read timeout as EAGAIN's text: say what it is. */
-    static char timeout[96];
-    if (s->rc->err == REDIS_ERR_IO && strstr(s->rc->errstr, "temporarily unavailable")) {
-        snprintf(timeout, sizeof(timeout), "no answer within command_timeout_ms (%d ms)",
-                 s->conf->command_timeout_ms);
-        return timeout;
-    }
-    return s->rc->errstr[0] ? s->rc->errstr : "no answer";
-}
+struct store {
+    struct rnodes *nodes;
+    const struct conf *conf;
+    char events[KEYS_MAX];
+    struct rnodes_script scripts[NSCRIPTS];
+    struct queued *queue; /* a FIFO: head .. head + count */
+    size_t head, count, cap;
+    struct followup *follow;
+    size_t nfollow, follow_cap;
+};
 
 struct store *store_open(const struct conf *c, char *err, size_t errsz)
 {
     struct store *s = xcalloc(1, sizeof(*s));
-    char addr[300];
-    struct timeval ct = util_ms_timeval((uint64_t)c->connect_timeout_ms);
-    struct timeval cmd = util_ms_timeval((uint64_t)c->command_timeout_ms);
-
     s->conf = c;
-    if (c->redis_unix_socket[0] != '\0')
-        s->rc = redisConnectUnixWithTimeout(c->redis_unix_socket, ct);
-    else
-        s->rc = redisConnectWithTimeout(c->redis_host, c->redis_port, ct);
-    if (s->rc == NULL || s->rc->err) {
-        snprintf(err, errsz, "redis %s: cannot connect: %s", where(c, addr, sizeof(addr)),
-                 s->rc ? s->rc->errstr : "out of memory");
-        goto err;
+    s->scripts[SCRIPT_SET] = (struct rnodes_script){lua_link_set, lua_link_set_len, ""};
+    s->scripts[SCRIPT_RM] = (struct rnodes_script){lua_link_rm, lua_link_rm_len, ""};
+    s->nodes = rnodes_open(c, s->scripts, NSCRIPTS, err, errsz);
+    if (s->nodes == NULL) {
+        free(s);
+        return NULL;
     }
-    if (redisSetTimeout(s->rc, cmd) != REDIS_OK) {
-        snprintf(err, errsz, "redis %s: cannot set a timeout",
-                 where(c, addr, sizeof(addr)));
-        goto err;
-    }
-    if (c->redis_password != NULL &&
-        expect(s, redisCommand(s->rc, "AUTH %s", c->redis_password), "AUTH", NULL, 0, err,
-               errsz) != 0)
-        goto err;
-    if (c->redis_db != 0 && expect(s, redisCommand(s->rc, "SELECT %d", c->redis_db),
-                                   "SELECT", NULL, 0, err, errsz) != 0)
-        goto err;
-    if (expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_set, lua_link_set_len),
-               "SCRIPT LOAD", s->set_sha, sizeof(s->set_sha), err, errsz) != 0 ||
-        expect(s, redisCommand(s->rc, "SCRIPT LOAD %b", lua_link_rm, lua_link_rm_len),
-               "SCRIPT LOAD", s->rm_sha, sizeof(s->rm_sha), err, errsz) != 0)
-        goto err;
     keys_events(s->events, c->key_prefix);
     return s;
-err:
-    store_free(s);
-    return NULL;
 }
 
 void store_free(struct store *s)
 {
     if (s == NULL)
         return;
-    if (s->rc != NULL)
-        redisFree(s->rc);
+    rnodes_free(s->nodes);
+    free(s->queue);
+    free(s->follow);
     free(s);
 }
 
-#define STORE_READ_BATCH 1024 /* pipelined reads in flight at once */
+const char *store_prefix(const struct store *s)
+{
+    return s->conf->key_prefix;
+}
 
 /* err = "WHAT: Redis's error" or "WHAT: unexpected answer from redis". */
 static void bad_answer(const redisReply *r, const char *what, char *err, size_t errsz)
@@ -129,29 +87,52 @@ static void bad_answer(const redisReply *r, const char *what, char *err, size_t 
              r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
 }
 
-int store_scan_codes(struct store *s, const char *campaign,
-                     void (*fn)(const char *code, size_t len, void *arg), void *arg,
-                     char *err, size_t errsz)
+static void no_answer(struct store *s, redisContext *c, char *err, size_t errsz)
 {
-    char key[KEYS_MAX], match[KEYS_MAX + 1], cursor[32] = "0";
-    const char *prefix = s->conf->key_prefix;
-    size_t skip = 0;
-    if (campaign != NULL) {
-        keys_campaign_links(key, prefix, campaign, strlen(campaign));
-    } else {
-        /* The prefix is [A-Za-z0-9_.-]: nothing in it is a glob character. */
-        int n = keys_link(match, prefix, "", 0);
-        memcpy(match + n, "*", 2);
-        skip = (size_t)n;
+    char addr[300];
+    snprintf(err, errsz, "redis %s: %s", rnodes_where(s->nodes, c, addr, sizeof(addr)),
+             rnodes_conn_error(s->nodes, c));
+}
+
+/* One command on the node holding key, followed there if a slot moved
+ * (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: the map is read again, a moment
+ * later). The reply (the caller frees it), or NULL with err. */
+static redisReply *command(struct store *s, const char *key, int argc, const char **argv,
+                           const size_t *lens, char *err, size_t errsz)
+{
+    for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
+        redisContext *c = rnodes_for(s->nodes, key, strlen(key), err, errsz);
+        if (c == NULL)
+            return NULL;
+        redisReply *r = redisCommandArgv(c, argc, argv, lens);
+        if (r == NULL) {
+            no_answer(s, c, err, errsz);
+            return NULL;
+        }
+        if (!rnodes_redirected(r))
+            return r;
+        snprintf(err, errsz, "%s: %s", key, r->str);
+        freeReplyObject(r);
+        usleep(50000u * (unsigned)attempt);
+        if (rnodes_refresh(s->nodes, err, errsz) != 0)
+            return NULL;
     }
-    const char *cmd = campaign != NULL ? "SSCAN" : "SCAN";
+    return NULL;
+}
+
+/* The codes in one SCAN (or SSCAN) cursor walk on c. */
+static int scan_node(struct store *s, redisContext *c, const char *set, const char *match,
+                     size_t skip, void (*fn)(const char *code, size_t len, void *arg),
+                     void *arg, char *err, size_t errsz)
+{
+    char cursor[32] = "0";
+    const char *cmd = set != NULL ? "SSCAN" : "SCAN";
     do {
         redisReply *r =
-            campaign != NULL
-                ? redisCommand(s->rc, "SSCAN %s %s COUNT 1000", key, cursor)
-                : redisCommand(s->rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+            set != NULL ? redisCommand(c, "SSCAN %s %s COUNT 1000", set, cursor)
+                        : redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, match);
         if (r == NULL) {
-            snprintf(err, errsz, "redis: %s", store_conn_error(s));
+            no_answer(s, c, err, errsz);
             return -1;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -174,40 +155,96 @@ int store_scan_codes(struct store *s, const char *campaign,
     return 0;
 }
 
+int store_scan_codes(struct store *s, const char *campaign,
+                     void (*fn)(const char *code, size_t len, void *arg), void *arg,
+                     char *err, size_t errsz)
+{
+    const char *prefix = s->conf->key_prefix;
+    if (campaign != NULL) {
+        char key[KEYS_MAX];
+        keys_campaign_links(key, prefix, campaign, strlen(campaign));
+        redisContext *c = rnodes_for(s->nodes, key, strlen(key), err, errsz);
+        return c != NULL ? scan_node(s, c, key, NULL, 0, fn, arg, err, errsz) : -1;
+    }
+    /* Every primary's share of the keys. The prefix is [A-Za-z0-9_.-]:
+     * nothing in it is a glob character. */
+    char match[KEYS_MAX + 1];
+    int n = keys_link(match, prefix, "", 0);
+    memcpy(match + n, "*", 2);
+    for (int i = 0; i < rnodes_count(s->nodes); i++) {
+        redisContext *c = rnodes_at(s->nodes, i, err, errsz);
+        if (c == NULL ||
+            scan_node(s, c, NULL, match, (size_t)n, fn, arg, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Read one HMGET url campaign created answer into v. */
+static void read_link_reply(struct store_read *v, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2];
+        if (u->type == REDIS_REPLY_STRING)
+            v->url = xstrndup(u->str, u->len);
+        if (c->type == REDIS_REPLY_STRING && c->len > 0)
+            v->campaign = xstrndup(c->str, c->len);
+        if (t->type == REDIS_REPLY_STRING)
+            util_parse_ll(t->str, &v->created);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        v->error = xstrndup(r->str, r->len);
+    }
+}
+
 int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
                      size_t errsz)
 {
     const char *prefix = s->conf->key_prefix;
-    for (size_t base = 0; base < n; base += STORE_READ_BATCH) {
+    redisContext **via = xcalloc(STORE_READ_BATCH, sizeof(*via));
+    int rv = 0;
+    for (size_t base = 0; base < n && rv == 0; base += STORE_READ_BATCH) {
         size_t end = base + STORE_READ_BATCH < n ? base + STORE_READ_BATCH : n;
+        /* Pipelined on each key's node; each node answers in order. */
         for (size_t i = base; i < end; i++) {
             char key[KEYS_MAX];
             keys_link(key, prefix, v[i].code, strlen(v[i].code));
-            redisAppendCommand(s->rc, "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
+            via[i - base] = rnodes_for(s->nodes, key, strlen(key), err, errsz);
+            if (via[i - base] == NULL) {
+                rv = -1;
+                break;
+            }
+            redisAppendCommand(via[i - base], "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
                                KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED);
         }
-        for (size_t i = base; i < end; i++) {
+        for (size_t i = base; i < end && rv == 0; i++) {
             redisReply *r = NULL;
-            if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
-                snprintf(err, errsz, "redis: %s", store_conn_error(s));
-                return -1;
+            if (redisGetReply(via[i - base], (void **)&r) != REDIS_OK || r == NULL) {
+                no_answer(s, via[i - base], err, errsz);
+                rv = -1;
+                break;
             }
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-                const redisReply *u = r->element[0], *c = r->element[1],
-                                 *t = r->element[2];
-                if (u->type == REDIS_REPLY_STRING)
-                    v[i].url = xstrndup(u->str, u->len);
-                if (c->type == REDIS_REPLY_STRING && c->len > 0)
-                    v[i].campaign = xstrndup(c->str, c->len);
-                if (t->type == REDIS_REPLY_STRING)
-                    util_parse_ll(t->str, &v[i].created);
-            } else if (r->type == REDIS_REPLY_ERROR) {
-                v[i].error = xstrndup(r->str, r->len);
-            }
+            if (!rnodes_redirected(r))
+                read_link_reply(&v[i], r);
+            freeReplyObject(r);
+        }
+        /* A key whose slot moved meanwhile: read alone, where it is now. */
+        for (size_t i = base; i < end && rv == 0; i++) {
+            if (v[i].url != NULL || v[i].error != NULL)
+                continue;
+            char key[KEYS_MAX];
+            keys_link(key, prefix, v[i].code, strlen(v[i].code));
+            const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN,
+                                  KEYS_FIELD_CREATED};
+            redisReply *r = command(s, key, 5, argv, NULL, err, errsz);
+            if (r == NULL)
+                rv = -1;
+            else
+                read_link_reply(&v[i], r);
             freeReplyObject(r);
         }
     }
-    return 0;
+    free(via);
+    return rv;
 }
 
 int store_read_counts(struct store *s, const char *key, const char *const *fields,
@@ -217,12 +254,10 @@ int store_read_counts(struct store *s, const char *key, const char *const *field
     argv[0] = "HMGET";
     argv[1] = key;
     memcpy(argv + 2, fields, n * sizeof(*argv));
-    redisReply *r = redisCommandArgv(s->rc, (int)n + 2, argv, NULL);
+    redisReply *r = command(s, key, (int)n + 2, argv, NULL, err, errsz);
     free(argv);
-    if (r == NULL) {
-        snprintf(err, errsz, "redis: %s", store_conn_error(s));
+    if (r == NULL)
         return -1;
-    }
     int rv = -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
         bad_answer(r, key, err, errsz);
@@ -251,11 +286,10 @@ out:
 int store_set_size(struct store *s, const char *key, long long *n, char *err,
                    size_t errsz)
 {
-    redisReply *r = redisCommand(s->rc, "SCARD %s", key);
-    if (r == NULL) {
-        snprintf(err, errsz, "redis: %s", store_conn_error(s));
+    const char *argv[] = {"SCARD", key};
+    redisReply *r = command(s, key, 2, argv, NULL, err, errsz);
+    if (r == NULL)
         return -1;
-    }
     int rv = 0;
     if (r->type == REDIS_REPLY_INTEGER)
         *n = r->integer;
@@ -267,90 +301,167 @@ int store_set_size(struct store *s, const char *key, long long *n, char *err,
     return rv;
 }
 
-const char *store_prefix(const struct store *s)
+/* The set key of campaign[0..len) into buf, or "" when it names no set the
+ * daemon would accept (a link other tools wrote). */
+static void set_key(const struct store *s, const char *campaign, size_t len, char *buf)
 {
-    return s->conf->key_prefix;
+    buf[0] = '\0';
+    if (len > 0 && code_campaign_valid(campaign, len))
+        keys_campaign_links(buf, s->conf->key_prefix, campaign, len);
 }
 
 int store_set_append(struct store *s, const struct store_link *l, bool force,
                      const char *believed, int64_t created, char *err, size_t errsz)
 {
-    const char *prefix = s->conf->key_prefix;
-    char link[KEYS_MAX], oldset[KEYS_MAX], newset[KEYS_MAX], when[24];
+    char link[KEYS_MAX], when[24];
     size_t blen = believed ? strlen(believed) : 0;
-    bool oldnamed = false;
 
-    if (keys_link(link, prefix, l->code, l->code_len) < 0) {
+    if (keys_link(link, s->conf->key_prefix, l->code, l->code_len) < 0) {
         snprintf(err, errsz, "code too long for a key");
         return -1;
     }
-    /* A campaign the daemon would not accept has no set to leave. */
-    if (blen > 0 && code_campaign_valid(believed, blen) &&
-        keys_campaign_links(oldset, prefix, believed, blen) >= 0)
-        oldnamed = true;
-    else
-        memcpy(oldset, link, sizeof(link));
-    if (l->campaign_len == 0)
-        memcpy(newset, link, sizeof(link));
-    else if (keys_campaign_links(newset, prefix, l->campaign, l->campaign_len) < 0) {
-        snprintf(err, errsz, "campaign too long for a key");
+    if (s->count == STORE_QUEUE_MAX) {
+        snprintf(err, errsz, "too many link writes queued");
         return -1;
     }
+    redisContext *c = rnodes_for(s->nodes, link, strlen(link), err, errsz);
+    if (c == NULL)
+        return -1;
     snprintf(when, sizeof(when), "%" PRId64, created);
-
     const char *argv[] = {"EVALSHA",
-                          s->set_sha,
-                          "3",
+                          s->scripts[SCRIPT_SET].sha,
+                          "1",
                           link,
-                          oldset,
-                          newset,
                           l->url,
                           l->campaign_len ? l->campaign : "",
                           when,
                           force ? "1" : "0",
                           blen ? believed : "",
                           s->events,
-                          l->code,
-                          oldnamed ? "1" : "0"};
+                          l->code};
     size_t lens[] = {7,
                      40,
                      1,
                      strlen(link),
-                     strlen(oldset),
-                     strlen(newset),
                      l->url_len,
                      l->campaign_len,
                      strlen(when),
                      1,
                      blen,
                      strlen(s->events),
-                     l->code_len,
-                     1};
-    if (redisAppendCommandArgv(s->rc, 14, argv, lens) != REDIS_OK) {
-        snprintf(err, errsz, "redis: %s", s->rc->errstr);
+                     l->code_len};
+    if (redisAppendCommandArgv(c, 11, argv, lens) != REDIS_OK) {
+        no_answer(s, c, err, errsz);
         return -1;
     }
+    if (s->count == s->cap) { /* grow the ring, unrolled from head */
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct queued *q = xcalloc(cap, sizeof(*q));
+        for (size_t i = 0; i < s->count; i++)
+            q[i] = s->queue[(s->head + i) % s->cap];
+        free(s->queue);
+        s->queue = q;
+        s->cap = cap;
+        s->head = 0;
+    }
+    struct queued *q = &s->queue[(s->head + s->count++) % s->cap];
+    q->c = c;
+    memcpy(q->code, l->code, l->code_len);
+    q->code[l->code_len] = '\0';
+    set_key(s, l->campaign, l->campaign_len, q->newset);
+    /* The set it leaves: its believed campaign's, when that is another. */
+    q->oldset[0] = '\0';
+    if (blen > 0 && (blen != l->campaign_len || memcmp(believed, l->campaign, blen) != 0))
+        set_key(s, believed, blen, q->oldset);
     return 0;
+}
+
+static void follow(struct store *s, bool add, const char *set, const char *code)
+{
+    if (s->nfollow == s->follow_cap) {
+        s->follow_cap = s->follow_cap ? s->follow_cap * 2 : 64;
+        s->follow = xrealloc(s->follow, s->follow_cap * sizeof(*s->follow));
+    }
+    struct followup *f = &s->follow[s->nfollow++];
+    f->add = add;
+    util_strlcpy(f->set, set, sizeof(f->set));
+    util_strlcpy(f->code, code, sizeof(f->code));
+}
+
+/* Send the set updates of the answered writes (every connection is idle:
+ * nothing queued is unanswered), pipelined per node, and read them. */
+static int send_followups(struct store *s, char *err, size_t errsz)
+{
+    int rv = 0;
+    size_t n = s->nfollow;
+    s->nfollow = 0;
+    for (size_t base = 0; base < n && rv == 0; base += STORE_READ_BATCH) {
+        size_t end = base + STORE_READ_BATCH < n ? base + STORE_READ_BATCH : n;
+        redisContext *via[STORE_READ_BATCH];
+        for (size_t i = base; i < end; i++) {
+            const struct followup *f = &s->follow[i];
+            via[i - base] = rnodes_for(s->nodes, f->set, strlen(f->set), err, errsz);
+            if (via[i - base] == NULL)
+                return -1;
+            redisAppendCommand(via[i - base], f->add ? "SADD %s %s" : "SREM %s %s",
+                               f->set, f->code);
+        }
+        for (size_t i = base; i < end; i++) {
+            const struct followup *f = &s->follow[i];
+            redisReply *r = NULL;
+            if (redisGetReply(via[i - base], (void **)&r) != REDIS_OK || r == NULL) {
+                no_answer(s, via[i - base], err, errsz);
+                return -1;
+            }
+            bool moved = rnodes_redirected(r);
+            if (r->type != REDIS_REPLY_INTEGER && !moved && rv == 0) {
+                bad_answer(r, f->set, err, errsz);
+                rv = -1;
+            }
+            freeReplyObject(r);
+            if (moved && rv == 0) { /* the set's slot moved meanwhile: alone, again */
+                const char *argv[] = {f->add ? "SADD" : "SREM", f->set, f->code};
+                redisReply *again = command(s, f->set, 3, argv, NULL, err, errsz);
+                if (again == NULL)
+                    rv = -1;
+                freeReplyObject(again);
+            }
+        }
+    }
+    return rv;
 }
 
 int store_set_reply(struct store *s, enum store_result *res, char *err, size_t errsz)
 {
-    char addr[300];
+    struct queued q = s->queue[s->head];
+    s->head = (s->head + 1) % s->cap;
+    s->count--;
     redisReply *r = NULL;
-    if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || r == NULL) {
-        snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                 store_conn_error(s));
+    if (redisGetReply(q.c, (void **)&r) != REDIS_OK || r == NULL) {
+        no_answer(s, q.c, err, errsz);
         return -1;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer >= STORE_UNCHANGED &&
         r->integer <= STORE_REPLACED)
         *res = (enum store_result)r->integer;
+    else if (rnodes_redirected(r))
+        *res = STORE_MOVED; /* its slot moved: written again, synchronously */
     else {
         *res = STORE_REFUSED;
         snprintf(err, errsz, "%s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from redis");
     }
     freeReplyObject(r);
+    if (*res == STORE_UNCHANGED || *res == STORE_ADDED || *res == STORE_REPLACED) {
+        /* In its campaign's set (again: repairs links other tools wrote),
+         * out of the one it left. */
+        if (q.newset[0] != '\0')
+            follow(s, true, q.newset, q.code);
+        if (q.oldset[0] != '\0' && *res != STORE_UNCHANGED)
+            follow(s, false, q.oldset, q.code);
+    }
+    if (s->count == 0 && s->nfollow > 0)
+        return send_followups(s, err, errsz);
     return 0;
 }
 
@@ -360,30 +471,28 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
 static int link_campaign(struct store *s, const char *code, char **camp, char *err,
                          size_t errsz)
 {
-    char link[KEYS_MAX], addr[300];
+    char link[KEYS_MAX];
     *camp = NULL;
     if (keys_link(link, s->conf->key_prefix, code, strlen(code)) < 0) {
         snprintf(err, errsz, "code too long for a key");
         return -1;
     }
-    redisReply *r = redisCommand(s->rc, "HGET %s %s", link, KEYS_FIELD_CAMPAIGN);
-    redisReply *e = r ? redisCommand(s->rc, "EXISTS %s", link) : NULL;
+    const char *argv[] = {"HMGET", link, KEYS_FIELD_CAMPAIGN, KEYS_FIELD_URL};
+    redisReply *r = command(s, link, 4, argv, NULL, err, errsz);
+    if (r == NULL)
+        return -1;
     int rv = -1;
-    if (r == NULL || e == NULL)
-        snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                 store_conn_error(s));
-    else if (r->type == REDIS_REPLY_ERROR)
+    if (r->type == REDIS_REPLY_ERROR)
         snprintf(err, errsz, "%s: %s", link, r->str);
-    else if (e->type != REDIS_REPLY_INTEGER)
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         snprintf(err, errsz, "%s: unexpected answer from redis", link);
     else {
-        *camp = r->type == REDIS_REPLY_STRING ? xstrndup(r->str, r->len) : xstrdup("");
-        rv = e->integer == 1;
+        const redisReply *c = r->element[0];
+        *camp = c->type == REDIS_REPLY_STRING ? xstrndup(c->str, c->len) : xstrdup("");
+        /* A link has a url (every writer sets it); "exists" means that. */
+        rv = r->element[1]->type == REDIS_REPLY_STRING || c->type == REDIS_REPLY_STRING;
     }
-    if (r != NULL)
-        freeReplyObject(r);
-    if (e != NULL)
-        freeReplyObject(e);
+    freeReplyObject(r);
     return rv;
 }
 
@@ -393,7 +502,7 @@ int store_set(struct store *s, const struct store_link *l, bool force,
     char code[CODE_MAX_LEN + 1], *camp;
     memcpy(code, l->code, l->code_len);
     code[l->code_len] = '\0';
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
         if (link_campaign(s, code, &camp, err, errsz) < 0)
             return -1;
         int rv = store_set_append(s, l, force, camp, (int64_t)(util_wall_ms() / 1000),
@@ -403,6 +512,8 @@ int store_set(struct store *s, const struct store_link *l, bool force,
             return -1;
         if (*res != STORE_MOVED)
             return 0;
+        if (rnodes_refresh(s->nodes, err, errsz) != 0)
+            return -1;
     }
     snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
     return -1;
@@ -412,7 +523,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
              size_t errsz)
 {
     const char *prefix = s->conf->key_prefix;
-    char link[KEYS_MAX], set[KEYS_MAX], clicks[KEYS_MAX], *camp, addr[300];
+    char link[KEYS_MAX], set[KEYS_MAX], clicks[KEYS_MAX], *camp;
     size_t clen = strlen(code);
 
     if (keys_link(link, prefix, code, clen) < 0 ||
@@ -420,56 +531,45 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
         snprintf(err, errsz, "code too long for a key");
         return -1;
     }
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
         if (link_campaign(s, code, &camp, err, errsz) < 0)
             return -1;
         size_t blen = strlen(camp);
-        bool named = blen > 0 && code_campaign_valid(camp, blen) &&
-                     keys_campaign_links(set, prefix, camp, blen) >= 0;
-        if (!named)
-            memcpy(set, link, sizeof(link));
-        const char *argv[] = {"EVALSHA",
-                              s->rm_sha,
-                              "3",
-                              link,
-                              set,
-                              clicks,
-                              camp,
-                              purge ? "1" : "0",
-                              s->events,
-                              code,
-                              named ? "1" : "0"};
-        size_t lens[] = {7,
-                         40,
-                         1,
-                         strlen(link),
-                         strlen(set),
-                         strlen(clicks),
-                         blen,
-                         1,
-                         strlen(s->events),
-                         clen,
-                         1};
-        redisReply *r = redisCommandArgv(s->rc, 11, argv, lens);
+        set_key(s, camp, blen, set);
+        const char *argv[] = {
+            "EVALSHA", s->scripts[SCRIPT_RM].sha, "1", link, camp, s->events, code};
+        size_t lens[] = {7, 40, 1, strlen(link), blen, strlen(s->events), clen};
+        redisReply *r = command(s, link, 7, argv, lens, err, errsz);
         free(camp);
-        if (r == NULL) {
-            snprintf(err, errsz, "redis %s: %s", where(s->conf, addr, sizeof(addr)),
-                     store_conn_error(s));
+        if (r == NULL)
             return -1;
-        }
         if (r->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errsz, "%s: %s", link,
-                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                  : "unexpected answer from redis");
+            bad_answer(r, link, err, errsz);
             freeReplyObject(r);
             return -1;
         }
         long long n = r->integer;
         freeReplyObject(r);
-        if (n >= 0) {
-            *removed = (int)n;
-            return 0;
+        if (n < 0)
+            continue; /* its campaign changed meanwhile: look again */
+        *removed = (int)n;
+        if (n == 1 && set[0] != '\0') {
+            const char *srem[] = {"SREM", set, code};
+            redisReply *x = command(s, set, 3, srem, NULL, err, errsz);
+            if (x == NULL)
+                return -1;
+            freeReplyObject(x);
         }
+        if (purge) {
+            const char *del[] = {"DEL", clicks};
+            redisReply *x = command(s, clicks, 2, del, NULL, err, errsz);
+            if (x == NULL)
+                return -1;
+            if (x->type == REDIS_REPLY_INTEGER && x->integer > 0)
+                *removed |= 2;
+            freeReplyObject(x);
+        }
+        return 0;
     }
     snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
     return -1;

@@ -505,6 +505,12 @@ int rconn_formatted(struct rconn *rc, rconn_reply_fn *fn, void *arg, const char 
     return send_cmd(rc, fn, arg, 0, NULL, NULL, cmd, len);
 }
 
+void rconn_kick(struct rconn *rc)
+{
+    if (rc->state == RCONN_DOWN)
+        arm_ms(rc->reconnect_timer, 0);
+}
+
 unsigned long rconn_epoch(const struct rconn *rc)
 {
     return rc->epoch;

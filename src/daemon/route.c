@@ -27,6 +27,7 @@
 #define ROUTE_REFRESH_EVERY_MS 30000
 #define ROUTE_NODES_MAX 256 /* distinct node addresses remembered */
 #define ROUTE_NO_NODE 0xffff
+#define ROUTE_FOLLOWERS_MAX 4
 
 /* A server hopcount may send commands to: its address and, once it owns
  * slots (or is the primary), a connection. Never freed before the router:
@@ -59,6 +60,8 @@ struct route {
     int sub_next;              /* the subscriber's next node, in turn */
     struct sentinel *sentinel; /* mode sentinel: where the primary is */
     bool check_policy;         /* ask each primary for its maxmemory-policy */
+    struct rconn *followers[ROUTE_FOLLOWERS_MAX]; /* connect again on a new primary */
+    int nfollowers;
 };
 
 /* One command, kept formatted until its final answer. */
@@ -116,6 +119,8 @@ static void on_node_state(struct rconn *rc, enum rconn_state st, void *arg)
         check_policy(rc); /* one warning per (re)connect is enough */
     if (st == RCONN_READY && cluster(r) && !r->have_map)
         refresh_now(r); /* a seed is up: learn the map from it */
+    if (st == RCONN_READY && r->sentinel != NULL)
+        sentinel_settled(r->sentinel);
     if (st == RCONN_DOWN) {
         if (cluster(r))
             refresh_soon(r); /* failed over, or gone: who owns its slots now? */
@@ -558,6 +563,24 @@ void route_primaries(const struct route *r, int *known, int *up)
     }
 }
 
+/* The sentinels name another primary: connect to it now, and have the
+ * followers (the subscriber) do the same. */
+static void on_primary_change(void *arg)
+{
+    struct route *r = arg;
+    for (int i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->rc != NULL)
+            rconn_kick(r->nodes[i]->rc);
+    for (int i = 0; i < r->nfollowers; i++)
+        rconn_kick(r->followers[i]);
+}
+
+void route_follow(struct route *r, struct rconn *rc)
+{
+    if (r->nfollowers < ROUTE_FOLLOWERS_MAX)
+        r->followers[r->nfollowers++] = rc;
+}
+
 struct route *route_new(struct event_base *base, const struct conf *conf,
                         struct metrics *m, const char *name, route_state_fn *on_state,
                         void *arg)
@@ -586,7 +609,7 @@ struct route *route_new(struct event_base *base, const struct conf *conf,
         refresh_now(r); /* connects the seeds; asks once one is up */
     } else {
         if (conf->redis_mode == CONF_MODE_SENTINEL)
-            r->sentinel = sentinel_new(base, conf, name);
+            r->sentinel = sentinel_new(base, conf, name, on_primary_change, r);
         struct route_node *n =
             node_find(r, conf->redis_host, strlen(conf->redis_host), conf->redis_port);
         node_conn(n);

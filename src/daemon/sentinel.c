@@ -3,6 +3,7 @@
  * after ROLE (rconn checks it), ask again on every failure. */
 #include "sentinel.h"
 
+#include <event2/event.h>
 #include <hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "util.h"
 
 #define SENTINEL_ASK_MIN_MS 100 /* asks no more often than this */
+#define SENTINEL_POLL_MS 250    /* while the primary is lost */
 
 struct sentinel {
     const struct conf *conf;
@@ -24,7 +26,11 @@ struct sentinel {
     bool asking;      /* a query is on the wire */
     uint64_t asked_ms;
     char host[64];
-    int port; /* 0 until a sentinel answered */
+    int port;           /* 0 until a sentinel answered */
+    struct event *poll; /* asks again while the primary is lost */
+    bool polling;
+    sentinel_change_fn *on_change;
+    void *change_arg;
 };
 
 static int sentinel_addr(void *arg, const char **host, int *port)
@@ -56,11 +62,14 @@ static void on_answer(struct rconn *rc, redisReply *r, void *arg)
     long port = strtol(r->element[1]->str, NULL, 10);
     if (r->element[0]->len >= sizeof(s->host) || port < 1 || port > 65535)
         return;
-    if (s->port != (int)port || strcmp(s->host, r->element[0]->str) != 0)
+    bool changed = s->port != (int)port || strcmp(s->host, r->element[0]->str) != 0;
+    if (changed)
         log_info("event=sentinel_primary master_name=%s primary=%s:%ld",
                  s->conf->redis_master_name, r->element[0]->str, port);
     memcpy(s->host, r->element[0]->str, r->element[0]->len + 1);
     s->port = (int)port;
+    if (changed && s->on_change != NULL)
+        s->on_change(s->change_arg);
 }
 
 static void ask(struct sentinel *s)
@@ -83,11 +92,30 @@ static void on_state(struct rconn *rc, enum rconn_state st, void *arg)
         ask(arg);
 }
 
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct sentinel *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->polling)
+        return;
+    ask(s);
+    struct timeval tv = util_ms_timeval(SENTINEL_POLL_MS);
+    evtimer_add(s->poll, &tv);
+}
+
 struct sentinel *sentinel_new(struct event_base *base, const struct conf *conf,
-                              const char *name)
+                              const char *name, sentinel_change_fn *on_change, void *arg)
 {
     struct sentinel *s = xcalloc(1, sizeof(*s));
     s->conf = conf;
+    s->on_change = on_change;
+    s->change_arg = arg;
+    s->poll = evtimer_new(base, on_poll, s);
+    if (s->poll == NULL) {
+        log_error("event=fatal reason=\"cannot create the sentinel timer\"");
+        abort();
+    }
     s->naddrs = conf_addrs_parse(conf->redis_sentinels, &s->addrs);
     if (s->naddrs < 0)
         s->naddrs = 0; /* conf_load checked it */
@@ -103,6 +131,7 @@ void sentinel_free(struct sentinel *s)
     if (s == NULL)
         return;
     rconn_free(s->rc);
+    event_free(s->poll);
     conf_addrs_free(s->addrs, s->naddrs);
     free(s);
 }
@@ -121,4 +150,15 @@ int sentinel_primary(struct sentinel *s, const char **host, int *port)
 void sentinel_rediscover(struct sentinel *s)
 {
     ask(s);
+    if (!s->polling) {
+        s->polling = true;
+        struct timeval tv = util_ms_timeval(SENTINEL_POLL_MS);
+        evtimer_add(s->poll, &tv);
+    }
+}
+
+void sentinel_settled(struct sentinel *s)
+{
+    s->polling = false;
+    evtimer_del(s->poll);
 }

@@ -274,6 +274,8 @@ static int create_path(struct worker *w, char *err, size_t errsz)
     else /* a cluster node in turn, or the primary the sentinels name */
         w->sub = rconn_new_at(w->base, conf, name, route_subscriber_addr, w->r,
                               on_sub_state, w);
+    if (conf->redis_mode != CONF_MODE_SINGLE)
+        route_follow(w->r, w->sub);
     keys_events(chan, conf->key_prefix);
     rconn_subscribe(w->sub, chan, on_event, w);
     w->links = links_new(conf, w->r, cache, &w->metrics);

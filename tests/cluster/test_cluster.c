@@ -290,13 +290,14 @@ static void test_manual_failover(void **state)
     expect_exact(f, want, 15000);
 }
 
-/* The Location a daemon answers for code, into buf ("" when not a 302). */
+/* The Location a daemon answers for code, into buf ("" when not a 302).
+ * Asked with DNT: 1, so the probe itself is never counted. */
 static const char *location(struct h_daemon *d, const char *code, char *buf, size_t cap)
 {
     char path[64], resp[4096];
     snprintf(path, sizeof(path), "/%s", code);
     buf[0] = '\0';
-    if (h_get(d->port, "GET", path, "", resp, sizeof(resp)) == 302)
+    if (h_get(d->port, "GET", path, "DNT: 1\r\n", resp, sizeof(resp)) == 302)
         h_header(resp, "Location", buf, cap);
     return buf;
 }
@@ -349,6 +350,104 @@ static void test_live_changes(void **state)
     assert_true(ms >= 0);
 }
 
+static char out[1 << 20], err[1 << 16];
+
+/* hopctl -c the first daemon's conf, args... (NULL-terminated). */
+static int ctl_in(struct fx *f, const char *input, ...)
+{
+    va_list ap;
+    va_start(ap, input);
+    int rc = h_hopctl_v(f->d[0].conf, input, out, sizeof(out), err, sizeof(err), ap);
+    va_end(ap);
+    if (rc != 0)
+        fprintf(stderr, "hopctl exited %d: %s%s\n", rc, out, err);
+    return rc;
+}
+#define ctl(f, ...) ctl_in((f), NULL, __VA_ARGS__, (char *)NULL)
+
+static bool member(struct fx *f, const char *set, const char *code)
+{
+    redisReply *r = hc_cmd(&f->c, set, "SISMEMBER %s %s", set, code);
+    bool yes = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return yes;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* 7. hopctl, every command, in cluster mode: links, their campaign sets
+ * and the live change on both daemons; list and import across primaries;
+ * stats across shards; rm --purge. */
+static void test_hopctl_cluster(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(start_daemons(f, 2, NULL), 0);
+    assert_int_equal(
+        ctl(f, "add", "k1", "https://example.com/k1", "--campaign", "spring"), 0);
+    assert_true(until_live(f, "k1", "https://example.com/k1", 1000) >= 0);
+    assert_true(member(f, "hc:campaign:spring:links", "k1"));
+    assert_int_equal(ctl(f, "new", "https://example.com/new", "--campaign", "spring"), 0);
+    char code[64];
+    snprintf(code, sizeof(code), "%.*s", (int)strcspn(out, "\n"), out);
+    assert_true(member(f, "hc:campaign:spring:links", code));
+    /* Moved to another campaign: the sets follow, the daemons too. */
+    assert_int_equal(
+        ctl(f, "add", "k1", "https://example.com/k1b", "--campaign", "summer", "--force"),
+        0);
+    assert_true(until_live(f, "k1", "https://example.com/k1b", 1000) >= 0);
+    assert_false(member(f, "hc:campaign:spring:links", "k1"));
+    assert_true(member(f, "hc:campaign:summer:links", "k1"));
+
+    /* 2,000 rows imported, spread over every primary; list sees them all. */
+    char path[300];
+    snprintf(path, sizeof(path), "%s/import.csv", f->c.node[0].dir);
+    FILE *in = fopen(path, "w");
+    assert_non_null(in);
+    fprintf(in, "code,url,campaign\n");
+    for (int i = 0; i < 2000; i++)
+        fprintf(in, "imp%04d,https://example.com/imp/%d,bulk\n", i, i);
+    fclose(in);
+    assert_int_equal(ctl(f, "import", path), 0);
+    assert_non_null(strstr(out, "2000 added"));
+    assert_int_equal(ctl(f, "list", "--format", "csv"), 0);
+    assert_int_equal(lines(out), 1 + CODES + 2 + 2000);
+    assert_int_equal(ctl(f, "list", "--campaign", "bulk", "--format", "csv"), 0);
+    assert_int_equal(lines(out), 1 + 2000);
+    /* Imported again: all unchanged, no duplicate. */
+    assert_int_equal(ctl(f, "import", path), 0);
+    assert_non_null(strstr(out, "2000 unchanged"));
+
+    /* stats reads a link's and a campaign's counters wherever they live. */
+    char resp[4096];
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(h_get(f->d[i % 2].port, "GET", "/k1", "", resp, sizeof(resp)),
+                         302);
+    assert_true(h_wait_flushed(&f->d[0], 5000));
+    assert_true(h_wait_flushed(&f->d[1], 5000));
+    assert_int_equal(ctl(f, "stats", "k1", "--format", "json"), 0);
+    if (strstr(out, "\"total\": 7,") == NULL)
+        fail_msg("hopctl stats k1: %s", out);
+    assert_int_equal(ctl(f, "stats", "--campaign", "summer", "--format", "json"), 0);
+    assert_non_null(strstr(out, "\"total\": 7,"));
+
+    /* rm --purge: gone from the daemons, its set and its counters. */
+    assert_int_equal(ctl(f, "rm", "k1", "--purge"), 0);
+    long long deadline = h_now_ms() + 1000;
+    while (h_get(f->d[1].port, "GET", "/k1", "", resp, sizeof(resp)) != 404 &&
+           h_now_ms() < deadline)
+        h_sleep_ms(10);
+    assert_int_equal(h_get(f->d[0].port, "GET", "/k1", "", resp, sizeof(resp)), 404);
+    assert_int_equal(h_get(f->d[1].port, "GET", "/k1", "", resp, sizeof(resp)), 404);
+    assert_false(member(f, "hc:campaign:summer:links", "k1"));
+    assert_int_equal(hc_hget(&f->c, "hc:clicks:k1", "total"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_primary_killed_wait0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manual_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hopctl_cluster, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,11 +121,88 @@ static void test_primary_killed_sentinels_promote(void **state)
     assert_int_equal(h_metric(&f->d, "hopcount_pending_keys"), 0);
 }
 
+static char out[1 << 16], err[1 << 16];
+
+static int ctl_in(struct fx *f, const char *input, ...)
+{
+    va_list ap;
+    va_start(ap, input);
+    int rc = h_hopctl_v(f->d.conf, input, out, sizeof(out), err, sizeof(err), ap);
+    va_end(ap);
+    if (rc != 0)
+        fprintf(stderr, "hopctl exited %d: %s%s\n", rc, out, err);
+    return rc;
+}
+#define ctl(f, ...) ctl_in((f), NULL, __VA_ARGS__, (char *)NULL)
+
+/* 302 to url from the daemon within ms (asked with DNT: 1: not counted). */
+static bool live(struct fx *f, const char *code, const char *url, int ms)
+{
+    char path[64], resp[4096], loc[256];
+    snprintf(path, sizeof(path), "/%s", code);
+    long long deadline = h_now_ms() + ms;
+    do {
+        if (h_get(f->d.port, "GET", path, "DNT: 1\r\n", resp, sizeof(resp)) == 302 &&
+            h_header(resp, "Location", loc, sizeof(loc)) != NULL && strcmp(loc, url) == 0)
+            return true;
+        h_sleep_ms(10);
+    } while (h_now_ms() < deadline);
+    return false;
+}
+
+/* 7. hopctl in sentinel mode, before and after a failover: it asks the
+ * sentinels for the primary every time. */
+static void test_hopctl_sentinel(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(start_daemon(f, ""), 0);
+    assert_int_equal(
+        ctl(f, "add", "k1", "https://example.com/k1", "--campaign", "spring"), 0);
+    assert_true(live(f, "k1", "https://example.com/k1", 1000));
+    kill(f->g.node[0].pid, SIGKILL);
+    waitpid(f->g.node[0].pid, NULL, 0);
+    f->g.node[0].pid = 0;
+    long long deadline = h_now_ms() + 15000;
+    while (hs_primary(&f->g) != 1 && h_now_ms() < deadline)
+        h_sleep_ms(20);
+    assert_int_equal(hs_primary(&f->g), 1);
+    /* Written to the new primary; the daemon hears it there. */
+    assert_int_equal(
+        ctl(f, "add", "k2", "https://example.com/k2", "--campaign", "spring"), 0);
+    assert_true(live(f, "k2", "https://example.com/k2", 3000));
+    assert_int_equal(ctl(f, "new", "https://example.com/n", "--campaign", "spring"), 0);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/import.csv", f->g.node[1].dir);
+    FILE *in = fopen(path, "w");
+    assert_non_null(in);
+    for (int i = 0; i < 100; i++)
+        fprintf(in, "imp%03d,https://example.com/imp/%d,bulk\n", i, i);
+    fclose(in);
+    assert_int_equal(ctl(f, "import", path), 0);
+    assert_non_null(strstr(out, "100 added"));
+    assert_int_equal(ctl(f, "list", "--campaign", "spring", "--format", "csv"), 0);
+    assert_non_null(strstr(out, "k1,"));
+    assert_non_null(strstr(out, "k2,"));
+    char resp[4096];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(h_get(f->d.port, "GET", "/k2", "", resp, sizeof(resp)), 302);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    assert_int_equal(ctl(f, "stats", "k2", "--format", "json"), 0);
+    assert_non_null(strstr(out, "\"total\": 3,"));
+    assert_int_equal(ctl(f, "rm", "k1", "--purge"), 0);
+    deadline = h_now_ms() + 1000;
+    while (h_get(f->d.port, "GET", "/k1", "", resp, sizeof(resp)) != 404 &&
+           h_now_ms() < deadline)
+        h_sleep_ms(10);
+    assert_int_equal(h_get(f->d.port, "GET", "/k1", "", resp, sizeof(resp)), 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_primary_killed_sentinels_promote, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hopctl_sentinel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -770,6 +770,31 @@ int h_preload_shim(bool on)
     return setenv("LD_PRELOAD", so, 1);
 }
 
+int h_hopctl_v(const char *conf, const char *input, char *out, size_t outcap, char *err,
+               size_t errcap, va_list ap)
+{
+    const char *bin = getenv("HOPCTL_BIN");
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)(bin ? bin : "build/hopctl");
+    argv[n++] = "-c";
+    argv[n++] = (char *)conf;
+    for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)
+        argv[n++] = (char *)a;
+    argv[n] = NULL;
+    return h_run(argv, input, out, outcap, err, errcap);
+}
+
+int h_hopctl(const char *conf, const char *input, char *out, size_t outcap, char *err,
+             size_t errcap, ...)
+{
+    va_list ap;
+    va_start(ap, errcap);
+    int rc = h_hopctl_v(conf, input, out, outcap, err, errcap, ap);
+    va_end(ap);
+    return rc;
+}
+
 /* One load client: writes the number of 302s it received to fd. A request
  * whose answer never came is not counted here, and is never counted by
  * hopcount either unless hopcount answered it. */

@@ -5,6 +5,7 @@
 #define HOPCOUNT_TEST_HARNESS_H
 
 #include <hiredis.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -154,6 +155,13 @@ void h_load_start(struct h_load *l, const int *ports, int nports, int clients,
                   const char *prefix, int ncodes, int ms);
 /* Wait for the clients: the 302s they received, in all. */
 long long h_load_wait(struct h_load *l);
+
+/* Run hopctl ($HOPCTL_BIN, else build/hopctl) -c conf args... (NULL-
+ * terminated) with stdin from the file input (or /dev/null), as h_run. */
+int h_hopctl(const char *conf, const char *input, char *out, size_t outcap, char *err,
+             size_t errcap, ...);
+int h_hopctl_v(const char *conf, const char *input, char *out, size_t outcap, char *err,
+               size_t errcap, va_list ap);
 
 /* A test fixture's start: redis-server, seed(r) (NULL: nothing) to add
  * links, then hopcount with extra conf lines, ready. 0, or -1 with the

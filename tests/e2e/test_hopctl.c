@@ -43,20 +43,11 @@ static int teardown(void **state)
 /* Run hopctl -c CONF args... (NULL-terminated) with stdin from input. */
 static int ctl_conf(struct fx *f, const char *conf, const char *input, ...)
 {
-    const char *bin = getenv("HOPCTL_BIN");
-    char *argv[32];
-    int n = 0;
     va_list ap;
-
-    argv[n++] = (char *)(bin ? bin : "build/hopctl");
-    argv[n++] = "-c";
-    argv[n++] = (char *)conf;
     va_start(ap, input);
-    for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)
-        argv[n++] = (char *)a;
+    int rc = h_hopctl_v(conf, input, f->out, OUT, f->err, OUT, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return h_run(argv, input, f->out, OUT, f->err, OUT);
+    return rc;
 }
 #define ctl(f, ...) ctl_conf((f), (f)->d.conf, NULL, __VA_ARGS__, (char *)NULL)
 #define ctl_in(f, input, ...)                                                            \
