@@ -63,7 +63,7 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
-	bench-import fuzz install uninstall
+	bench-import bench-cluster fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -278,6 +278,10 @@ bench: all
 	$(Q)loadtest/run
 
 # hopctl import of 1,000,000 rows into a private Redis (not part of make test).
+bench-cluster: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)loadtest/cluster
+
 bench-import: check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)loadtest/import

@@ -40,6 +40,11 @@ int rnodes_refresh(struct rnodes *r, char *err, size_t errsz);
 int rnodes_count(const struct rnodes *r);
 redisContext *rnodes_at(struct rnodes *r, int i, char *err, size_t errsz);
 
+/* WAIT replicas timeout_ms on every connection made: what was written so
+ * far is on that many replicas of each primary. 0, or -1 with err (fewer
+ * replicas confirmed in time: a failover now could lose the writes). */
+int rnodes_wait(struct rnodes *r, int replicas, int timeout_ms, char *err, size_t errsz);
+
 /* Whether a reply says the key lives elsewhere for now (MOVED, ASK,
  * TRYAGAIN, CLUSTERDOWN): refresh, then try again. */
 bool rnodes_redirected(const redisReply *reply);

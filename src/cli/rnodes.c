@@ -324,3 +324,31 @@ bool rnodes_redirected(const redisReply *rep)
             strncmp(rep->str, "TRYAGAIN", 8) == 0 ||
             strncmp(rep->str, "CLUSTERDOWN", 11) == 0);
 }
+
+int rnodes_wait(struct rnodes *r, int replicas, int timeout_ms, char *err, size_t errsz)
+{
+    for (int i = 0; i < r->nnodes; i++) {
+        redisContext *c = r->nodes[i].c;
+        if (c == NULL)
+            continue;
+        redisReply *rep = redisCommand(c, "WAIT %d %d", replicas, timeout_ms);
+        char addr[300];
+        rnodes_where(r, c, addr, sizeof(addr));
+        if (rep == NULL || rep->type != REDIS_REPLY_INTEGER || rep->integer < replicas) {
+            snprintf(
+                err, errsz,
+                "redis %s: written, but %s within wait_timeout_ms (%d ms): a failover "
+                "now could lose it; run the command again once the replicas are back",
+                addr,
+                rep == NULL ? rnodes_conn_error(r, c)
+                : rep->type == REDIS_REPLY_INTEGER
+                    ? "fewer replicas than wait_replicas confirmed it"
+                    : rep->str,
+                timeout_ms);
+            freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    return 0;
+}

@@ -431,6 +431,18 @@ static int send_followups(struct store *s, char *err, size_t errsz)
     return rv;
 }
 
+/* Every queued write answered: the set updates, then (wait_replicas) the
+ * replicas' confirmation of all of it. */
+static int settle(struct store *s, char *err, size_t errsz)
+{
+    if (s->nfollow > 0 && send_followups(s, err, errsz) != 0)
+        return -1;
+    if (s->conf->wait_replicas > 0)
+        return rnodes_wait(s->nodes, s->conf->wait_replicas, s->conf->wait_timeout_ms,
+                           err, errsz);
+    return 0;
+}
+
 int store_set_reply(struct store *s, enum store_result *res, char *err, size_t errsz)
 {
     struct queued q = s->queue[s->head];
@@ -460,8 +472,8 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
         if (q.oldset[0] != '\0' && *res != STORE_UNCHANGED)
             follow(s, false, q.oldset, q.code);
     }
-    if (s->count == 0 && s->nfollow > 0)
-        return send_followups(s, err, errsz);
+    if (s->count == 0)
+        return settle(s, err, errsz);
     return 0;
 }
 
@@ -569,7 +581,7 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
                 *removed |= 2;
             freeReplyObject(x);
         }
-        return 0;
+        return settle(s, err, errsz);
     }
     snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
     return -1;

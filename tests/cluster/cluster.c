@@ -288,7 +288,16 @@ int hs_start(struct hs_group *g)
     g->node[1].replica_of = g->node[0].port;
     if (h_redis_start(&g->node[1]) != 0)
         return -1;
-    snprintf(g->dir, sizeof(g->dir), "%s", g->node[0].dir);
+    /* Sentinel rewrites and fsyncs its conf at every state change, on its
+     * event loop: a disk that stalls fsync for seconds (this machine's
+     * does, under load) stalls the sentinels into TILT mode. In memory. */
+    snprintf(g->dir, sizeof(g->dir), "/dev/shm/hopcount-sentinel-XXXXXX");
+    if (mkdtemp(g->dir) == NULL) {
+        snprintf(g->dir, sizeof(g->dir), "%s", g->node[0].dir);
+        g->dir_own = false;
+    } else {
+        g->dir_own = true;
+    }
     for (int i = 0; i < HS_SENTINELS; i++) {
         char conf[300], log[300];
         g->sentinel_port[i] = h_free_port();
@@ -301,7 +310,7 @@ int hs_start(struct hs_group *g)
                 "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\n"
                 "sentinel monitor hc 127.0.0.1 %d 2\n"
                 "sentinel down-after-milliseconds hc 1000\n"
-                "sentinel failover-timeout hc 10000\n",
+                "sentinel failover-timeout hc 3000\n",
                 g->sentinel_port[i], g->dir, g->node[0].port);
         fclose(f);
         char *argv[] = {"redis-server", conf, "--sentinel", NULL}; /* = redis-sentinel */
@@ -341,6 +350,12 @@ void hs_stop(struct hs_group *g)
             kill(g->sentinel[i], SIGKILL);
             waitpid(g->sentinel[i], NULL, 0);
         }
+    if (g->dir_own && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", g->dir);
+    }
     for (int n = 1; n >= 0; n--) {
         if (g->node[n].pid > 0 && kill(g->node[n].pid, 0) != 0)
             g->node[n].pid = 0;
@@ -352,4 +367,38 @@ void hs_stop(struct hs_group *g)
                 fprintf(stderr, "cannot remove %s\n", g->node[n].dir);
         }
     }
+}
+
+bool hs_wait_replica(struct hs_group *g, int n, int ms)
+{
+    char want[64];
+    long long deadline = h_now_ms() + ms;
+    do {
+        snprintf(want, sizeof(want), "master_port:%d\r", g->node[1 - n].port);
+        bool synced = info_has(&g->node[n], "replication", want) &&
+                      info_has(&g->node[n], "replication", "master_link_status:up");
+        /* And every sentinel sees it as a healthy replica. */
+        int seen = 0;
+        for (int i = 0; synced && i < HS_SENTINELS; i++) {
+            redisReply *rep = sentinel_cmd(g, i, "SENTINEL replicas hc");
+            for (size_t k = 0;
+                 rep != NULL && rep->type == REDIS_REPLY_ARRAY && k < rep->elements;
+                 k++) {
+                const redisReply *e = rep->element[k];
+                bool port = false, flags = false;
+                for (size_t j = 0; j + 1 < e->elements; j += 2) {
+                    if (strcmp(e->element[j]->str, "port") == 0)
+                        port = atoi(e->element[j + 1]->str) == g->node[n].port;
+                    if (strcmp(e->element[j]->str, "flags") == 0)
+                        flags = strcmp(e->element[j + 1]->str, "slave") == 0;
+                }
+                seen += port && flags;
+            }
+            freeReplyObject(rep);
+        }
+        if (synced && seen == HS_SENTINELS)
+            return true;
+        h_sleep_ms(50);
+    } while (h_now_ms() < deadline);
+    return false;
 }

@@ -54,7 +54,8 @@ struct hs_group {
     struct h_redis node[2]; /* [0] the primary at start, [1] its replica */
     pid_t sentinel[HS_SENTINELS];
     int sentinel_port[HS_SENTINELS];
-    char dir[256];
+    char dir[256]; /* the sentinels' confs and logs */
+    bool dir_own;  /* dir is theirs alone (removed by hs_stop) */
 };
 
 /* Start the group and wait until every sentinel knows the replica. 0 or -1. */
@@ -62,6 +63,9 @@ int hs_start(struct hs_group *g);
 void hs_stop(struct hs_group *g);
 /* "127.0.0.1:S1, ..." of the sentinels. */
 const char *hs_sentinels(const struct hs_group *g, char *buf, size_t cap);
+/* Poll until node n replicates the other, in sync, and every sentinel
+ * lists it as a healthy replica. false after ms. */
+bool hs_wait_replica(struct hs_group *g, int n, int ms);
 /* The node the sentinels name as primary now: 0, 1, or -1. */
 int hs_primary(struct hs_group *g);
 

@@ -94,7 +94,7 @@ static void test_primary_killed_sentinels_promote(void **state)
     waitpid(f->g.node[0].pid, NULL, 0);
     f->g.node[0].pid = 0;
     long long killed = h_now_ms();
-    while (hs_primary(&f->g) != 1 && h_now_ms() - killed < 15000)
+    while (hs_primary(&f->g) != 1 && h_now_ms() - killed < 20000)
         h_sleep_ms(20);
     assert_int_equal(hs_primary(&f->g), 1);
     printf("  sentinels named the replica primary after %lld ms\n", h_now_ms() - killed);
@@ -155,18 +155,28 @@ static bool live(struct fx *f, const char *code, const char *url, int ms)
 static void test_hopctl_sentinel(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(start_daemon(f, ""), 0);
+    /* wait_replicas: hopctl's writes too are on the replica before it
+     * returns, so the failover below cannot lose k1. */
+    assert_int_equal(start_daemon(f, "redis.wait_replicas = 1\n"), 0);
     assert_int_equal(
         ctl(f, "add", "k1", "https://example.com/k1", "--campaign", "spring"), 0);
     assert_true(live(f, "k1", "https://example.com/k1", 1000));
     kill(f->g.node[0].pid, SIGKILL);
     waitpid(f->g.node[0].pid, NULL, 0);
     f->g.node[0].pid = 0;
-    long long deadline = h_now_ms() + 15000;
+    long long deadline = h_now_ms() + 20000;
     while (hs_primary(&f->g) != 1 && h_now_ms() < deadline)
         h_sleep_ms(20);
     assert_int_equal(hs_primary(&f->g), 1);
-    /* Written to the new primary; the daemon hears it there. */
+    /* The new primary has no replica yet: the write is made, and hopctl
+     * says it is not safe yet. */
+    assert_int_equal(
+        ctl(f, "add", "k2", "https://example.com/k2", "--campaign", "spring"), 1);
+    assert_non_null(strstr(err, "fewer replicas than wait_replicas confirmed it"));
+    /* The old primary back as its replica: the same command, again. */
+    f->g.node[0].replica_of = f->g.node[1].port;
+    assert_int_equal(h_redis_start(&f->g.node[0]), 0);
+    assert_true(hs_wait_replica(&f->g, 0, 15000));
     assert_int_equal(
         ctl(f, "add", "k2", "https://example.com/k2", "--campaign", "spring"), 0);
     assert_true(live(f, "k2", "https://example.com/k2", 3000));
