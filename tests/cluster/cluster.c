@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "slot.h"
 
@@ -401,4 +402,60 @@ bool hs_wait_replica(struct hs_group *g, int n, int ms)
         h_sleep_ms(50);
     } while (h_now_ms() < deadline);
     return false;
+}
+
+int hc_balancer_start(struct hc_balancer *b, const int *ports, int n)
+{
+    snprintf(b->dir, sizeof(b->dir), "/tmp/hopcount-lb-XXXXXX");
+    if (mkdtemp(b->dir) == NULL)
+        return -1;
+    b->port = h_free_port();
+    char conf[300], log[300];
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", b->dir);
+    snprintf(log, sizeof(log), "%s/stderr.log", b->dir);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "worker_processes 1;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
+            "error_log %s/error.log warn;\nevents { worker_connections 4096; }\n"
+            "http {\n  access_log off;\n  client_body_temp_path %s;\n"
+            "  proxy_temp_path %s;\n  fastcgi_temp_path %s;\n  uwsgi_temp_path %s;\n"
+            "  scgi_temp_path %s;\n  upstream hopcount {\n",
+            b->dir, b->dir, b->dir, b->dir, b->dir, b->dir, b->dir);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "    server 127.0.0.1:%d;\n", ports[i]);
+    fprintf(f,
+            "    keepalive 64;\n  }\n  server {\n    listen 127.0.0.1:%d;\n"
+            "    location / {\n      proxy_pass http://hopcount;\n"
+            "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+            "      proxy_redirect off;\n      proxy_next_upstream off;\n    }\n  }\n}\n",
+            b->port);
+    fclose(f);
+    char *argv[] = {"nginx", "-p", b->dir, "-c", conf, NULL};
+    b->pid = h_spawn(argv, log);
+    for (int i = 0; i < 200; i++) {
+        int fd = h_connect(b->port);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        h_sleep_ms(25);
+    }
+    return -1;
+}
+
+void hc_balancer_stop(struct hc_balancer *b)
+{
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        waitpid(b->pid, NULL, 0);
+        b->pid = 0;
+    }
+    if (b->dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", b->dir);
+    }
 }

@@ -47,6 +47,19 @@ bool hc_is_primary(struct hc_cluster *c, int i);
 /* A running replica of primary i, or -1. */
 int hc_replica_of(struct hc_cluster *c, int i);
 
+/* nginx from Debian as the load balancer in front of hopcount nodes: an
+ * upstream of their ports, keep-alive both ways, redirects passed through
+ * untouched, no retry on another node (a retried follow could be counted
+ * twice). */
+struct hc_balancer {
+    pid_t pid;
+    int port;
+    char dir[256];
+};
+/* Start it on a free port; 0 when it answers, -1. */
+int hc_balancer_start(struct hc_balancer *b, const int *ports, int n);
+void hc_balancer_stop(struct hc_balancer *b);
+
 /* A primary, a replica and three sentinels (quorum 2, down-after 1000 ms)
  * watching it under the name "hc". */
 #define HS_SENTINELS 3

@@ -125,15 +125,26 @@ static void expect_exact(struct fx *f, long long want, int ms)
     assert_int_equal(pending(f), 0);
 }
 
-/* 1. Steady load through the cluster from two hopcount nodes. */
+/* 1. Steady load through the cluster from two hopcount nodes behind a
+ * real load balancer (nginx). */
 static void test_steady_two_nodes(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(start_daemons(f, 2, NULL), 0);
-    start_load(f, 3000);
+    struct hc_balancer lb = {0};
+    int ports[] = {f->d[0].port, f->d[1].port};
+    assert_int_equal(hc_balancer_start(&lb, ports, 2), 0);
+    h_load_start(&f->load, &lb.port, 1, CLIENTS, "c", CODES, 3000);
     long long want = h_load_wait(&f->load);
+    hc_balancer_stop(&lb);
     assert_true(want > 1000);
     expect_exact(f, want, 10000);
+    /* Both nodes took their share. */
+    for (int i = 0; i < 2; i++) {
+        long long n = h_metric(&f->d[i], "hopcount_requests_total{outcome=\"tracked\"}");
+        printf("  node %d counted %lld follows\n", i, n);
+        assert_true(n > want / 4);
+    }
     assert_int_equal(h_metric(&f->d[0], "hopcount_redis_primaries"), 3);
     assert_int_equal(h_metric(&f->d[0], "hopcount_redis_primaries_connected"), 3);
     assert_int_equal(h_metric(&f->d[0], "hopcount_redis_mode{mode=\"cluster\"}"), 1);
