@@ -61,6 +61,7 @@ struct stream {
     size_t inflight;            /* batches of this stream on the wire */
     bool force_head;            /* the head met a gap: its writer's marker is gone */
     bool retry;                 /* a reply failed: send again from the head once clear */
+    bool backoff;               /* ... not before the next tick (TRYAGAIN, a lost link) */
     bool active;                /* in the send list */
     struct stream *next_active;
     uint64_t next_seq;  /* this writer's next sequence in the stream */
@@ -309,7 +310,10 @@ static void settle(struct flush *f, struct stream *s)
         s->retry = false;
         s->unsent = s->head;
     }
-    activate(f, s);
+    /* A failure waits for the next tick (a pace tick, or the round's); a
+     * head that met a gap goes at once, alone. */
+    if (!s->backoff || s->force_head)
+        activate(f, s);
     update_gauge(f);
 }
 
@@ -347,6 +351,7 @@ static void failed(struct stream *s, struct batch *b)
 {
     b->state = BATCH_UNSENT;
     s->retry = true;
+    s->backoff = true;
 }
 
 static void on_reply(redisReply *r, const struct route_via *via, void *arg)
@@ -740,8 +745,10 @@ void flush_round(struct flush *f)
     }
     f->sent_this_tick = 0;
     event_del(f->pace);
-    for (size_t i = 0; i < f->nused; i++)
+    for (size_t i = 0; i < f->nused; i++) {
+        f->used[i]->backoff = false;
         activate(f, f->used[i]);
+    }
     send_more(f);
     io_kick(f);
 }
