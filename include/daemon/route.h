@@ -51,9 +51,6 @@ int route_command(struct route *r, const char *key, size_t keylen, const char *s
                   size_t script_len, route_reply_fn *fn, void *arg, int argc,
                   const char **argv, const size_t *argvlen);
 
-/* Whether a command for key[0..keylen) would be sent now. */
-bool route_ready_for(const struct route *r, const char *key, size_t keylen);
-
 /* Whether any primary is connected (mode cluster: and the slot map known). */
 bool route_ready(const struct route *r);
 

@@ -479,23 +479,30 @@ static void on_wait_ev(evutil_socket_t fd, short what, void *arg)
     struct flush *f = arg;
     (void)fd;
     (void)what;
-    for (size_t i = 0; i < f->nawaiting; i++) {
+    for (size_t i = 0; i < f->nawaiting;) {
         struct batch *b = f->awaiting[i];
-        if (b->wait_id != 0)
+        if (b->wait_id != 0) {
+            i++;
             continue;
+        }
         struct route_via via = {b->via_rc, b->via_epoch};
         struct flush_wait *fw = xmalloc(sizeof(*fw));
         fw->f = f;
         fw->id = ++f->next_wait_id;
-        bool sent = route_wait(f->r, &via, f->conf->wait_replicas,
-                               f->conf->wait_timeout_ms, on_wait, fw) == 0;
         for (size_t j = i; j < f->nawaiting; j++) {
             struct batch *c = f->awaiting[j];
             if (c->wait_id == 0 && c->via_rc == via.rc && c->via_epoch == via.epoch)
                 c->wait_id = fw->id;
         }
-        if (!sent) /* that connection is gone: as if the WAIT failed */
+        if (route_wait(f->r, &via, f->conf->wait_replicas, f->conf->wait_timeout_ms,
+                       on_wait, fw) != 0) {
+            /* That connection is gone: as if the WAIT failed. This takes
+             * its batches out of the array, so scan it again. */
             on_wait(NULL, NULL, fw);
+            i = 0;
+            continue;
+        }
+        i++;
     }
 }
 

@@ -480,12 +480,6 @@ int route_command(struct route *r, const char *key, size_t keylen, const char *s
     return 0;
 }
 
-bool route_ready_for(const struct route *r, const char *key, size_t keylen)
-{
-    const struct route_node *n = node_for(r, key, keylen);
-    return n != NULL && n->rc != NULL && rconn_ready(n->rc);
-}
-
 bool route_ready(const struct route *r)
 {
     if (cluster(r) && !r->have_map)

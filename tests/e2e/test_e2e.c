@@ -963,6 +963,25 @@ static void test_markers_not_evictable(void **state)
     assert_int_equal(count_keys(f, "hc:flush:*", false), 0);
 }
 
+/* The flush script goes by EVALSHA: a Redis that lost its scripts (SCRIPT
+ * FLUSH, a restart, a promoted replica) answers NOSCRIPT, and the script is
+ * loaded and the same batch sent again: nothing lost, nothing twice. */
+static void test_noscript_reloaded(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 5), 5);
+    long long loads = h_cmd_calls(&f->r, "script|load");
+    assert_int_equal(h_redis_int(&f->r, "SCRIPT FLUSH"), -1); /* +OK, not an int */
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(get(f, "/spring24", BROWSER), 302);
+    assert_int_equal(total(f, "hc:clicks:spring24", 12), 12);
+    assert_true(h_wait_flushed(&f->d, 3000));
+    assert_int_equal(total(f, "hc:clicks:spring24", 12), 12);
+    assert_true(h_cmd_calls(&f->r, "script|load") > loads);
+}
+
 /* ---- SPEC behaviours the review found untested (item 22) -------------- */
 
 /* Redis with a password, a database other than 0 and a unix socket: the
@@ -1131,6 +1150,8 @@ int main(void)
                                         setup_one_thread, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_type_counter_isolated,
                                         setup_one_thread, teardown),
+        cmocka_unit_test_setup_teardown(test_noscript_reloaded, setup_one_thread,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
 }
