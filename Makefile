@@ -39,7 +39,7 @@ COMMON_SRC := util log conf code url keys hash paths slot slotmap
 DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
 	http handler \
 	metrics admin priv worker server main
-CLI_SRC := rnodes store csv ctl output links import stats main
+CLI_SRC := rnodes store csv ctl output links import stats markers main
 
 # Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string
 # lua_NAME by scripts/embed-lua.

@@ -39,6 +39,8 @@ enum {
     OPT_LENGTH = 1 << 3,
     OPT_DAYS = 1 << 4,
     OPT_FORMAT = 1 << 5,
+    OPT_OLDER = 1 << 6,
+    OPT_DRY_RUN = 1 << 7,
 };
 
 struct opts {
@@ -49,6 +51,8 @@ struct opts {
     int length;
     int days;
     enum format format;
+    int older_than; /* days */
+    bool dry_run;
 };
 
 struct ctl {
@@ -98,5 +102,6 @@ int cmd_rm(struct ctl *ctl);
 int cmd_list(struct ctl *ctl);
 int cmd_import(struct ctl *ctl);
 int cmd_stats(struct ctl *ctl);
+int cmd_markers(struct ctl *ctl);
 
 #endif

@@ -63,6 +63,17 @@ int store_scan_codes(struct store *s, const char *campaign,
                      void (*fn)(const char *code, size_t len, void *arg), void *arg,
                      char *err, size_t errsz);
 
+/* fn(key, len, arg) for each key matching the glob match on every primary
+ * (SCAN; a key may come more than once). 0, or -1 with err. */
+int store_scan_keys(struct store *s, const char *match,
+                    void (*fn)(const char *key, size_t len, void *arg), void *arg,
+                    char *err, size_t errsz);
+
+/* DEL each of keys[0..n) where it lives; *deleted counts those that were
+ * there. 0, or -1 with err. */
+int store_del_keys(struct store *s, char *const *keys, size_t n, long long *deleted,
+                   char *err, size_t errsz);
+
 /* Read the links of v[0..n) (HMGET url campaign created), pipelined. 0, or
  * -1 with err. */
 int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,

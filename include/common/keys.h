@@ -31,6 +31,17 @@ int keys_flush_marker(char *buf, const char *prefix, const char *writer);
 int keys_flush_marker_tagged(char *buf, const char *prefix, const char *tag,
                              const char *writer);
 
+/* A writer id: 8 hex digits of its start (Unix seconds), 16 random hex
+ * digits, "-" and the worker number ("692b5e1f3f9c0d1e22ab4c10-0"); a spill
+ * adds "-sN", a cluster slot ".sSLOT". */
+#define KEYS_WRITER_DATED 24 /* hex digits before the "-" */
+
+/* Whether key[0..len) is a flush marker of prefix (P:flush:WRITER...,
+ * P:flush:{TAG}:WRITER...): 1 with its writer's start in *start_s, 0 for a
+ * marker whose writer id carries no start (written before ids did), -1 for
+ * another key. */
+int keys_marker_start(const char *key, size_t len, const char *prefix, int64_t *start_s);
+
 /* Counter fields for the UTC hour `hour` (hours since the epoch), written into
  * buf (KEYS_FIELD_MAX bytes): "d:YYYY-MM-DD", "h:YYYY-MM-DDTHH",
  * "bot:d:YYYY-MM-DD". Return the length. */

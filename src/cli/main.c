@@ -68,6 +68,12 @@ static const struct command commands[] = {
      "stats CODE | --campaign NAME [--days N] [--format table|csv|json]",
      "Show all-time follows and bot follows and a per-day series (UTC) of the last\n"
      "N days (default 14, zero-filled) for a link or a campaign.\n"},
+    {"markers", cmd_markers, OPT_OLDER | OPT_DRY_RUN, 0, 0,
+     "markers [--older-than DAYS [--dry-run]]",
+     "Count hopcount's flush markers (P:flush:*), which a killed or spooling run\n"
+     "leaves behind, and the oldest writer's start. --older-than deletes the markers\n"
+     "of writers started more than DAYS days ago: only once no spool file of theirs\n"
+     "can still be replayed (docs/delivery.md).\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -120,6 +126,13 @@ static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
     case 'd':
         *bit = OPT_DAYS;
         return parse_int_opt("days", arg, 1, STATS_DAYS_MAX, &o->days);
+    case 'o':
+        *bit = OPT_OLDER;
+        return parse_int_opt("older-than", arg, 1, STATS_DAYS_MAX, &o->older_than);
+    case 'n':
+        *bit = OPT_DRY_RUN;
+        o->dry_run = true;
+        return EXIT_OK;
     case 'F':
         *bit = OPT_FORMAT;
         if (strcmp(arg, "table") == 0)
@@ -146,6 +159,8 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
         {"length", required_argument, NULL, 'l'},
         {"days", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'F'},
+        {"older-than", required_argument, NULL, 'o'},
+        {"dry-run", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

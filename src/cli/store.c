@@ -120,10 +120,12 @@ static redisReply *command(struct store *s, const char *key, int argc, const cha
     return NULL;
 }
 
-/* The codes in one SCAN (or SSCAN) cursor walk on c. */
+/* One SCAN (or SSCAN of set) cursor walk on c: each member or key, less
+ * its first skip bytes, to fn; with codes, only those that are valid codes. */
 static int scan_node(struct store *s, redisContext *c, const char *set, const char *match,
-                     size_t skip, void (*fn)(const char *code, size_t len, void *arg),
-                     void *arg, char *err, size_t errsz)
+                     size_t skip, bool codes,
+                     void (*fn)(const char *code, size_t len, void *arg), void *arg,
+                     char *err, size_t errsz)
 {
     char cursor[32] = "0";
     const char *cmd = set != NULL ? "SSCAN" : "SCAN";
@@ -147,7 +149,7 @@ static int scan_node(struct store *s, redisContext *c, const char *set, const ch
         for (size_t i = 0; i < keys->elements; i++) {
             const redisReply *k = keys->element[i];
             if (k->type == REDIS_REPLY_STRING && k->len > skip &&
-                code_valid(k->str + skip, k->len - skip))
+                (!codes || code_valid(k->str + skip, k->len - skip)))
                 fn(k->str + skip, k->len - skip, arg);
         }
         freeReplyObject(r);
@@ -164,7 +166,7 @@ int store_scan_codes(struct store *s, const char *campaign,
         char key[KEYS_MAX];
         keys_campaign_links(key, prefix, campaign, strlen(campaign));
         redisContext *c = rnodes_for(s->nodes, key, strlen(key), err, errsz);
-        return c != NULL ? scan_node(s, c, key, NULL, 0, fn, arg, err, errsz) : -1;
+        return c != NULL ? scan_node(s, c, key, NULL, 0, true, fn, arg, err, errsz) : -1;
     }
     /* Every primary's share of the keys. The prefix is [A-Za-z0-9_.-]:
      * nothing in it is a glob character. */
@@ -174,8 +176,36 @@ int store_scan_codes(struct store *s, const char *campaign,
     for (int i = 0; i < rnodes_count(s->nodes); i++) {
         redisContext *c = rnodes_at(s->nodes, i, err, errsz);
         if (c == NULL ||
-            scan_node(s, c, NULL, match, (size_t)n, fn, arg, err, errsz) != 0)
+            scan_node(s, c, NULL, match, (size_t)n, true, fn, arg, err, errsz) != 0)
             return -1;
+    }
+    return 0;
+}
+
+int store_scan_keys(struct store *s, const char *match,
+                    void (*fn)(const char *key, size_t len, void *arg), void *arg,
+                    char *err, size_t errsz)
+{
+    for (int i = 0; i < rnodes_count(s->nodes); i++) {
+        redisContext *c = rnodes_at(s->nodes, i, err, errsz);
+        if (c == NULL || scan_node(s, c, NULL, match, 0, false, fn, arg, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_del_keys(struct store *s, char *const *keys, size_t n, long long *deleted,
+                   char *err, size_t errsz)
+{
+    *deleted = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[] = {"DEL", keys[i]};
+        redisReply *r = command(s, keys[i], 2, argv, NULL, err, errsz);
+        if (r == NULL)
+            return -1;
+        if (r->type == REDIS_REPLY_INTEGER)
+            *deleted += r->integer;
+        freeReplyObject(r);
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* keys: the one place that spells Redis key and field names (SPEC §4). */
 #include "keys.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +60,33 @@ int keys_flush_marker_tagged(char *buf, const char *prefix, const char *tag,
     if (n < 0 || (size_t)n >= sizeof(suffix))
         return -1;
     return key(buf, prefix, "flush:", suffix, (size_t)n, "");
+}
+
+int keys_marker_start(const char *key, size_t len, const char *prefix, int64_t *start_s)
+{
+    char head[KEYS_MAX];
+    int hl = keys_flush_marker(head, prefix, "");
+    if (hl < 0 || len <= (size_t)hl || memcmp(key, head, (size_t)hl) != 0)
+        return -1;
+    const char *w = key + hl, *end = key + len;
+    if (*w == '{') { /* the cluster form: {TAG}:WRITER */
+        const char *close = memchr(w, '}', (size_t)(end - w));
+        if (close == NULL || close + 1 >= end || close[1] != ':')
+            return -1;
+        w = close + 2;
+    }
+    size_t hex = 0;
+    while (w + hex < end && isxdigit((unsigned char)w[hex]))
+        hex++;
+    if (hex != KEYS_WRITER_DATED || w + hex >= end || w[hex] != '-')
+        return 0;
+    int64_t t = 0;
+    for (int i = 0; i < 8; i++) {
+        char c = (char)tolower((unsigned char)w[i]);
+        t = t * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    *start_s = t;
+    return 1;
 }
 
 int keys_events(char *buf, const char *prefix)

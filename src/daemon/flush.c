@@ -829,7 +829,10 @@ struct flush *flush_new(struct event_base *base, const struct conf *conf, struct
         free(f);
         return NULL;
     }
-    snprintf(f->writer, sizeof(f->writer), "%016" PRIx64 "-%d", id, worker);
+    /* Its start leads (hopctl markers prunes the markers of old writers);
+     * the 64 random bits make it unique (docs/scaling.md). */
+    snprintf(f->writer, sizeof(f->writer), "%08" PRIx32 "%016" PRIx64 "-%d",
+             (uint32_t)(util_wall_ms() / 1000), id, worker);
     f->io = offload_new(base, err, errsz);
     if (f->io == NULL) {
         free(f->streams);
@@ -1027,7 +1030,8 @@ int flush_spill(struct flush *f, char *err, size_t errsz)
     }
     /* A writer of its own, so these sequences never interleave with the ones
      * this process still delivers itself. */
-    snprintf(f->spill_writer, sizeof(f->spill_writer), "%.24s-s%u", f->writer, ++f->spills);
+    snprintf(f->spill_writer, sizeof(f->spill_writer), "%.40s-s%u", f->writer,
+             ++f->spills);
     f->spill = seal(f, f->spill_writer, true);
     f->spill_keys = 0;
     for (const struct batch *b = f->spill; b != NULL; b = b->next)

@@ -447,6 +447,15 @@ static void test_hopctl_cluster(void **state)
     assert_int_equal(ctl(f, "stats", "--campaign", "summer", "--format", "json"), 0);
     assert_non_null(strstr(out, "\"total\": 7,"));
 
+    /* markers: the running daemons' per-slot markers on every primary, all
+     * of writers started today: none older than a day to delete. */
+    assert_int_equal(ctl(f, "markers"), 0);
+    long long nmarkers = atoll(out);
+    printf("  %s", out);
+    assert_true(nmarkers >= 2);
+    assert_int_equal(ctl(f, "markers", "--older-than", "1"), 0);
+    assert_non_null(strstr(out, "deleted 0 markers"));
+
     /* rm --purge: gone from the daemons, its set and its counters. */
     assert_int_equal(ctl(f, "rm", "k1", "--purge"), 0);
     long long deadline = h_now_ms() + 1000;

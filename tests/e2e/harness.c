@@ -26,6 +26,11 @@ void h_sleep_ms(int ms)
         ;
 }
 
+long long h_now_wall_s(void)
+{
+    return (long long)time(NULL);
+}
+
 long long h_now_ms(void)
 {
     struct timespec ts;

@@ -109,6 +109,8 @@ long long h_wait_hget(const struct h_redis *r, const char *key, const char *fiel
 void h_fields(char *day, char *hour, char *botday, size_t cap);
 
 void h_sleep_ms(int ms);
+/* The wall clock, Unix seconds. */
+long long h_now_wall_s(void);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long long h_now_ms(void);
 

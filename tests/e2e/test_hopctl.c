@@ -743,6 +743,47 @@ static void test_stats(void **state)
     assert_one_line(f->err, "not a count");
 }
 
+/* hopctl markers: counts the flush markers by their writer's start and
+ * deletes, with --older-than, only those of writers started before then;
+ * a running daemon's own marker (dated now) is never among them. */
+static void test_markers(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_daemon_start(&f->d, &f->r, "server.threads = 1", true), 0);
+    h_link_add(&f->r, "m1", "https://example.com/m1", "camp");
+    assert_int_equal(h_get(f->d.port, "GET", "/m1", BROWSER, f->resp, sizeof(f->resp)),
+                     302);
+    assert_true(h_wait_flushed(&f->d, 3000)); /* the daemon's marker is written */
+    long long now = h_now_wall_s();
+    char k1[128], k2[128], k3[128];
+    snprintf(k1, sizeof(k1), "hc:flush:%08llx0123456789abcdef-0", now - 40 * 86400);
+    snprintf(k2, sizeof(k2), "hc:flush:{3560}:%08llx0123456789abcdef-1.s0",
+             now - 31 * 86400);
+    snprintf(k3, sizeof(k3), "hc:flush:%08llx0123456789abcdef-0", now - 2 * 86400);
+    assert_int_equal(h_redis_int(&f->r, "SET %s 7", k1), -1); /* +OK */
+    assert_int_equal(h_redis_int(&f->r, "SET %s 7", k2), -1);
+    assert_int_equal(h_redis_int(&f->r, "SET %s 7", k3), -1);
+    assert_int_equal(h_redis_int(&f->r, "SET hc:flush:0123456789abcdef-0 3"), -1);
+    assert_int_equal(h_redis_int(&f->r, "SET hx:flush:%s 1", k1 + 9), -1);
+
+    assert_int_equal(ctl(f, "markers"), 0);
+    assert_non_null(strstr(f->out, "5 markers, the oldest writer started"));
+    assert_non_null(
+        strstr(f->out, "(40 days ago), 1 from writers whose ids carry no start"));
+    assert_int_equal(ctl(f, "markers", "--older-than", "30", "--dry-run"), 0);
+    assert_non_null(strstr(f->out, "would delete 2 markers"));
+    assert_int_equal(h_redis_int(&f->r, "EXISTS %s %s", k1, k2), 2);
+    assert_int_equal(ctl(f, "markers", "--older-than", "30"), 0);
+    assert_non_null(strstr(f->out, "deleted 2 markers of writers started before"));
+    assert_int_equal(h_redis_int(&f->r, "EXISTS %s %s", k1, k2), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS %s", k3), 1);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hx:flush:%s", k1 + 9), 1);
+    assert_int_equal(ctl(f, "markers"), 0);
+    assert_non_null(strstr(f->out, "3 markers"));
+    /* --dry-run alone is a usage error. */
+    assert_int_equal(ctl(f, "markers", "--dry-run"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -760,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_force_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_redis_names_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
     };
     return cmocka_run_group_tests_name("hopctl", tests, NULL, NULL);
 }

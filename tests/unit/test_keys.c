@@ -52,11 +52,37 @@ static void test_fields(void **state)
     assert_string_equal(KEYS_FIELD_BOT, "bot");
 }
 
+/* A marker's writer start, in both forms; other keys and undated ids. */
+static void test_marker_start(void **state)
+{
+    (void)state;
+    int64_t t = -1;
+    const char *plain = "hc:flush:692b5e1f3f9c0d1e22ab4c10-0";
+    assert_int_equal(keys_marker_start(plain, strlen(plain), "hc", &t), 1);
+    assert_int_equal(t, 0x692b5e1f);
+    t = -1;
+    const char *tagged = "hc:flush:{3560}:692B5E203f9c0d1e22ab4c10-1.s9";
+    assert_int_equal(keys_marker_start(tagged, strlen(tagged), "hc", &t), 1);
+    assert_int_equal(t, 0x692b5e20);
+    const char *spill = "hc:flush:692b5e1f3f9c0d1e22ab4c10-0-s3";
+    assert_int_equal(keys_marker_start(spill, strlen(spill), "hc", &t), 1);
+    /* Ids from before they carried a start: markers, undated. */
+    const char *old = "hc:flush:3f9c0d1e22ab4c10-0";
+    assert_int_equal(keys_marker_start(old, strlen(old), "hc", &t), 0);
+    /* Not markers: another prefix, another key, a broken tag. */
+    assert_int_equal(keys_marker_start(plain, strlen(plain), "hx", &t), -1);
+    const char *clicks = "hc:clicks:692b5e1f3f9c0d1e22ab4c10-0";
+    assert_int_equal(keys_marker_start(clicks, strlen(clicks), "hc", &t), -1);
+    const char *broken = "hc:flush:{3560";
+    assert_int_equal(keys_marker_start(broken, strlen(broken), "hc", &t), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_marker_start),
     };
     return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }
