@@ -76,8 +76,9 @@ int rconn_formatted(struct rconn *rc, rconn_reply_fn *fn, void *arg, const char 
 
 bool rconn_ready(const struct rconn *rc);
 
-/* Down and waiting out a backoff: try again now (its address changed). */
-void rconn_kick(struct rconn *rc);
+/* Its address changed: connect again now, dropping the connection it has
+ * (up, or being made) or cutting short the backoff it waits out. */
+void rconn_restart(struct rconn *rc, const char *why);
 
 /* Counts the READY transitions: a command answered under one epoch and a
  * WAIT under the same epoch went over the same connection. */

@@ -505,10 +505,14 @@ int rconn_formatted(struct rconn *rc, rconn_reply_fn *fn, void *arg, const char 
     return send_cmd(rc, fn, arg, 0, NULL, NULL, cmd, len);
 }
 
-void rconn_kick(struct rconn *rc)
+void rconn_restart(struct rconn *rc, const char *why)
 {
-    if (rc->state == RCONN_DOWN)
+    if (rc->state == RCONN_READY || rc->state == RCONN_CONNECTING)
+        teardown(rc, why); /* fails what is in flight; retried at once below */
+    if (rc->state == RCONN_DOWN) {
+        rc->failures = 0;
         arm_ms(rc->reconnect_timer, 0);
+    }
 }
 
 unsigned long rconn_epoch(const struct rconn *rc)

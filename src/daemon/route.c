@@ -564,9 +564,9 @@ static void on_primary_change(void *arg)
     struct route *r = arg;
     for (int i = 0; i < r->nnodes; i++)
         if (r->nodes[i]->rc != NULL)
-            rconn_kick(r->nodes[i]->rc);
+            rconn_restart(r->nodes[i]->rc, "the sentinels name another primary");
     for (int i = 0; i < r->nfollowers; i++)
-        rconn_kick(r->followers[i]);
+        rconn_restart(r->followers[i], "the sentinels name another primary");
 }
 
 void route_follow(struct route *r, struct rconn *rc)

@@ -27,6 +27,7 @@ struct sentinel {
     uint64_t asked_ms;
     char host[64];
     int port;           /* 0 until a sentinel answered */
+    struct rconn *sub;  /* subscribed to +switch-master on one sentinel */
     struct event *poll; /* asks again while the primary is lost */
     bool polling;
     sentinel_change_fn *on_change;
@@ -44,6 +45,47 @@ static int sentinel_addr(void *arg, const char **host, int *port)
     return 0;
 }
 
+/* The primary is host[0..hostlen):port now: when that is news, log it and
+ * tell the router. */
+static void set_primary(struct sentinel *s, const char *host, size_t hostlen,
+                        const char *port_s)
+{
+    long port = strtol(port_s, NULL, 10);
+    if (hostlen >= sizeof(s->host) || port < 1 || port > 65535)
+        return;
+    bool changed = s->port != (int)port || strlen(s->host) != hostlen ||
+                   memcmp(s->host, host, hostlen) != 0;
+    if (changed)
+        log_info("event=sentinel_primary master_name=%s primary=%.*s:%ld",
+                 s->conf->redis_master_name, (int)hostlen, host, port);
+    memcpy(s->host, host, hostlen);
+    s->host[hostlen] = '\0';
+    s->port = (int)port;
+    if (changed && s->on_change != NULL)
+        s->on_change(s->change_arg);
+}
+
+/* "+switch-master NAME OLDIP OLDPORT NEWIP NEWPORT": a failover ended. It
+ * also reaches a hopcount whose connection to the old primary stays up
+ * (a primary cut off from the sentinels, not from hopcount). */
+static void on_switch(struct rconn *rc, const char *msg, size_t len, void *arg)
+{
+    struct sentinel *s = arg;
+    (void)rc;
+    char buf[512], name[128], oldip[64], oldport[8], newip[64], newport[8];
+    if (len >= sizeof(buf))
+        return;
+    memcpy(buf, msg, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%127s %63s %7s %63s %7s", name, oldip, oldport, newip, newport) !=
+            5 ||
+        strcmp(name, s->conf->redis_master_name) != 0)
+        return;
+    log_info("event=sentinel_switch_master master_name=%s from=%s:%s to=%s:%s", name,
+             oldip, oldport, newip, newport);
+    set_primary(s, newip, strlen(newip), newport);
+}
+
 static void on_answer(struct rconn *rc, redisReply *r, void *arg)
 {
     struct sentinel *s = arg;
@@ -59,17 +101,7 @@ static void on_answer(struct rconn *rc, redisReply *r, void *arg)
                  r->type == REDIS_REPLY_ERROR ? r->str : "the sentinel does not know it");
         return;
     }
-    long port = strtol(r->element[1]->str, NULL, 10);
-    if (r->element[0]->len >= sizeof(s->host) || port < 1 || port > 65535)
-        return;
-    bool changed = s->port != (int)port || strcmp(s->host, r->element[0]->str) != 0;
-    if (changed)
-        log_info("event=sentinel_primary master_name=%s primary=%s:%ld",
-                 s->conf->redis_master_name, r->element[0]->str, port);
-    memcpy(s->host, r->element[0]->str, r->element[0]->len + 1);
-    s->port = (int)port;
-    if (changed && s->on_change != NULL)
-        s->on_change(s->change_arg);
+    set_primary(s, r->element[0]->str, r->element[0]->len, r->element[1]->str);
 }
 
 static void ask(struct sentinel *s)
@@ -123,6 +155,10 @@ struct sentinel *sentinel_new(struct event_base *base, const struct conf *conf,
     snprintf(label, sizeof(label), "%s-sentinel", name);
     s->rc = rconn_new_at(base, conf, label, sentinel_addr, s, on_state, s);
     rconn_plain(s->rc);
+    snprintf(label, sizeof(label), "%s-sentinel-events", name);
+    s->sub = rconn_new_at(base, conf, label, sentinel_addr, s, NULL, NULL);
+    rconn_plain(s->sub);
+    rconn_subscribe(s->sub, "+switch-master", on_switch, s);
     return s;
 }
 
@@ -130,6 +166,7 @@ void sentinel_free(struct sentinel *s)
 {
     if (s == NULL)
         return;
+    rconn_free(s->sub);
     rconn_free(s->rc);
     event_free(s->poll);
     conf_addrs_free(s->addrs, s->naddrs);

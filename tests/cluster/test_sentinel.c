@@ -99,6 +99,8 @@ static void test_primary_killed_sentinels_promote(void **state)
     assert_int_equal(hs_primary(&f->g), 1);
     printf("  sentinels named the replica primary after %lld ms\n", h_now_ms() - killed);
     assert_true(h_wait_log(&f->d, "event=sentinel_primary master_name=hc", 10000));
+    /* The sentinels' own announcement reached it too (+switch-master). */
+    assert_true(h_wait_log(&f->d, "event=sentinel_switch_master master_name=hc", 10000));
     /* The old primary back, as a replica of the new one: WAIT 1 can be met. */
     f->g.node[0].replica_of = f->g.node[1].port;
     assert_int_equal(h_redis_start(&f->g.node[0]), 0);
