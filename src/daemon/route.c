@@ -127,7 +127,9 @@ static void on_node_state(struct rconn *rc, enum rconn_state st, void *arg)
         if (r->sentinel != NULL)
             sentinel_rediscover(r->sentinel);
     }
-    if (r->on_state != NULL)
+    /* Before the first slot map a seed coming up is no Redis to use yet:
+     * the map's arrival says so (once, not counted as a reconnect). */
+    if (r->on_state != NULL && (!cluster(r) || r->have_map))
         r->on_state(r, st == RCONN_READY, r->state_arg);
 }
 

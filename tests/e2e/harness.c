@@ -753,7 +753,11 @@ bool h_wait_flushed(const struct h_daemon *d, int ms)
         long long moved = h_metric(d, "hopcount_follows_replayed_total") -
                           h_metric(d, "hopcount_follows_spooled_total");
         long long delivered = h_metric(d, "hopcount_follows_delivered_total");
-        if (counted >= 0 && delivered == counted + moved)
+        /* Delivered counts each follow once, by its link's key; its
+         * campaign's key may be in a later batch (in a cluster, another
+         * slot's stream): nothing pending means that one landed too. */
+        if (counted >= 0 && delivered == counted + moved &&
+            h_metric(d, "hopcount_pending_keys") == 0)
             return true;
         if (h_now_ms() >= deadline)
             return false;

@@ -119,8 +119,9 @@ long long h_now_ms(void);
  * longer do. 0, or -1 when the shim is not built. */
 int h_preload_shim(bool on);
 /* Wait until every follow d counted (its tracked and bot outcomes) is
- * delivered to Redis: after it, Redis holds all d counted, so a check that
- * something was NOT counted needs no fixed sleep. false past ms. */
+ * delivered to Redis, its campaign's count too (nothing pending): after it, Redis holds
+ * all d counted, so a check that something was NOT counted needs no fixed sleep. false
+ * past ms. */
 bool h_wait_flushed(const struct h_daemon *d, int ms);
 /* Occurrences of needle in the daemon's log so far. */
 int h_log_count(const struct h_daemon *d, const char *needle);
