@@ -16,18 +16,27 @@ static bool running(const struct h_redis *r)
     return r->pid > 0 && kill(r->pid, 0) == 0;
 }
 
+/* Run a command on the fresh connection c, which is freed here; NULL when
+ * c is NULL or failed. */
+static redisReply *run_on(redisContext *c, const char *fmt, va_list ap)
+{
+    if (c == NULL || c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    redisFree(c);
+    return rep;
+}
+
 static redisReply *node_cmd(const struct h_redis *r, const char *fmt, ...)
 {
     if (!running(r))
         return NULL;
-    redisContext *c = h_redis_connect(r);
-    if (c == NULL)
-        return NULL;
     va_list ap;
     va_start(ap, fmt);
-    redisReply *rep = redisvCommand(c, fmt, ap);
+    redisReply *rep = run_on(h_redis_connect(r), fmt, ap);
     va_end(ap);
-    redisFree(c);
     return rep;
 }
 
@@ -91,14 +100,12 @@ redisReply *hc_cmd(struct hc_cluster *c, const char *key, const char *fmt, ...)
         int i = k < 0 ? first : k;
         if (i < 0 || !running(&c->node[i]))
             continue;
-        redisContext *ctx = h_redis_connect(&c->node[i]);
-        if (ctx == NULL)
-            continue;
         va_list ap;
         va_start(ap, fmt);
-        redisReply *rep = redisvCommand(ctx, fmt, ap);
+        redisReply *rep = run_on(h_redis_connect(&c->node[i]), fmt, ap);
         va_end(ap);
-        redisFree(ctx);
+        if (rep == NULL)
+            continue;
         if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
             (strncmp(rep->str, "MOVED", 5) == 0 || strncmp(rep->str, "ASK", 3) == 0 ||
              strncmp(rep->str, "CLUSTERDOWN", 11) == 0)) {
@@ -244,16 +251,10 @@ void hc_stop(struct hc_cluster *c)
 /* Ask sentinel i a command. */
 static redisReply *sentinel_cmd(const struct hs_group *g, int i, const char *fmt, ...)
 {
-    redisContext *c = redisConnect("127.0.0.1", g->sentinel_port[i]);
-    if (c == NULL || c->err) {
-        redisFree(c);
-        return NULL;
-    }
     va_list ap;
     va_start(ap, fmt);
-    redisReply *rep = redisvCommand(c, fmt, ap);
+    redisReply *rep = run_on(redisConnect("127.0.0.1", g->sentinel_port[i]), fmt, ap);
     va_end(ap);
-    redisFree(c);
     return rep;
 }
 
