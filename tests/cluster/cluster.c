@@ -239,12 +239,7 @@ void hc_stop(struct hc_cluster *c)
         if (c->node[i].pid > 0)
             kill(c->node[i].pid, SIGCONT);
         h_redis_stop(&c->node[i], false);
-        if (c->node[i].dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
-            char cmd[400];
-            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->node[i].dir);
-            if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", c->node[i].dir);
-        }
+        h_rmdir(c->node[i].dir);
     }
 }
 
@@ -352,22 +347,13 @@ void hs_stop(struct hs_group *g)
             kill(g->sentinel[i], SIGKILL);
             waitpid(g->sentinel[i], NULL, 0);
         }
-    if (g->dir_own && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", g->dir);
-    }
+    if (g->dir_own)
+        h_rmdir(g->dir);
     for (int n = 1; n >= 0; n--) {
         if (g->node[n].pid > 0 && kill(g->node[n].pid, 0) != 0)
             g->node[n].pid = 0;
         h_redis_stop(&g->node[n], false);
-        if (g->node[n].dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
-            char cmd[400];
-            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g->node[n].dir);
-            if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", g->node[n].dir);
-        }
+        h_rmdir(g->node[n].dir);
     }
 }
 
@@ -453,10 +439,5 @@ void hc_balancer_stop(struct hc_balancer *b)
         waitpid(b->pid, NULL, 0);
         b->pid = 0;
     }
-    if (b->dir[0] != '\0' && getenv("HOPCOUNT_TEST_KEEP") == NULL) {
-        char cmd[400];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", b->dir);
-    }
+    h_rmdir(b->dir);
 }

@@ -471,7 +471,6 @@ const char *h_daemon_log(const struct h_daemon *d)
 
 int h_finish(struct h_redis *r, struct h_daemon *d)
 {
-    char cmd[400];
     int rc = 0;
     if (d->pid > 0) {
         int st = h_daemon_stop(d, SIGTERM);
@@ -490,11 +489,19 @@ int h_finish(struct h_redis *r, struct h_daemon *d)
     if (r->pid > 0)
         kill(r->pid, SIGCONT);
     h_redis_stop(r, false);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-    if (getenv("HOPCOUNT_TEST_KEEP") == NULL &&
-        strncmp(r->dir, "/tmp/hopcount-test-", 19) == 0 && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", r->dir);
+    if (strncmp(r->dir, "/tmp/hopcount-test-", 19) == 0)
+        h_rmdir(r->dir);
     return rc;
+}
+
+void h_rmdir(const char *dir)
+{
+    char cmd[400];
+    if (dir[0] == '\0' || getenv("HOPCOUNT_TEST_KEEP") != NULL)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
 }
 
 int h_connect(int port)

@@ -39,6 +39,10 @@ struct h_daemon {
  * the child gets SIGKILL if the test process dies. */
 pid_t h_spawn(char *const argv[], const char *logpath);
 
+/* Remove a test's temp dir (rm -rf), unless HOPCOUNT_TEST_KEEP is set or
+ * dir is empty; a failure is said on stderr. */
+void h_rmdir(const char *dir);
+
 /* A TCP port on 127.0.0.1 that nothing listens on right now. */
 int h_free_port(void);
 
