@@ -101,7 +101,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(COMMON_OBJ)
 $(BUILD)/tests/test_privacy: $(BUILD)/obj/daemon/privacy.o
 $(BUILD)/tests/test_tally: $(BUILD)/obj/daemon/tally.o
 $(BUILD)/tests/test_reply: $(BUILD)/obj/daemon/reply.o
-$(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o
+$(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o
 $(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
 $(BUILD)/tests/test_cidr: $(BUILD)/obj/daemon/cidr.o
 $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o

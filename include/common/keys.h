@@ -10,6 +10,7 @@
 #define KEYS_FIELD_CREATED "created"
 #define KEYS_FIELD_TOTAL "total"
 #define KEYS_FIELD_BOT "bot"
+#define KEYS_FIELD_SCAN "scan"
 
 /* Room for any key: a 32-byte prefix, the longest suffix and a 64-byte name. */
 #define KEYS_MAX 128
@@ -44,9 +45,10 @@ int keys_marker_start(const char *key, size_t len, const char *prefix, int64_t *
 
 /* Counter fields for the UTC hour `hour` (hours since the epoch), written into
  * buf (KEYS_FIELD_MAX bytes): "d:YYYY-MM-DD", "h:YYYY-MM-DDTHH",
- * "bot:d:YYYY-MM-DD". Return the length. */
+ * and a class's day, "CLS:d:YYYY-MM-DD" (cls KEYS_FIELD_BOT or
+ * KEYS_FIELD_SCAN). Return the length. */
 int keys_field_day(char *buf, int64_t hour);
 int keys_field_hour(char *buf, int64_t hour);
-int keys_field_bot_day(char *buf, int64_t hour);
+int keys_field_class_day(char *buf, const char *cls, int64_t hour);
 
 #endif

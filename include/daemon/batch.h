@@ -29,7 +29,7 @@ struct batch {
     uint64_t seq;                  /* 1, 2, ... per writer, in sealing order */
     size_t n;
     struct tally_entry **entries; /* n entries, owned */
-    uint64_t follows;             /* human + bot over the link entries */
+    uint64_t follows;             /* every class, over the link entries */
     struct spool_file *file;      /* the spool file it was read from, or NULL */
     /* Delivery (flush.c): its stream (slot, or 0), its state, and the
      * connection that applied it and the WAIT that covers it. */

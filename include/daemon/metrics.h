@@ -25,7 +25,8 @@ enum metrics_outcome {
     OUTCOME_INVALID = 5,          /* not a code, or a request refused (400/405/414/431) */
     OUTCOME_UNAVAILABLE = 6,      /* 503: Redis away and the code not cached */
     OUTCOME_OTHER = 7,            /* "/", robots.txt, the GPC and DNT resources */
-    METRICS_NOUTCOME = 8,
+    OUTCOME_SCANNER = 8,          /* redirected, counted as a mail-security scanner */
+    METRICS_NOUTCOME = 9,
 };
 
 /* Upper bounds (µs) of the flush duration histogram's buckets, +Inf last. */

@@ -15,6 +15,13 @@ enum tally_kind {
     TALLY_CAMPAIGN = 1, /* P:campaign:NAME:clicks */
 };
 
+/* What a follow is counted as (SPEC §4: total, bot, scan). */
+enum tally_class {
+    TALLY_HUMAN = 0, /* total, d:, h: */
+    TALLY_BOT = 1,   /* bot, bot:d: */
+    TALLY_SCAN = 2,  /* scan, scan:d: (a mail-security scanner) */
+};
+
 /* One aggregated key: the follows of `name` during UTC hour `hour`. */
 struct tally_entry {
     struct tally_entry *next; /* hash chain, or batch list */
@@ -22,6 +29,7 @@ struct tally_entry {
     int64_t hour; /* hours since the epoch */
     uint64_t human;
     uint64_t bot;
+    uint64_t scan;
     unsigned char kind; /* enum tally_kind */
     unsigned char len;
     char name[CODE_MAX_LEN + 1];
@@ -49,12 +57,15 @@ void tally_set_max_keys(struct tally *t, size_t max_keys);
  * not counted; the caller decides what to do with it). */
 int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
-                     bool bot);
+                     enum tally_class cls);
+
+/* The follows an entry holds, of every class. */
+uint64_t tally_entry_follows(const struct tally_entry *e);
 
 /* Number of entries held. */
 size_t tally_keys(const struct tally *t);
 
-/* Total follows held (human + bot), for tests and shutdown reports. */
+/* Total follows held (every class), for tests and shutdown reports. */
 uint64_t tally_follows(const struct tally *t);
 
 /* Detach every entry as a singly linked list (via next) the caller owns,

@@ -15,40 +15,48 @@
 
 struct day {
     char date[12];
-    long long follows, bot;
+    long long follows, bot, scan;
 };
 
-/* total, bot and the day fields of the last ndays UTC days from key. 0, or
- * -1 with the reason said. */
+/* A counter hash's all-time fields (SPEC §4): human follows, bots, scanners. */
+struct totals {
+    long long total, bot, scan;
+};
+
+/* The all-time fields and the day fields of each class for the last ndays UTC
+ * days from key. 0, or -1 with the reason said. */
 static int read_counts(struct store *st, const char *key, struct day *days, int ndays,
-                       long long *total, long long *bot, bool *any)
+                       struct totals *t, bool *any)
 {
-    size_t n = 2 + 2 * (size_t)ndays;
+    static const char *const classes[] = {KEYS_FIELD_BOT, KEYS_FIELD_SCAN};
+    size_t n = 3 + 3 * (size_t)ndays;
     const char **fields = xcalloc(n, sizeof(*fields));
-    char(*names)[KEYS_FIELD_MAX] = xcalloc((size_t)ndays * 2, KEYS_FIELD_MAX);
+    char(*names)[KEYS_FIELD_MAX] = xcalloc((size_t)ndays * 3, KEYS_FIELD_MAX);
     long long *v = xcalloc(n, sizeof(*v));
     int64_t today = (int64_t)(util_wall_ms() / 1000 / 86400);
     char err[600];
 
     fields[0] = KEYS_FIELD_TOTAL;
-    fields[1] = KEYS_FIELD_BOT;
+    fields[1] = classes[0];
+    fields[2] = classes[1];
     for (int i = 0; i < ndays; i++) {
         int64_t hour = (today - (ndays - 1 - i)) * 24;
-        keys_field_day(names[2 * i], hour);
-        keys_field_bot_day(names[2 * i + 1], hour);
-        fields[2 + 2 * i] = names[2 * i];
-        fields[3 + 2 * i] = names[2 * i + 1];
-        util_strlcpy(days[i].date, names[2 * i] + 2, sizeof(days[i].date));
+        keys_field_day(names[3 * i], hour);
+        for (int c = 0; c < 2; c++)
+            keys_field_class_day(names[3 * i + 1 + c], classes[c], hour);
+        for (int c = 0; c < 3; c++)
+            fields[3 + 3 * i + c] = names[3 * i + c];
+        util_strlcpy(days[i].date, names[3 * i] + 2, sizeof(days[i].date));
     }
     int rv = store_read_counts(st, key, fields, n, v, any, err, sizeof(err));
     if (rv != 0) {
         ctl_fail("%s", err);
     } else {
-        *total = v[0];
-        *bot = v[1];
+        *t = (struct totals){v[0], v[1], v[2]};
         for (int i = 0; i < ndays; i++) {
-            days[i].follows = v[2 + 2 * i];
-            days[i].bot = v[3 + 2 * i];
+            days[i].follows = v[3 + 3 * i];
+            days[i].bot = v[4 + 3 * i];
+            days[i].scan = v[5 + 3 * i];
         }
     }
     free(v);
@@ -67,23 +75,30 @@ static int digits(long long v)
     return n;
 }
 
+static int widest(int w, long long v)
+{
+    return digits(v) > w ? digits(v) : w;
+}
+
 static void print_series_table(const struct day *days, int ndays)
 {
     long long max = 0;
-    int fw = 7, bw = 4; /* "follows", "bots" */
+    int fw = 7, bw = 4, sw = 5; /* "follows", "bots", "scans" */
     for (int i = 0; i < ndays; i++) {
         max = days[i].follows > max ? days[i].follows : max;
-        fw = digits(days[i].follows) > fw ? digits(days[i].follows) : fw;
-        bw = digits(days[i].bot) > bw ? digits(days[i].bot) : bw;
+        fw = widest(fw, days[i].follows);
+        bw = widest(bw, days[i].bot);
+        sw = widest(sw, days[i].scan);
     }
-    printf("\n%-10s  %*s  %*s\n", "day (UTC)", fw, "follows", bw, "bots");
+    printf("\n%-10s  %*s  %*s  %*s\n", "day (UTC)", fw, "follows", bw, "bots", sw,
+           "scans");
     for (int i = 0; i < ndays; i++) {
         int bar = 0;
         if (max > 0 && days[i].follows > 0) {
             bar = (int)((days[i].follows * STATS_BAR_WIDTH + max - 1) / max);
         }
-        printf("%-10s  %*lld  %*lld%s", days[i].date, fw, days[i].follows, bw,
-               days[i].bot, bar ? "  " : "");
+        printf("%-10s  %*lld  %*lld  %*lld%s", days[i].date, fw, days[i].follows, bw,
+               days[i].bot, sw, days[i].scan, bar ? "  " : "");
         for (int b = 0; b < bar; b++)
             putchar('#');
         putchar('\n');
@@ -92,36 +107,38 @@ static void print_series_table(const struct day *days, int ndays)
 
 static void print_series_csv(const struct day *days, int ndays)
 {
-    printf("day,follows,bot\n");
+    printf("day,follows,bot,scan\n");
     for (int i = 0; i < ndays; i++)
-        printf("%s,%lld,%lld\n", days[i].date, days[i].follows, days[i].bot);
+        printf("%s,%lld,%lld,%lld\n", days[i].date, days[i].follows, days[i].bot,
+               days[i].scan);
 }
 
-static void print_series_json(const struct day *days, int ndays, long long total,
-                              long long bot)
+static void print_series_json(const struct day *days, int ndays, const struct totals *t)
 {
-    printf(", \"total\": %lld, \"bot\": %lld, \"days\": [", total, bot);
+    printf(", \"total\": %lld, \"bot\": %lld, \"scan\": %lld, \"days\": [", t->total,
+           t->bot, t->scan);
     for (int i = 0; i < ndays; i++)
-        printf("%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld}", i ? ", " : "",
-               days[i].date, days[i].follows, days[i].bot);
+        printf("%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld}",
+               i ? ", " : "", days[i].date, days[i].follows, days[i].bot, days[i].scan);
     printf("]}\n");
 }
 
 /* After the caller's own lines (table) or leading members (JSON): the
  * totals and the per-day series, in the format asked for. */
 static void print_counts(enum format format, const struct day *days, int ndays,
-                         long long total, long long bot)
+                         const struct totals *t)
 {
     switch (format) {
     case FORMAT_TABLE:
-        printf("follows   %lld (all time), %lld by bots\n", total, bot);
+        printf("follows   %lld (all time), %lld by bots, %lld by scanners\n", t->total,
+               t->bot, t->scan);
         print_series_table(days, ndays);
         break;
     case FORMAT_CSV:
         print_series_csv(days, ndays);
         break;
     case FORMAT_JSON:
-        print_series_json(days, ndays, total, bot);
+        print_series_json(days, ndays, t);
         break;
     }
 }
@@ -129,11 +146,11 @@ static void print_counts(enum format format, const struct day *days, int ndays,
 static int stats_link(struct ctl *ctl, const char *code, struct day *days, int ndays)
 {
     char clicks[KEYS_MAX], err[600];
-    long long total = 0, bot = 0;
+    struct totals t = {0};
     bool any;
 
     keys_clicks(clicks, store_prefix(ctl->store), code, strlen(code));
-    if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0)
         return EXIT_BAD;
     struct store_read link = {.code = (char *)code};
     if (store_read_links(ctl->store, &link, 1, err, sizeof(err)) != 0)
@@ -167,7 +184,7 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
         json_string_or_null(stdout, link.campaign,
                             link.campaign ? strlen(link.campaign) : 0);
     }
-    print_counts(ctl->o.format, days, ndays, total, bot);
+    print_counts(ctl->o.format, days, ndays, &t);
     free(link.url);
     free(link.campaign);
     return EXIT_OK;
@@ -177,12 +194,13 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
 {
     const char *prefix = store_prefix(ctl->store);
     char set[KEYS_MAX], clicks[KEYS_MAX], err[600];
-    long long total = 0, bot = 0, links;
+    struct totals t = {0};
+    long long links;
     bool any;
 
     keys_campaign_links(set, prefix, name, strlen(name));
     keys_campaign_clicks(clicks, prefix, name, strlen(name));
-    if (read_counts(ctl->store, clicks, days, ndays, &total, &bot, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0)
         return EXIT_BAD;
     if (store_set_size(ctl->store, set, &links, err, sizeof(err)) != 0)
         return ctl_fail("%s", err);
@@ -196,7 +214,7 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
         json_string(stdout, name, strlen(name));
         printf(", \"links\": %lld", links);
     }
-    print_counts(ctl->o.format, days, ndays, total, bot);
+    print_counts(ctl->o.format, days, ndays, &t);
     return EXIT_OK;
 }
 

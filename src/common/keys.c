@@ -116,10 +116,10 @@ int keys_field_hour(char *buf, int64_t hour)
                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour);
 }
 
-int keys_field_bot_day(char *buf, int64_t hour)
+int keys_field_class_day(char *buf, const char *cls, int64_t hour)
 {
     struct tm tm;
     utc(hour, &tm);
-    return snprintf(buf, KEYS_FIELD_MAX, "bot:d:%04d-%02d-%02d", tm.tm_year + 1900,
+    return snprintf(buf, KEYS_FIELD_MAX, "%s:d:%04d-%02d-%02d", cls, tm.tm_year + 1900,
                     tm.tm_mon + 1, tm.tm_mday);
 }

@@ -19,7 +19,7 @@ void batch_add(struct batch *b, struct tally_entry *e)
     e->next = NULL;
     b->entries[b->n++] = e;
     if (e->kind == TALLY_LINK) /* each follow once: its link's key */
-        b->follows += e->human + e->bot;
+        b->follows += tally_entry_follows(e);
 }
 
 void batch_free(struct batch *b)

@@ -37,7 +37,7 @@
 
 #define FLUSH_DRAIN_MS 50
 #define FLUSH_PACE_MAX_MS 20       /* the widest gap between two ticks of a round */
-#define FLUSH_FIELDS_MAX 5         /* total, d:, h:, bot, bot:d: */
+#define FLUSH_FIELDS_MAX 7         /* total, d:, h:, bot, bot:d:, scan, scan:d: */
 #define FLUSH_INFLIGHT 8           /* batches of one stream on the wire at once */
 #define FLUSH_INFLIGHT_ALL 256     /* of all streams (mode cluster) */
 #define FLUSH_WAIT_AGAIN_MS 100    /* a WAIT that fell short is sent again after */
@@ -46,8 +46,9 @@
 /* The field names of one UTC hour, formatted once per hour, not per key. */
 struct flush_fields {
     int64_t hour;
-    int day_len, hour_len, botday_len;
-    char day[KEYS_FIELD_MAX], hourf[KEYS_FIELD_MAX], botday[KEYS_FIELD_MAX];
+    int day_len, hour_len, botday_len, scanday_len;
+    char day[KEYS_FIELD_MAX], hourf[KEYS_FIELD_MAX], botday[KEYS_FIELD_MAX],
+        scanday[KEYS_FIELD_MAX];
 };
 
 /* The batches of one marker, delivered in order: in mode cluster one stream
@@ -283,12 +284,12 @@ static void report_refused(struct flush *f, const struct batch *b, const redisRe
         if (k < 1 || (size_t)k > b->n)
             continue;
         const struct tally_entry *e = b->entries[k - 1];
-        metric_add(&f->m->follows_dropped, e->human + e->bot);
+        metric_add(&f->m->follows_dropped, tally_entry_follows(e));
         metric_add(&f->m->flush_errors, 1);
         log_error("event=flush_rejected key_kind=%s name=%s follows=%" PRIu64
                   " reason=\"Redis refused the update (is the key a hash?)\"",
                   e->kind == TALLY_LINK ? "link" : "campaign", e->name,
-                  e->human + e->bot);
+                  tally_entry_follows(e));
     }
 }
 
@@ -302,7 +303,7 @@ static void settle(struct flush *f, struct stream *s)
         metric_add(&f->m->flushes, 1);
         for (size_t i = 0; i < b->n; i++) /* each follow once: its link's key */
             if (b->entries[i]->kind == TALLY_LINK)
-                metric_add(&f->m->delivered, b->entries[i]->human + b->entries[i]->bot);
+                metric_add(&f->m->delivered, tally_entry_follows(b->entries[i]));
         spool_file_done(b->file);
         batch_free(b);
     }
@@ -550,7 +551,8 @@ static const struct flush_fields *fields_of(struct flush *f, int64_t hour)
         ff->hour = hour;
         ff->day_len = keys_field_day(ff->day, hour);
         ff->hour_len = keys_field_hour(ff->hourf, hour);
-        ff->botday_len = keys_field_bot_day(ff->botday, hour);
+        ff->botday_len = keys_field_class_day(ff->botday, KEYS_FIELD_BOT, hour);
+        ff->scanday_len = keys_field_class_day(ff->scanday, KEYS_FIELD_SCAN, hour);
     }
     return ff;
 }
@@ -591,7 +593,8 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
         const struct flush_fields *ff = fields_of(f, e->hour);
-        arg_num(&a, (e->human > 0 ? 3 : 0) + (e->bot > 0 ? 2 : 0));
+        arg_num(&a,
+                (e->human > 0 ? 3 : 0) + (e->bot > 0 ? 2 : 0) + (e->scan > 0 ? 2 : 0));
         if (e->human > 0) {
             arg(&a, KEYS_FIELD_TOTAL, strlen(KEYS_FIELD_TOTAL));
             arg_num(&a, e->human);
@@ -605,6 +608,12 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
             arg_num(&a, e->bot);
             arg_copy(&a, ff->botday, ff->botday_len);
             arg_num(&a, e->bot);
+        }
+        if (e->scan > 0) {
+            arg(&a, KEYS_FIELD_SCAN, strlen(KEYS_FIELD_SCAN));
+            arg_num(&a, e->scan);
+            arg_copy(&a, ff->scanday, ff->scanday_len);
+            arg_num(&a, e->scan);
         }
     }
     struct flush_cmd *cmd = xmalloc(sizeof(*cmd));

@@ -116,14 +116,15 @@ static int spill(struct handler *h)
     return -1;
 }
 
-static void count(struct handler *h, const struct link *link, bool bot, uint64_t now_ms)
+static void count(struct handler *h, const struct link *link, enum tally_class cls,
+                  uint64_t now_ms)
 {
     int64_t hour = (int64_t)(now_ms / 3600000u);
     int rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
-                              link->code, link->code_len, hour, bot);
+                              link->code, link->code_len, hour, cls);
     if (rc != 0 && spill(h) == 0)
         rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
-                              link->code, link->code_len, hour, bot);
+                              link->code, link->code_len, hour, cls);
     if (rc != 0) {
         metric_add(&h->m->follows_dropped, 1);
         return;
@@ -132,11 +133,11 @@ static void count(struct handler *h, const struct link *link, bool bot, uint64_t
         return;
     rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
                           link->campaign_hash, link->campaign, link->campaign_len, hour,
-                          bot);
+                          cls);
     if (rc != 0 && spill(h) == 0)
         rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
                               link->campaign_hash, link->campaign, link->campaign_len,
-                              hour, bot);
+                              hour, cls);
     if (rc != 0)
         metric_add(&h->m->follows_dropped, 1); /* the campaign's count only */
 }
@@ -173,10 +174,12 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
         return;
     }
-    bool bot = req->head || (flags & PRIVACY_BOT_UA) || prefetch;
-    count(h, link, bot, req->now_ms);
+    enum tally_class cls =
+        req->head || (flags & PRIVACY_BOT_UA) || prefetch ? TALLY_BOT : TALLY_HUMAN;
+    count(h, link, cls, req->now_ms);
     http_answer_redirect(c, conf->redirect_status, loc, len, false);
-    done(h, req, conf->redirect_status, bot ? OUTCOME_BOT : OUTCOME_TRACKED, link);
+    done(h, req, conf->redirect_status, cls == TALLY_BOT ? OUTCOME_BOT : OUTCOME_TRACKED,
+         link);
 }
 
 static void answer(struct handler *h, struct http_conn *c, const struct http_request *req,

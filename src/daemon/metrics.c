@@ -9,8 +9,8 @@
 static const int statuses[] = METRICS_STATUSES;
 static const uint64_t flush_bounds_us[] = METRICS_FLUSH_BUCKETS_US;
 static const char *const outcome_names[METRICS_NOUTCOME] = {
-    "tracked",   "bot",     "opted_out",   "prefetch_refused",
-    "not_found", "invalid", "unavailable", "other"};
+    "tracked", "bot",         "opted_out", "prefetch_refused", "not_found",
+    "invalid", "unavailable", "other",     "scanner"};
 
 const char *metrics_outcome_name(enum metrics_outcome outcome)
 {
@@ -157,8 +157,8 @@ static void render_labelled(struct metrics *const *w, size_t n, struct evbuffer 
                                 v);
     }
     head(out, "hopcount_requests_total", "counter",
-         "Requests by outcome: tracked and bot follows were counted, opted_out ones "
-         "redirected and not recorded.");
+         "Requests by outcome: tracked, bot and scanner follows were counted, opted_out "
+         "ones redirected and not recorded.");
     for (int i = 0; i < METRICS_NOUTCOME; i++)
         evbuffer_add_printf(out, "hopcount_requests_total{outcome=\"%s\"} %llu\n",
                             outcome_names[i], (unsigned long long)SUM_AT(outcomes, i));

@@ -2,12 +2,16 @@
  *
  * A spool file is text, so an operator can read it:
  *
- *     hopcount-spool 1
+ *     hopcount-spool 2
  *     writer 3f9c0d1e22ab4c10-0
  *     batch 3f9c0d1e22ab4c10-0 17 2 (its writer, sequence number, entries)
- *     L 493210 12 1 spring24        (kind: L link, C campaign; UTC hour; human; bot;
- * name) C 493210 12 1 spring end 1 9a0b1c2d3e4f5a6b        (batches, then XXH3 of every
- * byte before this line)
+ *     L 493210 12 1 4 spring24      (kind: L link, C campaign; UTC hour;
+ *     C 493210 12 1 4 spring         human; bot; scan; name)
+ *     end 1 9a0b1c2d3e4f5a6b        (batches, then XXH3 of every byte before
+ *                                    this line)
+ *
+ * Version 1 files (written before the scan class: no scan column) are still
+ * read.
  *
  * It is written to a temporary name, fsync'd, renamed into place and the
  * directory fsync'd, so a file either is whole or does not exist. */
@@ -30,7 +34,8 @@
 #include "log.h"
 #include "util.h"
 
-#define SPOOL_MAGIC "hopcount-spool 1\n"
+#define SPOOL_MAGIC_V1 "hopcount-spool 1\n"
+#define SPOOL_MAGIC "hopcount-spool 2\n"
 #define SPOOL_SUFFIX ".spool"
 
 struct spool_file {
@@ -97,8 +102,8 @@ static char *format_file(const char *writer, const struct batch *list, size_t *l
         fprintf(m, "batch %s %" PRIu64 " %zu\n", b->writer, b->seq, b->n);
         for (size_t i = 0; i < b->n; i++) {
             const struct tally_entry *e = b->entries[i];
-            fprintf(m, "%c %" PRId64 " %" PRIu64 " %" PRIu64 " %s\n",
-                    e->kind == TALLY_LINK ? 'L' : 'C', e->hour, e->human, e->bot,
+            fprintf(m, "%c %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
+                    e->kind == TALLY_LINK ? 'L' : 'C', e->hour, e->human, e->bot, e->scan,
                     e->name);
         }
         nbatches++;
@@ -171,9 +176,9 @@ int spool_write(const char *dir, const char *writer, const struct batch *list, c
 }
 
 /* Check the last line, "end BATCHES XXH3", against everything before it,
- * and the magic first line; cut the text before the last line. The number
- * of batches it names, or -1. */
-static long check_envelope(char *text, size_t len)
+ * and the magic first line (its version in *version); cut the text before
+ * the last line. The number of batches it names, or -1. */
+static long check_envelope(char *text, size_t len, int *version)
 {
     if (len < 2 || text[len - 1] != '\n')
         return -1;
@@ -190,20 +195,30 @@ static long check_envelope(char *text, size_t len)
         hash_bytes(text, body) != want_hash || want_batches > (size_t)LONG_MAX)
         return -1;
     text[body - 1] = '\0';
-    if (strncmp(text, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0)
+    if (strncmp(text, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) == 0)
+        *version = 2;
+    else if (strncmp(text, SPOOL_MAGIC_V1, strlen(SPOOL_MAGIC_V1)) == 0)
+        *version = 1;
+    else
         return -1;
     return (long)want_batches;
 }
 
-/* One entry line, "KIND HOUR HUMAN BOT NAME", added to b. 0 or -1. */
-static int parse_entry(const char *line, struct batch *b)
+/* One entry line, "KIND HOUR HUMAN BOT SCAN NAME" (version 1: no SCAN),
+ * added to b. 0 or -1. */
+static int parse_entry(const char *line, int version, struct batch *b)
 {
     char name[CODE_MAX_LEN + 2], kind, extra;
-    uint64_t human, bot;
+    uint64_t human, bot, scan = 0;
     int64_t hour;
-    if (sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %65s%c", &kind, &hour, &human,
-               &bot, name, &extra) != 5 ||
-        (kind != 'L' && kind != 'C'))
+    int got =
+        version == 1
+            ? sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %65s%c", &kind, &hour,
+                     &human, &bot, name, &extra)
+            : sscanf(line, "%c %" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %65s%c",
+                     &kind, &hour, &human, &bot, &scan, name, &extra) -
+                  1;
+    if (got != 5 || (kind != 'L' && kind != 'C'))
         return -1;
     size_t nl = strlen(name);
     if (kind == 'L' ? !code_valid(name, nl) : !code_campaign_valid(name, nl))
@@ -213,6 +228,7 @@ static int parse_entry(const char *line, struct batch *b)
     e->hour = hour;
     e->human = human;
     e->bot = bot;
+    e->scan = scan;
     e->len = (unsigned char)nl;
     memcpy(e->name, name, nl + 1);
     batch_add(b, e);
@@ -223,7 +239,8 @@ static int parse_entry(const char *line, struct batch *b)
 static int parse(char *text, size_t len, struct spool_file *f, struct batch ***arr,
                  size_t *n, size_t *cap)
 {
-    long want_batches = check_envelope(text, len);
+    int version = 0;
+    long want_batches = check_envelope(text, len, &version);
     if (want_batches < 0)
         return -1;
     long got = 0;
@@ -252,7 +269,7 @@ static int parse(char *text, size_t len, struct spool_file *f, struct batch ***a
             got++;
             continue;
         }
-        if (cur == NULL || cur_left == 0 || parse_entry(line, cur) != 0)
+        if (cur == NULL || cur_left == 0 || parse_entry(line, version, cur) != 0)
             return -1;
         cur_left--;
     }

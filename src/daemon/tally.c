@@ -88,8 +88,29 @@ static void insert(struct tally *t, struct tally_entry *e)
     t->count++;
 }
 
+static void bump(struct tally_entry *e, enum tally_class cls)
+{
+    switch (cls) {
+    case TALLY_HUMAN:
+        e->human++;
+        break;
+    case TALLY_BOT:
+        e->bot++;
+        break;
+    case TALLY_SCAN:
+        e->scan++;
+        break;
+    }
+}
+
+uint64_t tally_entry_follows(const struct tally_entry *e)
+{
+    return e->human + e->bot + e->scan;
+}
+
 static struct tally_entry *add(struct tally *t, enum tally_kind kind, uint64_t name_hash,
-                               const char *name, size_t len, int64_t hour, bool bot)
+                               const char *name, size_t len, int64_t hour,
+                               enum tally_class cls)
 {
     uint64_t h = entry_hash(kind, name_hash, hour);
     struct tally_entry **pp = find(t, h, kind, name, len, hour);
@@ -103,36 +124,31 @@ static struct tally_entry *add(struct tally *t, enum tally_kind kind, uint64_t n
         e->hour = hour;
         e->human = 0;
         e->bot = 0;
+        e->scan = 0;
         e->kind = (unsigned char)kind;
         e->len = (unsigned char)len;
         memcpy(e->name, name, len);
         e->name[len] = '\0';
         insert(t, e);
     }
-    if (bot)
-        e->bot++;
-    else
-        e->human++;
+    bump(e, cls);
     t->follows++;
     return e;
 }
 
 int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
-                     bool bot)
+                     enum tally_class cls)
 {
     struct tally_entry *e = hint->e;
     /* Within an epoch an entry is never freed or moved, and a hint belongs to
      * one key: the epoch and the hour are all there is to check. */
     if (e != NULL && hint->epoch == t->epoch && e->hour == hour && e->kind == kind) {
-        if (bot)
-            e->bot++;
-        else
-            e->human++;
+        bump(e, cls);
         t->follows++;
         return 0;
     }
-    e = add(t, kind, name_hash, name, len, hour, bot);
+    e = add(t, kind, name_hash, name, len, hour, cls);
     if (e == NULL)
         return -1;
     hint->e = e;

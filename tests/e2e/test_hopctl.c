@@ -682,20 +682,26 @@ static void test_stats(void **state)
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:st", "bot", 2, 3000), 2);
     assert_int_equal(h_wait_hget(&f->r, "hc:campaign:launch:clicks", "total", 6, 3000),
                      6);
+    /* Scanner follows, as the daemon writes them (test_scanners drives it). */
+    char scanday[32];
+    snprintf(scanday, sizeof(scanday), "scan:d:%s", day);
+    h_redis_int(&f->r, "HINCRBY hc:clicks:st scan 4");
+    h_redis_int(&f->r, "HINCRBY hc:clicks:st %s 4", scanday);
 
     assert_int_equal(ctl(f, "stats", "st", "--format", "json"), 0);
     assert_non_null(strstr(f->out,
                            "{\"code\": \"st\", \"url\": \"https://example.com/st\", "
                            "\"campaign\": \"launch\", \"total\": 5, \"bot\": 2, "
-                           "\"days\": ["));
-    snprintf(want, sizeof(want), "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2}]}\n",
-             day);
+                           "\"scan\": 4, \"days\": ["));
+    snprintf(want, sizeof(want),
+             "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2, \"scan\": 4}]}\n", day);
     assert_non_null(strstr(f->out, want));
     int ndays = 0;
     for (const char *p = f->out; (p = strstr(p, "\"day\":")) != NULL; p++)
         ndays++;
     assert_int_equal(ndays, 14);
-    assert_int_equal(strstr(f->out, "\"follows\": 0, \"bot\": 0}") != NULL, 1);
+    assert_int_equal(strstr(f->out, "\"follows\": 0, \"bot\": 0, \"scan\": 0}") != NULL,
+                     1);
 
     assert_int_equal(ctl(f, "stats", "st", "--format", "csv", "--days", "3"), 0);
     char csv[400];
@@ -707,22 +713,23 @@ static void test_stats(void **state)
     strftime(d2, sizeof(d2), "%Y-%m-%d", &tm);
     gmtime_r(&y1, &tm);
     strftime(d1, sizeof(d1), "%Y-%m-%d", &tm);
-    snprintf(csv, sizeof(csv), "day,follows,bot\n%s,0,0\n%s,0,0\n%s,5,2\n", d2, d1, day);
+    snprintf(csv, sizeof(csv), "day,follows,bot,scan\n%s,0,0,0\n%s,0,0,0\n%s,5,2,4\n", d2,
+             d1, day);
     assert_string_equal(f->out, csv);
 
     assert_int_equal(ctl(f, "stats", "st"), 0);
-    assert_non_null(strstr(f->out, "follows   5 (all time), 2 by bots\n"));
+    assert_non_null(strstr(f->out, "follows   5 (all time), 2 by bots, 4 by scanners\n"));
     snprintf(want, sizeof(want),
-             "%s        5     2  ########################################\n", day);
+             "%s        5     2      4  ########################################\n", day);
     assert_non_null(strstr(f->out, want));
     assert_int_equal(lines(f->out), 4 + 2 + 14);
 
     assert_int_equal(ctl(f, "stats", "--campaign", "launch", "--format", "json"), 0);
     assert_non_null(strstr(f->out,
                            "{\"campaign\": \"launch\", \"links\": 2, \"total\": 6, "
-                           "\"bot\": 2, \"days\": ["));
-    snprintf(want, sizeof(want), "{\"day\": \"%s\", \"follows\": 6, \"bot\": 2}]}\n",
-             day);
+                           "\"bot\": 2, \"scan\": 0, \"days\": ["));
+    snprintf(want, sizeof(want),
+             "{\"day\": \"%s\", \"follows\": 6, \"bot\": 2, \"scan\": 0}]}\n", day);
     assert_non_null(strstr(f->out, want));
     assert_int_equal(ctl(f, "stats", "--campaign", "launch"), 0);
     assert_non_null(strstr(f->out, "links     2\n"));

@@ -83,7 +83,7 @@ static void count(struct fx *x, const char *code)
     int64_t hour = (int64_t)(util_wall_ms() / 3600000u);
     assert_int_equal(tally_add_hinted(x->t, &hint, TALLY_LINK,
                                       hash_bytes(code, strlen(code)), code, strlen(code),
-                                      hour, false),
+                                      hour, TALLY_HUMAN),
                      0);
 }
 

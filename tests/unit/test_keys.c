@@ -42,14 +42,17 @@ static void test_fields(void **state)
     assert_string_equal(f, "d:2026-03-01");
     keys_field_hour(f, hour);
     assert_string_equal(f, "h:2026-03-01T13");
-    keys_field_bot_day(f, hour);
+    keys_field_class_day(f, KEYS_FIELD_BOT, hour);
     assert_string_equal(f, "bot:d:2026-03-01");
+    assert_int_equal(keys_field_class_day(f, KEYS_FIELD_SCAN, hour), 17);
+    assert_string_equal(f, "scan:d:2026-03-01");
     /* Hours are UTC: 23:00 on Dec 31 is still that day. */
     struct tm nye = {.tm_year = 2025 - 1900, .tm_mon = 11, .tm_mday = 31, .tm_hour = 23};
     keys_field_hour(f, (int64_t)(timegm(&nye) / 3600));
     assert_string_equal(f, "h:2025-12-31T23");
     assert_string_equal(KEYS_FIELD_TOTAL, "total");
     assert_string_equal(KEYS_FIELD_BOT, "bot");
+    assert_string_equal(KEYS_FIELD_SCAN, "scan");
 }
 
 /* A marker's writer start, in both forms; other keys and undated ids. */

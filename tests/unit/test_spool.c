@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "hash.h"
 #include "spool.h"
 
 static struct tally_entry *entry(enum tally_kind k, const char *name, int64_t hour,
@@ -94,7 +95,9 @@ static void test_round_trip_in_order(void **state)
     batch_add(b2, entry(TALLY_LINK, "spring24", 493210, 12, 1));
     batch_add(b2, entry(TALLY_CAMPAIGN, "spring.24", 493210, 12, 1));
     struct batch *b1 = batch_new("w1-0", 1, 1);
-    batch_add(b1, entry(TALLY_LINK, "solo", 493209, 0, 3));
+    struct tally_entry *solo = entry(TALLY_LINK, "solo", 493209, 0, 3);
+    solo->scan = 5;
+    batch_add(b1, solo);
     assert_int_equal(spool_write(dir, "w1-0", b2, err, sizeof(err)), 0);
     usleep(2000); /* distinct file names */
     assert_int_equal(spool_write(dir, "w1-0", b1, err, sizeof(err)), 0);
@@ -112,6 +115,7 @@ static void test_round_trip_in_order(void **state)
     assert_int_equal(list->n, 1);
     assert_string_equal(list->entries[0]->name, "solo");
     assert_int_equal(list->entries[0]->bot, 3);
+    assert_int_equal(list->entries[0]->scan, 5);
     assert_int_equal(list->entries[0]->hour, 493209);
     struct batch *second = list->next;
     assert_int_equal(second->seq, 2);
@@ -119,7 +123,7 @@ static void test_round_trip_in_order(void **state)
     assert_int_equal(second->entries[1]->kind, TALLY_CAMPAIGN);
     assert_string_equal(second->entries[1]->name, "spring.24");
     assert_int_equal(second->entries[0]->human, 12);
-    assert_int_equal(spool_follows(list), 3 + 13); /* campaign keys repeat them */
+    assert_int_equal(spool_follows(list), 8 + 13); /* campaign keys repeat them */
     assert_null(second->next);
 
     /* Delivered one by one: each file goes when its batches are done. */
@@ -168,7 +172,7 @@ static void test_corrupt_files_kept_aside(void **state)
     char text[1024];
     size_t n = fread(text, 1, sizeof(text) - 1, f);
     text[n] = '\0';
-    char *p = strstr(text, "L 5 4 0 bbb");
+    char *p = strstr(text, "L 5 4 0 0 bbb");
     assert_non_null(p);
     p[4] = '9';
     rewind(f);
@@ -191,6 +195,33 @@ static void test_corrupt_files_kept_aside(void **state)
     assert_int_equal(load_all(dir, &list, &corrupt), 0);
     assert_int_equal(corrupt, 1);
     assert_int_equal(count_files(dir, ".corrupt"), 2);
+}
+
+/* A spool file written before the scan class (version 1: no scan column)
+ * is still replayed, its follows whole. */
+static void test_reads_version_1(void **state)
+{
+    const char *dir = *state;
+    char path[512];
+    const char *body = "hopcount-spool 1\nwriter w9-0\nbatch w9-0 4 2\n"
+                       "L 493210 7 2 old\nC 493210 7 2 camp\n";
+    snprintf(path, sizeof(path), "%s/w9-0-1.spool", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%send 1 %016llx\n", body,
+            (unsigned long long)hash_bytes(body, strlen(body)));
+    fclose(f);
+    struct batch *list = NULL;
+    int corrupt = -1;
+    assert_int_equal(load_all(dir, &list, &corrupt), 1);
+    assert_int_equal(corrupt, 0);
+    assert_int_equal(list->seq, 4);
+    assert_string_equal(list->entries[0]->name, "old");
+    assert_int_equal(list->entries[0]->human, 7);
+    assert_int_equal(list->entries[0]->bot, 2);
+    assert_int_equal(list->entries[0]->scan, 0);
+    assert_int_equal(list->entries[1]->kind, TALLY_CAMPAIGN);
+    spool_file_done(list->file);
+    free_list(list);
 }
 
 static void test_missing_dir_is_empty(void **state)
@@ -250,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_released_file_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files_kept_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_version_1, setup, teardown),
         cmocka_unit_test(test_missing_dir_is_empty),
         cmocka_unit_test_setup_teardown(test_bounded_reads_oldest_first, setup, teardown),
     };

@@ -11,11 +11,11 @@
 
 /* The daemon's entry point, with a hint of its own (empty each time). */
 static int add(struct tally *t, enum tally_kind k, const char *name, int64_t hour,
-               bool bot)
+               enum tally_class cls)
 {
     struct tally_hint hint = {0};
     return tally_add_hinted(t, &hint, k, hash_bytes(name, strlen(name)), name,
-                            strlen(name), hour, bot);
+                            strlen(name), hour, cls);
 }
 
 static struct tally_entry *find(struct tally_entry *list, enum tally_kind k,
@@ -32,12 +32,14 @@ static void test_aggregates(void **state)
     (void)state;
     struct tally *t = tally_new(1000);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(add(t, TALLY_LINK, "a", 100, false), 0);
-    assert_int_equal(add(t, TALLY_LINK, "a", 100, true), 0);
-    assert_int_equal(add(t, TALLY_LINK, "a", 101, false), 0);
-    assert_int_equal(add(t, TALLY_CAMPAIGN, "a", 100, false), 0);
+        assert_int_equal(add(t, TALLY_LINK, "a", 100, TALLY_HUMAN), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 100, TALLY_BOT), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 101, TALLY_HUMAN), 0);
+    assert_int_equal(add(t, TALLY_CAMPAIGN, "a", 100, TALLY_HUMAN), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 100, TALLY_SCAN), 0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 100, TALLY_SCAN), 0);
     assert_int_equal(tally_keys(t), 3);
-    assert_int_equal(tally_follows(t), 8);
+    assert_int_equal(tally_follows(t), 10);
 
     struct tally_entry *list = tally_take(t);
     assert_int_equal(tally_keys(t), 0);
@@ -46,6 +48,8 @@ static void test_aggregates(void **state)
     assert_non_null(e);
     assert_int_equal(e->human, 5);
     assert_int_equal(e->bot, 1);
+    assert_int_equal(e->scan, 2);
+    assert_int_equal(tally_entry_follows(e), 8);
     assert_int_equal(find(list, TALLY_LINK, "a", 101)->human, 1);
     assert_int_equal(find(list, TALLY_CAMPAIGN, "a", 100)->human, 1);
     tally_list_free(list);
@@ -59,10 +63,11 @@ static void test_bound(void **state)
     char name[16];
     for (int i = 0; i < 1000; i++) {
         snprintf(name, sizeof(name), "c%d", i);
-        assert_int_equal(add(t, TALLY_LINK, name, 1, false), 0);
+        assert_int_equal(add(t, TALLY_LINK, name, 1, TALLY_HUMAN), 0);
     }
-    assert_int_equal(add(t, TALLY_LINK, "new", 1, false), -1); /* new key: refused */
-    assert_int_equal(add(t, TALLY_LINK, "c7", 1, true), 0);    /* old key: counted */
+    assert_int_equal(add(t, TALLY_LINK, "new", 1, TALLY_HUMAN),
+                     -1);                                        /* new key: refused */
+    assert_int_equal(add(t, TALLY_LINK, "c7", 1, TALLY_BOT), 0); /* old key: counted */
     assert_int_equal(tally_keys(t), 1000);
     assert_int_equal(tally_follows(t), 1001);
     tally_free(t);
@@ -76,7 +81,7 @@ static void test_many_keys_grow(void **state)
     for (int r = 0; r < 3; r++)
         for (int i = 0; i < 20000; i++) {
             snprintf(name, sizeof(name), "k%d", i);
-            assert_int_equal(add(t, TALLY_LINK, name, 7, false), 0);
+            assert_int_equal(add(t, TALLY_LINK, name, 7, TALLY_HUMAN), 0);
         }
     assert_int_equal(tally_keys(t), 20000);
     struct tally_entry *list = tally_take(t);
@@ -99,19 +104,21 @@ static void test_hints(void **state)
     struct tally_hint hint = {0};
     uint64_t h = hash_bytes("a", 1);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 9, false), 0);
+        assert_int_equal(
+            tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 9, TALLY_HUMAN), 0);
     assert_non_null(hint.e);
-    assert_int_equal(add(t, TALLY_LINK, "a", 9, true), 0); /* same key, no hint */
+    assert_int_equal(add(t, TALLY_LINK, "a", 9, TALLY_BOT), 0); /* same key, no hint */
     assert_int_equal(tally_keys(t), 1);
     assert_int_equal(hint.e->human, 3);
     assert_int_equal(hint.e->bot, 1);
     /* Another hour: a new key, and the hint moves to it. */
-    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, false), 0);
+    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, TALLY_HUMAN),
+                     0);
     assert_int_equal(tally_keys(t), 2);
     assert_int_equal(hint.e->hour, 10);
 
     tally_list_free(tally_take(t)); /* the hinted entry is freed */
-    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, true), 0);
+    assert_int_equal(tally_add_hinted(t, &hint, TALLY_LINK, h, "a", 1, 10, TALLY_BOT), 0);
     struct tally_entry *list = tally_take(t);
     assert_non_null(list);
     assert_null(list->next);
