@@ -35,9 +35,9 @@ endif
 # Three wings (docs/architecture.md): what both programs share, the
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
-COMMON_SRC := util log conf code url keys hash paths slot slotmap
+COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr
 DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
-	http handler \
+	proxyproto realip lists http handler \
 	metrics admin priv worker server main
 CLI_SRC := rnodes store csv ctl output links import stats markers main
 
@@ -51,10 +51,10 @@ DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/ob
 CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o) $(CLI_LUA:%=$(BUILD)/obj/cli/lua/%.lua.o)
 
 UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
-	test_access test_cache test_flush test_rconn test_slot test_cidr
+	test_access test_cache test_flush test_rconn test_slot test_cidr test_realip
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
-	$(BUILD)/tests/test_scripts
+	$(BUILD)/tests/test_scripts $(BUILD)/tests/test_scanners
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow
@@ -103,7 +103,7 @@ $(BUILD)/tests/test_tally: $(BUILD)/obj/daemon/tally.o
 $(BUILD)/tests/test_reply: $(BUILD)/obj/daemon/reply.o
 $(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o
 $(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
-$(BUILD)/tests/test_cidr: $(BUILD)/obj/daemon/cidr.o
+$(BUILD)/tests/test_realip: $(BUILD)/obj/daemon/realip.o $(BUILD)/obj/daemon/proxyproto.o
 $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
 # The link cache's state machine, against a real redis-server.
 $(BUILD)/tests/test_cache: $(addprefix $(BUILD)/obj/daemon/,links.o rconn.o route.o \
@@ -253,7 +253,8 @@ FUZZ_CFLAGS = $(INC_tests) -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,addre
 
 # What each driver needs beyond common: fuzz_request drives the daemon's
 # own HTTP input path.
-FUZZ_EXTRA_request := $(addprefix src/daemon/,http.c metrics.c access.c privacy.c reply.c)
+FUZZ_EXTRA_request := $(addprefix src/daemon/,http.c metrics.c access.c privacy.c reply.c \
+	realip.c proxyproto.c)
 FUZZ_EXTRA_url := src/daemon/reply.c
 FUZZ_EXTRA_csv := src/cli/csv.c
 

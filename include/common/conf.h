@@ -55,6 +55,7 @@ struct conf {
     char *group; /* and this group ("" = the user's primary group) */
     bool allow_root;
     bool core_dumps; /* leave the process dumpable (debugging only) */
+    bool proxy_protocol; /* the public listener expects a PROXY header */
     /* [redis] */
     int redis_mode;          /* enum conf_mode */
     char *redis_nodes;       /* cluster seed nodes, "IP:PORT, ..." */
@@ -77,6 +78,12 @@ struct conf {
     bool honour_gpc;
     int prefetch; /* enum conf_prefetch */
     char *bots_file;
+    char *scanners_file;   /* scanner networks, "" = none */
+    char *trusted_proxies; /* networks whose X-Forwarded-For / PROXY is believed */
+    bool scanner_burst;    /* the burst rule is on */
+    int scanner_window_s;
+    int scanner_links;
+    int scanner_clients; /* the burst table's slots */
     char *spool_dir;
     int max_pending_keys;
     int shutdown_timeout_ms;

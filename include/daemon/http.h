@@ -9,12 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "reply.h"
 
 struct event_base;
 struct conf;
 struct metrics;
-struct privacy_bots;
+struct lists;
 struct http_server;
 struct http_conn;
 
@@ -32,7 +33,13 @@ struct http_request {
     size_t path_len;
     const char *query; /* after '?', without it; NULL when absent */
     size_t query_len;
-    unsigned privacy;  /* PRIVACY_* flags from the headers */
+    unsigned privacy; /* PRIVACY_* flags from the headers and the address */
+    /* The client's address (behind trusted proxies, the one they name) and a
+     * hash of its user agent: for classifying this request only, never
+     * stored, logged, counted or sent. */
+    struct cidr_addr client;
+    bool client_known;
+    uint64_t ua_hash;
     uint64_t now_ms;   /* wall-clock ms when it was parsed (the loop's cached time) */
     uint64_t start_us; /* monotonic µs when it was handed over (access_log only) */
 };
@@ -53,10 +60,10 @@ typedef void http_drained_fn(void *arg);
 
 /* A listener on conf->listen (SO_REUSEPORT, so every worker binds its own)
  * taking connections while limit (shared by every worker) has room. conf,
- * m, bots (which may be NULL) and limit are borrowed. NULL with a reason in err when it
+ * m, lists and limit are borrowed. NULL with a reason in err when it
  * cannot listen. */
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
-                                    struct metrics *m, struct privacy_bots *bots,
+                                    struct metrics *m, struct lists *lists,
                                     struct http_limit *limit, size_t slot_size,
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz);
@@ -74,8 +81,8 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
 /* Close every connection at once (shutdown deadline). */
 void http_server_close_all(struct http_server *s);
 
-/* Classify user agents with bots from now on (borrowed; NULL: none). */
-void http_server_set_bots(struct http_server *s, struct privacy_bots *bots);
+/* Classify requests with these lists from now on (borrowed). */
+void http_server_set_lists(struct http_server *s, struct lists *lists);
 
 void http_server_free(struct http_server *s);
 

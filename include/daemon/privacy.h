@@ -25,6 +25,8 @@ enum privacy_header {
 #define PRIVACY_GPC 0x2u      /* Sec-GPC: 1 */
 #define PRIVACY_PREFETCH 0x4u /* a prefetch or preview fetch */
 #define PRIVACY_BOT_UA 0x8u   /* user agent matches the bots list */
+#define PRIVACY_SCAN_UA 0x10u /* user agent matches a scan: pattern of the bots list */
+#define PRIVACY_SCAN_NET 0x20u /* the client is in a scanner network (http.c) */
 
 struct privacy_bots;
 
@@ -44,7 +46,8 @@ unsigned privacy_header_flags(enum privacy_header h, const char *v, size_t len,
 bool privacy_opted_out(unsigned flags, bool honour_dnt, bool honour_gpc);
 
 /* A bots list from text: one case-insensitive substring pattern per line,
- * '#' starts a comment, blank lines ignored. Never NULL; the caller owns it.
+ * '#' starts a comment, blank lines ignored; a line "scan: PATTERN" names a
+ * mail-security scanner (counted as scan, not bot). Never NULL; the caller owns it.
  * Lines longer than 200 bytes are refused: returns NULL with *bad_line set. */
 struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_line);
 
@@ -52,10 +55,11 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
 struct privacy_bots *privacy_bots_load(const char *path, char *err, size_t errsz);
 void privacy_bots_free(struct privacy_bots *b);
 
-/* True when ua[0..len) (its first PRIVACY_VALUE_MAX bytes) contains one of
- * the patterns. Remembers the answer
+/* PRIVACY_BOT_UA or PRIVACY_SCAN_UA when ua[0..len) (its first
+ * PRIVACY_VALUE_MAX bytes) contains one of the patterns (the first that
+ * matches, in file order, decides), else 0. Remembers the answer
  * under a 64-bit hash of the user agent (never the agent itself), so a bots
  * list belongs to one thread. */
-bool privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len);
+unsigned privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len);
 
 #endif

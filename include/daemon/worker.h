@@ -28,11 +28,11 @@ int worker_start(struct worker *w);
  * call from another thread. */
 void worker_stop(struct worker *w);
 
-/* Hand the worker a reloaded conf and bots list (both owned by it from now
- * on; bots may be NULL). It applies the live keys on its own thread, soon.
- * Safe to call from another thread. */
-struct privacy_bots;
-void worker_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots);
+/* Hand the worker a reloaded conf and lists (both owned by it from now on).
+ * It applies the live keys on its own thread, soon. Safe to call from
+ * another thread. */
+struct lists;
+void worker_reload(struct worker *w, struct conf *fresh, struct lists *lists);
 
 /* Wait for the thread to end. */
 void worker_join(struct worker *w);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "cidr.h"
 #include "code.h"
 #include "log.h"
 #include "url.h"
@@ -33,6 +34,7 @@ enum conf_type {
     CT_LEVEL,        /* debug | info | warn | error */
     CT_KEYLIST,      /* query keys and key prefixes: "utm_*, ref" */
     CT_ADDRLIST,     /* IP:PORT, IP:PORT, ... (empty allowed) */
+    CT_NETLIST,      /* CIDR, CIDR, ... (empty allowed) */
 };
 
 struct directive {
@@ -78,6 +80,7 @@ static const struct directive directives[] = {
     {"server", "group", CT_NAME_OPT, 0, 0, "", O(group), false, NULL},
     {"server", "allow_root", CT_BOOL, 0, 0, "off", O(allow_root), false, NULL},
     {"server", "core_dumps", CT_BOOL, 0, 0, "off", O(core_dumps), false, NULL},
+    {"server", "proxy_protocol", CT_BOOL, 0, 0, "off", O(proxy_protocol), false, NULL},
     {"redis", "mode", CT_CHOICE, 0, 0, "single", O(redis_mode), false, mode_choices},
     {"redis", "nodes", CT_ADDRLIST, 0, 0, "", O(redis_nodes), false, NULL},
     {"redis", "sentinels", CT_ADDRLIST, 0, 0, "", O(redis_sentinels), false, NULL},
@@ -106,6 +109,15 @@ static const struct directive directives[] = {
      prefetch_choices},
     {"tracking", "bots_file", CT_PATH_OPT, 0, 0, "conf/bots.txt", O(bots_file), true,
      NULL},
+    {"tracking", "scanners_file", CT_PATH_OPT, 0, 0, "conf/scanners.txt",
+     O(scanners_file), true, NULL},
+    {"tracking", "trusted_proxies", CT_NETLIST, 0, 0, "", O(trusted_proxies), true, NULL},
+    {"tracking", "scanner_burst", CT_BOOL, 0, 0, "on", O(scanner_burst), true, NULL},
+    {"tracking", "scanner_window_s", CT_INT, 1, 300, "10", O(scanner_window_s), true,
+     NULL},
+    {"tracking", "scanner_links", CT_INT, 2, 6, "3", O(scanner_links), true, NULL},
+    {"tracking", "scanner_clients", CT_INT, 1024, 16777216, "65536", O(scanner_clients),
+     false, NULL},
     {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false, NULL},
     {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000",
      O(max_pending_keys), true, NULL},
@@ -193,6 +205,9 @@ static void accepted(const struct directive *d, char *buf, size_t sz)
                  "IP:PORT addresses separated by commas, e.g. "
                  "127.0.0.1:7000, 127.0.0.1:7001");
         break;
+    case CT_NETLIST:
+        snprintf(buf, sz, "networks separated by commas, e.g. 10.0.0.0/8, fd00::/8");
+        break;
     }
 }
 
@@ -277,6 +292,24 @@ void conf_addrs_free(struct conf_addr *a, int n)
     free(a);
 }
 
+/* Why a list of networks is not one, or NULL. */
+static const char *netlist_problem(const char *val)
+{
+    const char *why = NULL;
+    char *copy = xstrdup(val), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL && why == NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        size_t n = strlen(t);
+        while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            t[--n] = '\0';
+        why = n == 0 ? "an empty item" : cidr_net_check(t);
+    }
+    free(copy);
+    return why;
+}
+
 static bool prefix_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -302,6 +335,7 @@ static bool is_string(enum conf_type t)
     case CT_PREFIX:
     case CT_NAME_OPT:
     case CT_ADDRLIST:
+    case CT_NETLIST:
         return true;
     default:
         return false;
@@ -409,6 +443,8 @@ static const char *string_problem(const struct directive *d, const char *val)
         conf_addrs_free(a, n);
         return n < 0 ? "not a list of IP:PORT addresses" : NULL;
     }
+    case CT_NETLIST:
+        return netlist_problem(val);
     case CT_PREFIX:
         return prefix_ok(val) ? NULL : "bad key prefix";
     case CT_NAME_OPT:

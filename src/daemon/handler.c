@@ -142,6 +142,24 @@ static void count(struct handler *h, const struct link *link, enum tally_class c
         metric_add(&h->m->follows_dropped, 1); /* the campaign's count only */
 }
 
+/* What a follow counts as, from what the request itself says: a scanner
+ * network or agent first (scanners also send HEAD and prefetches), then the
+ * bot signals. */
+static enum tally_class classify(const struct http_request *req)
+{
+    if (req->privacy & (PRIVACY_SCAN_NET | PRIVACY_SCAN_UA))
+        return TALLY_SCAN;
+    if (req->head || (req->privacy & (PRIVACY_BOT_UA | PRIVACY_PREFETCH)))
+        return TALLY_BOT;
+    return TALLY_HUMAN;
+}
+
+static const enum metrics_outcome outcome_of[] = {
+    [TALLY_HUMAN] = OUTCOME_TRACKED,
+    [TALLY_BOT] = OUTCOME_BOT,
+    [TALLY_SCAN] = OUTCOME_SCANNER,
+};
+
 /* The link is known: answer with its redirect and count the follow. */
 static void follow(struct handler *h, struct http_conn *c, const struct http_request *req,
                    const struct link *link)
@@ -174,12 +192,10 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
         return;
     }
-    enum tally_class cls =
-        req->head || (flags & PRIVACY_BOT_UA) || prefetch ? TALLY_BOT : TALLY_HUMAN;
+    enum tally_class cls = classify(req);
     count(h, link, cls, req->now_ms);
     http_answer_redirect(c, conf->redirect_status, loc, len, false);
-    done(h, req, conf->redirect_status, cls == TALLY_BOT ? OUTCOME_BOT : OUTCOME_TRACKED,
-         link);
+    done(h, req, conf->redirect_status, outcome_of[cls], link);
 }
 
 static void answer(struct handler *h, struct http_conn *c, const struct http_request *req,

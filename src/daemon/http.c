@@ -23,7 +23,11 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
+#include "hash.h"
+#include "lists.h"
 #include "privacy.h"
+#include "proxyproto.h"
+#include "realip.h"
 #include "util.h"
 
 #define HTTP_IN_SIZE 4096    /* read buffer per connection */
@@ -40,6 +44,7 @@ enum http_hdr {
     HDR_OTHER = 0,  /* not looked at here */
     HDR_HOST = 1,   /* counted: HTTP/1.1 needs exactly one */
     HDR_EXPECT = 2, /* 100-continue is fine without a body; others are 417 */
+    HDR_XFF = 3,    /* X-Forwarded-For: read only from a trusted proxy */
 };
 
 /* Where a connection is in its life. */
@@ -71,6 +76,10 @@ struct http_conn {
     bool nodelay;    /* TCP_NODELAY is set */
     bool write_wait; /* blocked on a slow reader: the write deadline is armed */
     bool expect_bad; /* an Expect other than 100-continue */
+    bool proxy_pending; /* proxy_protocol: the PROXY header is still to come */
+    bool peer_known;    /* peer holds an address (not for a unix socket) */
+    bool peer_trusted;  /* peer is in trusted_proxies: its X-Forwarded-For counts */
+    bool xff_long;      /* X-Forwarded-For beyond xff[]: not believed */
     int err_status;  /* 400, 413, 414, 417 or 431 found by a callback, else 0 */
     enum privacy_header hkind;
     enum http_hdr hdr; /* of the header being read */
@@ -81,6 +90,12 @@ struct http_conn {
     size_t name_len, val_len;
     char name[HTTP_NAME_MAX];
     char val[PRIVACY_VALUE_MAX]; /* an interesting header value (privacy.h) */
+    /* The client's address: the TCP peer, or what a trusted proxy's PROXY
+     * header said. In memory for the connection's life, never written. */
+    struct cidr_addr peer;
+    uint64_t ua_hash; /* of this request's user agent (for the burst rule) */
+    size_t xff_len;
+    char xff[PRIVACY_VALUE_MAX]; /* X-Forwarded-For values, from trusted peers only */
     char *url;
     size_t url_len, url_cap;
     struct http_request req;
@@ -94,7 +109,7 @@ struct http_server {
     struct event_base *base;
     const struct conf *conf;
     struct metrics *m;
-    struct privacy_bots *bots;
+    struct lists *lists;
     struct evconnlistener *listener;
     struct event *accept_retry;
     struct event *accept_resume;
@@ -382,6 +397,9 @@ static int on_message_begin(http_parser *p)
     c->nhost = 0;
     c->expect_bad = false;
     c->answered = false;
+    c->ua_hash = 0;
+    c->xff_len = 0;
+    c->xff_long = false;
     return 0;
 }
 
@@ -422,13 +440,18 @@ static enum http_hdr header_kind(const char *name, size_t len)
         return HDR_HOST;
     if (len == 6 && strncasecmp(name, "expect", 6) == 0)
         return HDR_EXPECT;
+    if (len == 15 && strncasecmp(name, "x-forwarded-for", 15) == 0)
+        return HDR_XFF;
     return HDR_OTHER;
 }
 
 static void finish_header(struct http_conn *c)
 {
     if (c->hkind != PRIVACY_H_OTHER)
-        c->privacy |= privacy_header_flags(c->hkind, c->val, c->val_len, c->s->bots);
+        c->privacy |=
+            privacy_header_flags(c->hkind, c->val, c->val_len, c->s->lists->bots);
+    if (c->hkind == PRIVACY_H_USER_AGENT && c->s->conf->scanner_burst)
+        c->ua_hash = hash_bytes(c->val, c->val_len);
     if (c->hdr == HDR_EXPECT &&
         !(c->val_len == 12 && strncasecmp(c->val, "100-continue", 12) == 0))
         c->expect_bad = true;
@@ -469,6 +492,16 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+static void xff_append(struct http_conn *c, const char *at, size_t len)
+{
+    if (c->xff_long || len > sizeof(c->xff) - c->xff_len) {
+        c->xff_long = true;
+        return;
+    }
+    memcpy(c->xff + c->xff_len, at, len);
+    c->xff_len += len;
+}
+
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *c = p->data;
@@ -483,7 +516,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         if (c->hdr == HDR_HOST)
             c->nhost++;
         c->val_len = 0;
+        if (c->hdr == HDR_XFF && c->peer_trusted && c->xff_len > 0)
+            xff_append(c, ",", 1); /* headers repeated: one list (RFC 9110 5.3) */
     }
+    if (c->hdr == HDR_XFF && c->peer_trusted)
+        xff_append(c, at, len);
     if (c->hkind != PRIVACY_H_OTHER || c->hdr == HDR_EXPECT) {
         size_t n = sizeof(c->val) - c->val_len;
         if (n > len)
@@ -547,6 +584,23 @@ static size_t origin_form_start(char *url, size_t len)
     return len - 1;
 }
 
+/* The request's client address and what it says: behind a trusted proxy,
+ * X-Forwarded-For's rightmost untrusted hop; a scanner network's member. */
+static void classify_client(struct http_conn *c)
+{
+    const struct lists *l = c->s->lists;
+    c->req.privacy = c->privacy;
+    c->req.client_known = c->peer_known;
+    c->req.ua_hash = c->ua_hash;
+    if (!c->peer_known)
+        return;
+    c->req.client = c->peer;
+    if (c->peer_trusted && c->xff_len > 0 && !c->xff_long)
+        realip_from_xff(c->xff, c->xff_len, l->trusted, &c->req.client);
+    if (cidr_set_has(l->scanners, &c->req.client))
+        c->req.privacy |= PRIVACY_SCAN_NET;
+}
+
 static void dispatch(struct http_conn *c)
 {
     struct http_server *s = c->s;
@@ -586,7 +640,7 @@ static void dispatch(struct http_conn *c)
     c->req.path_len = q ? (size_t)(q - url) : end;
     c->req.query = q ? q + 1 : NULL;
     c->req.query_len = q ? end - (size_t)(q + 1 - url) : 0;
-    c->req.privacy = c->privacy;
+    classify_client(c);
     c->req.now_ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
     c->req.start_us = s->conf->access_log ? util_now_us() : 0;
     c->answered = false;
@@ -641,10 +695,52 @@ static enum reply_kind error_kind(struct http_conn *c, enum http_errno err)
     return REPLY_BAD_REQUEST;
 }
 
+/* The client's address is now a (believed or not); whether its
+ * X-Forwarded-For is believed follows. */
+static void set_peer(struct http_conn *c, const struct cidr_addr *a)
+{
+    c->peer = *a;
+    c->peer_known = true;
+    c->peer_trusted = cidr_set_has(c->s->lists->trusted, a);
+}
+
+/* proxy_protocol: take the PROXY header off the front of the input. Its
+ * address replaces the peer's only when the peer is a trusted proxy. 0 when
+ * done, 1 when more bytes are needed, -1 when the input is not one (the
+ * connection is closed: a listener that expects the header speaks to the
+ * balancer only). */
+static int take_proxy_header(struct http_conn *c)
+{
+    struct cidr_addr src;
+    bool has_src = false;
+    int n = proxyproto_parse((const unsigned char *)c->in + c->in_pos,
+                             c->in_len - c->in_pos, &src, &has_src);
+    if (n == 0)
+        return c->in_len - c->in_pos >= PROXYPROTO_MAX ? -1 : 1;
+    if (n < 0)
+        return -1;
+    c->in_pos += (size_t)n;
+    c->proxy_pending = false;
+    if (has_src && c->peer_trusted)
+        set_peer(c, &src);
+    return 0;
+}
+
 /* Parse what is buffered, answering as far as the handler allows. */
 static void process(struct http_conn *c)
 {
     struct http_server *s = c->s;
+
+    if (c->proxy_pending) {
+        int rc = take_proxy_header(c);
+        if (rc < 0) {
+            log_debug("event=bad_proxy_header");
+            conn_free(c);
+            return;
+        }
+        if (rc > 0)
+            return;
+    }
 
     while (c->in_pos < c->in_len && !c->waiting && !c->closing) {
         size_t avail = c->in_len - c->in_pos;
@@ -740,7 +836,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     conn_free(c);
 }
 
-static void conn_new(struct http_server *s, evutil_socket_t fd)
+static void conn_new(struct http_server *s, evutil_socket_t fd, const struct sockaddr *sa)
 {
     struct http_conn *c = s->free_list;
 
@@ -771,6 +867,10 @@ static void conn_new(struct http_server *s, evutil_socket_t fd)
     c->s = s;
     c->fd = fd;
     c->phase = PHASE_ACTIVE;
+    struct cidr_addr peer;
+    if (cidr_addr_from_sockaddr(&peer, sa))
+        set_peer(c, &peer);
+    c->proxy_pending = s->conf->proxy_protocol;
     memset(c->slot, 0, s->slot_size);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -815,7 +915,11 @@ int http_server_adopt(struct http_server *s, int fd)
         close(fd);
         return -1;
     }
-    conn_new(s, fd);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        ss.ss_family = AF_UNSPEC;
+    conn_new(s, fd, (struct sockaddr *)&ss);
     return 0;
 }
 
@@ -824,15 +928,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
     struct http_server *s = arg;
     (void)l;
-    (void)addr; /* never looked at: hopcount keeps no client address */
-    (void)socklen;
+    (void)socklen; /* the address classifies requests and is kept nowhere */
 
     if (!admit(s)) {
         close(fd);
         listener_update(s);
         return;
     }
-    conn_new(s, fd);
+    conn_new(s, fd, addr);
     /* libevent accepts until EAGAIN; under a storm of new connections that
      * would starve the flush timer and Redis replies. Take a turn. */
     if (++s->accept_burst >= HTTP_ACCEPT_BURST && !s->accept_paused) {
@@ -878,7 +981,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 struct http_server *http_server_new(struct event_base *base, const struct conf *conf,
-                                    struct metrics *m, struct privacy_bots *bots,
+                                    struct metrics *m, struct lists *lists,
                                     struct http_limit *limit, size_t slot_size,
                                     http_request_fn *on_request, http_abort_fn *on_abort,
                                     void *arg, char *err, size_t errsz)
@@ -894,7 +997,7 @@ struct http_server *http_server_new(struct event_base *base, const struct conf *
     s->base = base;
     s->conf = conf;
     s->m = m;
-    s->bots = bots;
+    s->lists = lists;
     s->limit = limit;
     s->slot_size = slot_size;
     s->on_request = on_request;
@@ -960,9 +1063,9 @@ void http_server_stop(struct http_server *s, http_drained_fn *drained, void *arg
     }
 }
 
-void http_server_set_bots(struct http_server *s, struct privacy_bots *bots)
+void http_server_set_lists(struct http_server *s, struct lists *lists)
 {
-    s->bots = bots;
+    s->lists = lists;
 }
 
 void http_server_close_all(struct http_server *s)

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "paths.h"
 #include "priv.h"
-#include "privacy.h"
+#include "lists.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -41,22 +41,17 @@ static void block_handled_signals(void)
 }
 
 /* Every check a start runs before binding, which -t runs too: the bots
- * list, who to become, the log file (opened for a start, only tried for
- * -t). 0, or -1 with FILE:LINE: key: reason said on stderr. */
+ * list, the scanner networks and trusted proxies, who to become, the log file (opened for
+ * a start, only tried for -t). 0, or -1 with FILE:LINE: key: reason said on stderr. */
 static int start_checks(struct conf *conf, bool test, struct priv *priv, char *note,
                         size_t notesz)
 {
     char err[512], where[400];
     const char *key;
-    if (conf->bots_file[0] != '\0') {
-        struct privacy_bots *b = privacy_bots_load(conf->bots_file, err, sizeof(err));
-        if (b == NULL) {
-            fprintf(stderr, "%s: %s\n",
-                    conf_where(conf, "tracking", "bots_file", where, sizeof(where)), err);
-            return -1;
-        }
-        privacy_bots_free(b);
-    }
+    struct lists *lists = lists_load(conf, stderr);
+    if (lists == NULL)
+        return -1;
+    lists_free(lists);
     if (priv_plan(conf->user, conf->group, conf->allow_root, priv, note, notesz, &key, err,
                   sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", conf_where(conf, "server", key, where, sizeof(where)),

@@ -13,14 +13,17 @@
 #define PRIVACY_PATTERN_MAX 200
 #define PRIVACY_MEMO_SLOTS 4096 /* power of two */
 
+#define PRIVACY_SCAN_PREFIX "scan:"
+
 struct privacy_bots {
     char **patterns; /* lower-cased */
     size_t *lens;
+    unsigned *flags; /* PRIVACY_BOT_UA, or PRIVACY_SCAN_UA for a "scan:" line */
     size_t n;
     /* Direct-mapped memo: the hash of an agent and the answer for it. */
     struct {
         uint64_t hash;
-        unsigned char state; /* 0 empty, 1 not a bot, 2 a bot */
+        unsigned char state; /* 0 empty, else 1 + the flags answered */
     } memo[PRIVACY_MEMO_SLOTS];
 };
 
@@ -82,7 +85,7 @@ unsigned privacy_header_flags(enum privacy_header h, const char *v, size_t len,
     case PRIVACY_H_X_PURPOSE:
         return contains_nocase(v, len, "preview") ? PRIVACY_PREFETCH : 0;
     case PRIVACY_H_USER_AGENT:
-        return bots != NULL && privacy_bots_match(bots, v, len) ? PRIVACY_BOT_UA : 0;
+        return bots != NULL ? privacy_bots_match(bots, v, len) : 0;
     case PRIVACY_H_OTHER:
         break;
     }
@@ -117,6 +120,17 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
             line++;
             l--;
         }
+        unsigned flag = PRIVACY_BOT_UA;
+        size_t pl = strlen(PRIVACY_SCAN_PREFIX);
+        if (l >= pl && strncasecmp(line, PRIVACY_SCAN_PREFIX, pl) == 0) {
+            flag = PRIVACY_SCAN_UA;
+            line += pl;
+            l -= pl;
+            while (l > 0 && (*line == ' ' || *line == '\t')) {
+                line++;
+                l--;
+            }
+        }
         if (l == 0)
             continue;
         if (l > PRIVACY_PATTERN_MAX) {
@@ -128,6 +142,7 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
             cap = cap ? cap * 2 : 64;
             b->patterns = xrealloc(b->patterns, cap * sizeof(*b->patterns));
             b->lens = xrealloc(b->lens, cap * sizeof(*b->lens));
+            b->flags = xrealloc(b->flags, cap * sizeof(*b->flags));
         }
         char *p = xstrndup(line, l);
         for (size_t i = 0; i < l; i++)
@@ -135,6 +150,7 @@ struct privacy_bots *privacy_bots_parse(const char *text, size_t len, int *bad_l
                 p[i] = (char)(p[i] - 'A' + 'a');
         b->patterns[b->n] = p;
         b->lens[b->n] = l;
+        b->flags[b->n] = flag;
         b->n++;
     }
     return b;
@@ -165,28 +181,30 @@ void privacy_bots_free(struct privacy_bots *b)
         free(b->patterns[i]);
     free(b->patterns);
     free(b->lens);
+    free(b->flags);
     free(b);
 }
 
-bool privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len)
+unsigned privacy_bots_match(struct privacy_bots *b, const char *ua, size_t len)
 {
     char low[PRIVACY_VALUE_MAX];
 
     if (b->n == 0 || len == 0)
-        return false;
+        return 0;
     if (len > sizeof(low))
         len = sizeof(low);
     uint64_t h = hash_bytes(ua, len);
     size_t slot = (size_t)(h & (PRIVACY_MEMO_SLOTS - 1));
     if (b->memo[slot].state != 0 && b->memo[slot].hash == h)
-        return b->memo[slot].state == 2;
+        return b->memo[slot].state - 1u;
 
     for (size_t i = 0; i < len; i++)
         low[i] = (ua[i] >= 'A' && ua[i] <= 'Z') ? (char)(ua[i] - 'A' + 'a') : ua[i];
-    bool hit = false;
-    for (size_t i = 0; i < b->n && !hit; i++)
-        hit = memmem(low, len, b->patterns[i], b->lens[i]) != NULL;
+    unsigned hit = 0;
+    for (size_t i = 0; i < b->n && hit == 0; i++)
+        if (memmem(low, len, b->patterns[i], b->lens[i]) != NULL)
+            hit = b->flags[i];
     b->memo[slot].hash = h;
-    b->memo[slot].state = hit ? 2 : 1;
+    b->memo[slot].state = (unsigned char)(1u + hit);
     return hit;
 }

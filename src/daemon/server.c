@@ -20,7 +20,7 @@
 #include "metrics.h"
 #include "paths.h"
 #include "priv.h"
-#include "privacy.h"
+#include "lists.h"
 #include "spool.h"
 #include "util.h"
 #include "worker.h"
@@ -110,13 +110,20 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         return;
     }
     free(text);
-    struct privacy_bots **bots = xcalloc((size_t)s->n, sizeof(*bots));
-    for (int i = 0; i < s->n && fresh->bots_file[0] != '\0'; i++) {
-        bots[i] = privacy_bots_load(fresh->bots_file, err, sizeof(err));
-        if (bots[i] == NULL) {
-            log_error("event=reload_error error=\"bots_file: %s\"", err);
+    struct lists **lists = xcalloc((size_t)s->n, sizeof(*lists));
+    for (int i = 0; i < s->n; i++) {
+        text = NULL;
+        errs = open_memstream(&text, &textsz);
+        lists[i] = errs != NULL ? lists_load(fresh, errs) : NULL;
+        if (errs != NULL)
+            fclose(errs);
+        if (lists[i] == NULL) {
+            char oom[] = "out of memory";
+            log_conf_errors(text != NULL ? text : oom);
+            free(text);
             goto refused;
         }
+        free(text);
     }
     if (strcmp(fresh->log_file, s->conf->log_file) != 0 &&
         log_open(fresh->log_file, err, sizeof(err)) != 0) {
@@ -129,8 +136,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     conf_apply_reloadable(s->conf, fresh);
     log_set_level((enum log_level)s->conf->log_level);
     for (int i = 0; i < s->n; i++)
-        worker_reload(s->workers[i], conf_dup(s->conf), bots[i]);
-    free(bots);
+        worker_reload(s->workers[i], conf_dup(s->conf), lists[i]);
+    free(lists);
     conf_free(fresh);
     metric_add(&s->process.reloads_ok, 1);
     metric_set(&s->process.last_reload_ok, 1);
@@ -139,8 +146,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     return;
 refused:
     for (int i = 0; i < s->n; i++)
-        privacy_bots_free(bots[i]);
-    free(bots);
+        lists_free(lists[i]);
+    free(lists);
     conf_free(fresh);
     reload_failed(s, "see the errors above");
 }

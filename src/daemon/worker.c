@@ -19,8 +19,8 @@
 #include "http.h"
 #include "keys.h"
 #include "links.h"
+#include "lists.h"
 #include "log.h"
-#include "privacy.h"
 #include "rconn.h"
 #include "route.h"
 #include "spool.h"
@@ -35,7 +35,7 @@ struct worker {
     pthread_t thread;
     bool started;
     struct metrics metrics;
-    struct privacy_bots *bots; /* this thread's copy: its memo is not shared */
+    struct lists *lists;       /* this thread's copy: the bots memo is not shared */
     struct route *r;           /* commands: link lookups and flushes */
     struct rconn *sub;         /* P:events subscriber */
     struct links *links;
@@ -48,7 +48,7 @@ struct worker {
     atomic_bool stop_requested;
     pthread_mutex_t mbox_lock; /* guards the reload mailbox */
     struct conf *mbox_conf;    /* a reload not yet applied, or NULL */
-    struct privacy_bots *mbox_bots;
+    struct lists *mbox_lists;
     struct event *deadline;
     struct event *tick; /* once a second: the access log's minute summaries */
     bool stopping;
@@ -130,15 +130,15 @@ static size_t share(int total, int n, size_t floor)
 }
 
 /* Apply a reload on this worker's thread: its conf copy takes the live keys,
- * the bots list is swapped, and the limits and flush timer follow. */
-static void apply_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots)
+ * the lists are swapped, and the limits and flush timer follow. */
+static void apply_reload(struct worker *w, struct conf *fresh, struct lists *lists)
 {
     conf_apply_reloadable(w->conf, fresh);
     conf_free(fresh);
-    struct privacy_bots *old = w->bots;
-    w->bots = bots;
-    http_server_set_bots(w->http, bots);
-    privacy_bots_free(old);
+    struct lists *old = w->lists;
+    w->lists = lists;
+    http_server_set_lists(w->http, lists);
+    lists_free(old);
     links_set_max_entries(w->links, share(w->conf->cache_max_entries, w->nworkers, 100));
     size_t pending = share(w->conf->max_pending_keys, w->nworkers, 1000);
     tally_set_max_keys(w->tally, pending);
@@ -156,15 +156,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
         ;
     pthread_mutex_lock(&w->mbox_lock);
     struct conf *fresh = w->mbox_conf;
-    struct privacy_bots *bots = w->mbox_bots;
+    struct lists *lists = w->mbox_lists;
     w->mbox_conf = NULL;
-    w->mbox_bots = NULL;
+    w->mbox_lists = NULL;
     pthread_mutex_unlock(&w->mbox_lock);
     if (fresh != NULL && w->stopping) {
         conf_free(fresh); /* too late to matter: this worker is on its way out */
-        privacy_bots_free(bots);
+        lists_free(lists);
     } else if (fresh != NULL)
-        apply_reload(w, fresh, bots);
+        apply_reload(w, fresh, lists);
     if (w->stopping || !atomic_load(&w->stop_requested))
         return;
     w->stopping = true;
@@ -309,14 +309,18 @@ struct worker *worker_new(int id, int nworkers, const struct conf *conf,
 
     if (create_base(w, err, errsz) != 0)
         goto err;
-    if (w->conf->bots_file[0] != '\0') {
-        w->bots = privacy_bots_load(w->conf->bots_file, err, errsz);
-        if (w->bots == NULL)
-            goto err;
+    err[0] = '\0';
+    FILE *errs = fmemopen(err, errsz, "w");
+    w->lists = errs != NULL ? lists_load(w->conf, errs) : NULL;
+    if (errs != NULL)
+        fclose(errs);
+    if (w->lists == NULL) {
+        err[strcspn(err, "\n")] = '\0'; /* the first error */
+        goto err;
     }
     if (create_events(w, err, errsz) != 0 || create_path(w, err, errsz) != 0)
         goto err;
-    w->http = http_server_new(w->base, w->conf, &w->metrics, w->bots, limit,
+    w->http = http_server_new(w->base, w->conf, &w->metrics, w->lists, limit,
                               handler_slot_size(), handler_on_request, handler_on_abort,
                               w->handler, err, errsz);
     if (w->http == NULL)
@@ -359,17 +363,17 @@ void worker_stop(struct worker *w)
     wake(w);
 }
 
-void worker_reload(struct worker *w, struct conf *fresh, struct privacy_bots *bots)
+void worker_reload(struct worker *w, struct conf *fresh, struct lists *lists)
 {
     pthread_mutex_lock(&w->mbox_lock);
     /* A reload the worker has not picked up yet is superseded. */
     struct conf *old_conf = w->mbox_conf;
-    struct privacy_bots *old_bots = w->mbox_bots;
+    struct lists *old_lists = w->mbox_lists;
     w->mbox_conf = fresh;
-    w->mbox_bots = bots;
+    w->mbox_lists = lists;
     pthread_mutex_unlock(&w->mbox_lock);
     conf_free(old_conf);
-    privacy_bots_free(old_bots);
+    lists_free(old_lists);
     wake(w);
 }
 
@@ -413,9 +417,9 @@ void worker_free(struct worker *w)
         close(w->stop_pipe[0]);
     if (w->stop_pipe[1] >= 0)
         close(w->stop_pipe[1]);
-    privacy_bots_free(w->bots);
+    lists_free(w->lists);
     conf_free(w->mbox_conf);
-    privacy_bots_free(w->mbox_bots);
+    lists_free(w->mbox_lists);
     pthread_mutex_destroy(&w->mbox_lock);
     if (w->base)
         event_base_free(w->base);

@@ -313,15 +313,17 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
 {
     char lines[64][600];
     int n = 0;
-    char bots[512];
+    char bots[512], scanners[512];
 
-    if (realpath("conf/bots.txt", bots) == NULL)
+    if (realpath("conf/bots.txt", bots) == NULL ||
+        realpath("conf/scanners.txt", scanners) == NULL)
         return -1;
     snprintf(lines[n++], 600, "server.listen = 127.0.0.1:%d", d->port);
     snprintf(lines[n++], 600, "server.admin_listen = 127.0.0.1:%d", d->admin_port);
     snprintf(lines[n++], 600, "redis.host = 127.0.0.1");
     snprintf(lines[n++], 600, "redis.port = %d", r->port);
     snprintf(lines[n++], 600, "tracking.bots_file = %s", bots);
+    snprintf(lines[n++], 600, "tracking.scanners_file = %s", scanners);
     snprintf(lines[n++], 600, "tracking.spool_dir = %s/spool", r->dir);
     if (r->unix_socket)
         snprintf(lines[n++], 600, "redis.unix_socket = %s/redis.sock", r->dir);
@@ -506,15 +508,26 @@ void h_rmdir(const char *dir)
 
 int h_connect(int port)
 {
+    return h_connect_from(port, NULL);
+}
+
+int h_connect_from(int port, const char *src)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in from = {.sin_family = AF_INET};
     struct timeval tv = {.tv_sec = 5};
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (src != NULL && (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+                        bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)) {
+        close(fd);
+        return -1;
+    }
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
         return -1;
@@ -524,7 +537,13 @@ int h_connect(int port)
 
 int h_raw(int port, const char *req, size_t len, char *resp, size_t cap)
 {
-    int fd = h_connect(port);
+    return h_raw_from(port, NULL, req, len, resp, cap);
+}
+
+int h_raw_from(int port, const char *src, const char *req, size_t len, char *resp,
+               size_t cap)
+{
+    int fd = h_connect_from(port, src);
     if (fd < 0)
         return -1;
     size_t off = 0;
@@ -755,7 +774,8 @@ bool h_wait_flushed(const struct h_daemon *d, int ms)
     long long deadline = h_now_ms() + ms;
     for (;;) {
         long long counted = h_metric(d, "hopcount_requests_total{outcome=\"tracked\"}") +
-                            h_metric(d, "hopcount_requests_total{outcome=\"bot\"}");
+                            h_metric(d, "hopcount_requests_total{outcome=\"bot\"}") +
+                            h_metric(d, "hopcount_requests_total{outcome=\"scanner\"}");
         /* docs/metrics.md's "counted but not yet in Redis", at zero. */
         long long moved = h_metric(d, "hopcount_follows_replayed_total") -
                           h_metric(d, "hopcount_follows_spooled_total");
@@ -909,4 +929,30 @@ int h_fixture_end(struct h_redis *r, struct h_daemon *d, void *fx)
     int rc = h_finish(r, d);
     free(fx);
     return rc;
+}
+
+int h_reload(const struct h_daemon *d, const char *result)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "hopcount_config_reloads_total{result=\"%s\"}", result);
+    long long before = h_metric(d, name);
+    int applied = h_log_count(d, "event=worker_reloaded");
+    if (kill(d->pid, SIGHUP) != 0)
+        return -1;
+    for (int i = 0; i < 200 && h_metric(d, name) == before; i++)
+        h_sleep_ms(10);
+    if (h_metric(d, name) != before + 1)
+        return -1;
+    if (strcmp(result, "success") != 0)
+        return 0;
+    /* Every worker applies it on its own thread, and says so. */
+    const char *started = strstr(h_daemon_log(d), " threads=");
+    if (started == NULL)
+        return -1;
+    int threads = atoi(started + strlen(" threads="));
+    long long deadline = h_now_ms() + 3000;
+    while (h_log_count(d, "event=worker_reloaded") < applied + threads &&
+           h_now_ms() < deadline)
+        h_sleep_ms(5);
+    return h_log_count(d, "event=worker_reloaded") == applied + threads ? 0 : -1;
 }

@@ -90,9 +90,14 @@ int h_finish(struct h_redis *r, struct h_daemon *d);
 
 /* Connect to 127.0.0.1:port; fd or -1. Receive timeout 5 s. */
 int h_connect(int port);
+/* The same from source address src (127.x.y.z; NULL: the default). */
+int h_connect_from(int port, const char *src);
 /* Send raw bytes on a new connection and read until EOF (or 5 s); returns
  * the bytes read into resp (NUL-terminated), -1 on connect failure. */
 int h_raw(int port, const char *req, size_t len, char *resp, size_t cap);
+/* The same from source address src. */
+int h_raw_from(int port, const char *src, const char *req, size_t len, char *resp,
+               size_t cap);
 /* GET (or HEAD) path with extra header lines ("Name: v\r\n..."), on a new
  * connection with Connection: close. Returns the status, -1 on failure. */
 int h_get(int port, const char *method, const char *path, const char *headers, char *resp,
@@ -122,7 +127,7 @@ long long h_now_ms(void);
  * fault_shim.c; $HC_FAULT_SHIM, else build/tests/fault_shim.so), or no
  * longer do. 0, or -1 when the shim is not built. */
 int h_preload_shim(bool on);
-/* Wait until every follow d counted (its tracked and bot outcomes) is
+/* Wait until every follow d counted (tracked, bot, scanner outcomes) is
  * delivered to Redis, its campaign's count too (nothing pending): after it, Redis holds
  * all d counted, so a check that something was NOT counted needs no fixed sleep. false
  * past ms. */
@@ -132,6 +137,10 @@ int h_log_count(const struct h_daemon *d, const char *needle);
 /* The value of the sample `name` (with its labels) in d's /metrics; -1 when
  * absent or unreachable. */
 long long h_metric(const struct h_daemon *d, const char *name);
+/* Send SIGHUP and wait until the reload is counted with result ("success"
+ * or "failure") and, on success, every worker has applied it (no fixed
+ * sleep). 0, or -1 when that did not happen within 2 s (3 s for workers). */
+int h_reload(const struct h_daemon *d, const char *result);
 
 /* Poll d's /readyz until it answers want or ms pass; returns the last status. */
 int h_wait_ready(const struct h_daemon *d, int want, int ms);

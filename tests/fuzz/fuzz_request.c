@@ -26,6 +26,7 @@
 #include "code.h"
 #include "conf.h"
 #include "http.h"
+#include "lists.h"
 #include "metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -129,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct http_server *server;
     static struct metrics m;
     static struct http_limit limit = {.max = 16};
+    static struct lists lists; /* no bots, scanners or trusted proxies */
     if (server == NULL) {
         char err[256];
         struct conf *conf = conf_new();
@@ -146,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(conf->listen);
         conf->listen = strdup(listen);
         base = event_base_new();
-        server = http_server_new(base, conf, &m, NULL, &limit, 64, on_request, on_abort,
+        server = http_server_new(base, conf, &m, &lists, &limit, 64, on_request, on_abort,
                                  NULL, err, sizeof(err));
         if (server == NULL) {
             fprintf(stderr, "fuzz_request: %s\n", err);

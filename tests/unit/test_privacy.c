@@ -60,7 +60,8 @@ static void test_prefetch(void **state)
 static void test_bots(void **state)
 {
     (void)state;
-    const char *text = "# comment\n\nGooglebot\n  Slackbot  # trailing\r\nmail scanner\n";
+    const char *text = "# comment\n\nGooglebot\n  Slackbot  # trailing\r\nmail scanner\n"
+                       "SCAN:  SafeGate\nscan:\n";
     int bad = 0;
     struct privacy_bots *b = privacy_bots_parse(text, strlen(text), &bad);
     assert_non_null(b);
@@ -73,6 +74,11 @@ static void test_bots(void **state)
     assert_int_equal(flags("User-Agent", "Slackbot-LinkExpanding 1.0", b),
                      PRIVACY_BOT_UA);
     assert_int_equal(flags("User-Agent", "Some MAIL SCANNER v2", b), PRIVACY_BOT_UA);
+    /* "scan:" (any case) makes a scanner pattern; an empty one is skipped. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(flags("User-Agent", "Mozilla/5.0 safegate/3", b),
+                         PRIVACY_SCAN_UA);
+    assert_int_equal(flags("User-Agent", "scan: x", b), 0);
     const char *ff =
         "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
     for (int i = 0; i < 3; i++)
@@ -106,8 +112,6 @@ static void test_shipped_bots(void **state)
         "TelegramBot (like TwitterBot)",
         "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient "
         "+http://www.linkedin.com)",
-        "Mozilla/5.0 (compatible; Barracuda Sentinel)",
-        "Proofpoint URL Defense",
         "python-requests/2.31.0",
         "curl/7.88.1",
         "Go-http-client/1.1",
@@ -115,8 +119,21 @@ static void test_shipped_bots(void **state)
         "HeadlessChrome/120.0.0.0 Safari/537.36",
     };
     for (size_t i = 0; i < sizeof(bots) / sizeof(bots[0]); i++)
-        if (!privacy_bots_match(b, bots[i], strlen(bots[i])))
+        if (privacy_bots_match(b, bots[i], strlen(bots[i])) != PRIVACY_BOT_UA)
             fail_msg("not classified as a bot: %s", bots[i]);
+    /* Mail-security scanners are their own class. */
+    const char *scanners[] = {
+        "Mozilla/5.0 (compatible; Barracuda Sentinel)",
+        "Proofpoint URL Defense",
+        "Mozilla/5.0 (compatible; Microsoft-SafeLinks)",
+    };
+    for (size_t i = 0; i < sizeof(scanners) / sizeof(scanners[0]); i++) {
+        unsigned f = privacy_bots_match(b, scanners[i], strlen(scanners[i]));
+        if (f != PRIVACY_SCAN_UA)
+            fail_msg("not classified as a scanner: %s", scanners[i]);
+        /* The memo answers the same the second time. */
+        assert_int_equal(privacy_bots_match(b, scanners[i], strlen(scanners[i])), f);
+    }
     const char *humans[] = {
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
         "Gecko) "

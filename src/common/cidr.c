@@ -191,6 +191,23 @@ struct cidr_set *cidr_set_parse(const char *text, size_t len, const char *name, 
     return s;
 }
 
+const char *cidr_net_check(const char *s)
+{
+    struct range r;
+    return strlen(s) >= CIDR_LINE_MAX ? "too long for a network" : parse_net(s, &r);
+}
+
+struct cidr_set *cidr_set_parse_list(const char *list, const char *name, FILE *err)
+{
+    char *text = xstrdup(list);
+    for (char *p = text; *p != '\0'; p++)
+        if (*p == ',')
+            *p = '\n';
+    struct cidr_set *s = cidr_set_parse(text, strlen(text), name, err);
+    free(text);
+    return s;
+}
+
 struct cidr_set *cidr_set_load(const char *path, FILE *err)
 {
     FILE *f = fopen(path, "r");
@@ -234,20 +251,47 @@ size_t cidr_set_ranges(const struct cidr_set *s)
     return s != NULL ? s->n : 0;
 }
 
-bool cidr_set_contains(const struct cidr_set *s, const struct sockaddr *sa)
+bool cidr_addr_from_sockaddr(struct cidr_addr *out, const struct sockaddr *sa)
 {
-    if (s == NULL || s->n == 0 || sa == NULL)
+    if (sa == NULL)
         return false;
-    struct addr128 a;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        a = from_v4((const unsigned char *)&in->sin_addr);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        a = from_bytes(in6->sin6_addr.s6_addr);
-    } else {
-        return false;
+        memset(out->b, 0, 10);
+        out->b[10] = out->b[11] = 0xff;
+        memcpy(out->b + 12, &in->sin_addr, 4);
+        return true;
     }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        memcpy(out->b, in6->sin6_addr.s6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+bool cidr_addr_parse(struct cidr_addr *out, const char *s, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char v4[4];
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, v4) == 1) {
+        memset(out->b, 0, 10);
+        out->b[10] = out->b[11] = 0xff;
+        memcpy(out->b + 12, v4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, buf, out->b) == 1;
+}
+
+bool cidr_set_has(const struct cidr_set *s, const struct cidr_addr *addr)
+{
+    if (s == NULL || s->n == 0)
+        return false;
+    struct addr128 a = from_bytes(addr->b);
     /* The last range starting at or before a. */
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
@@ -258,4 +302,10 @@ bool cidr_set_contains(const struct cidr_set *s, const struct sockaddr *sa)
             hi = mid;
     }
     return lo > 0 && cmp128(a, s->r[lo - 1].last) <= 0;
+}
+
+bool cidr_set_contains(const struct cidr_set *s, const struct sockaddr *sa)
+{
+    struct cidr_addr a;
+    return cidr_addr_from_sockaddr(&a, sa) && cidr_set_has(s, &a);
 }
