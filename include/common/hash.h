@@ -7,4 +7,7 @@
 
 uint64_t hash_bytes(const void *p, size_t len);
 
+/* The same under a 64-bit key (XXH3's seed): another key, unrelated hashes. */
+uint64_t hash_bytes_keyed(const void *p, size_t len, uint64_t key);
+
 #endif

@@ -13,11 +13,18 @@ struct tally;
 struct flush;
 struct metrics;
 struct handler;
+struct burst;
 
-/* All borrowed; they must outlive the handler. */
+/* All borrowed; they must outlive the handler. burst is the node's burst
+ * table; the handler holds up to held_cap follows awaiting its verdict. */
 struct handler *handler_new(const struct conf *conf, struct links *links,
-                            struct tally *tally, struct flush *flush, struct metrics *m);
+                            struct tally *tally, struct flush *flush, struct metrics *m,
+                            struct burst *burst, size_t held_cap);
 void handler_free(struct handler *h);
+
+/* Count the held follows whose burst window has closed (all: every one, at
+ * shutdown), as human or scan. Call at least once a second. */
+void handler_decide(struct handler *h, bool all);
 
 /* Bytes of per-connection storage the handler needs (http's slot). */
 size_t handler_slot_size(void);

@@ -63,8 +63,12 @@ struct metrics {
     metric_t redis_ask;                             /* ASK redirects followed */
     metric_t slot_map_refreshes; /* slot maps read (CLUSTER SLOTS answered) */
     metric_t wait_shortfalls;    /* WAITs that saw fewer replicas than wait_replicas */
+    metric_t burst_human;        /* held follows decided human (burst rule) */
+    metric_t burst_scan;         /* follows found a scanner's by the burst rule */
+    metric_t burst_untracked;    /* human follows the burst table had no slot for */
     /* Gauges. */
     metric_t pending_keys;
+    metric_t burst_held; /* follows awaiting the burst rule's verdict */
     metric_t cache_entries;
     metric_t connections;
     metric_t redis_up;

@@ -15,10 +15,12 @@ struct worker;
 
 /* Build worker `id` (binding its listener now, so errors surface before any
  * thread starts). conf is copied: the worker owns its copy. limit, the
- * connection cap shared by all workers, is borrowed. NULL with a reason in
- * err on failure. */
+ * connection cap shared by all workers, and burst, the node's burst table,
+ * are borrowed. NULL with a reason in err on failure. */
+struct burst;
 struct worker *worker_new(int id, int nworkers, const struct conf *conf,
-                          struct http_limit *limit, char *err, size_t errsz);
+                          struct http_limit *limit, struct burst *burst, char *err,
+                          size_t errsz);
 
 /* Run the worker's loop on a new thread. 0 or -1. */
 int worker_start(struct worker *w);

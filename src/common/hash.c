@@ -7,3 +7,8 @@ uint64_t hash_bytes(const void *p, size_t len)
 {
     return XXH3_64bits(p, len);
 }
+
+uint64_t hash_bytes_keyed(const void *p, size_t len, uint64_t key)
+{
+    return XXH3_64bits_withSeed(p, len, key);
+}

@@ -8,8 +8,11 @@
 
 #include "code.h"
 #include "access.h"
+#include "burst.h"
 #include "conf.h"
 #include "flush.h"
+#include "hash.h"
+#include "held.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,6 +27,8 @@ struct handler {
     struct tally *tally;
     struct flush *flush;
     struct metrics *m;
+    struct burst *burst;      /* the node's burst table, shared */
+    struct held *held;        /* this worker's follows awaiting a verdict */
     uint64_t drops_logged_at; /* monotonic ms of the last "dropped" line */
     char loc[URL_MAX_LEN + 1];
 };
@@ -41,7 +46,8 @@ size_t handler_slot_size(void)
 }
 
 struct handler *handler_new(const struct conf *conf, struct links *links,
-                            struct tally *tally, struct flush *flush, struct metrics *m)
+                            struct tally *tally, struct flush *flush, struct metrics *m,
+                            struct burst *burst, size_t held_cap)
 {
     struct handler *h = xcalloc(1, sizeof(*h));
     h->conf = conf;
@@ -49,11 +55,16 @@ struct handler *handler_new(const struct conf *conf, struct links *links,
     h->tally = tally;
     h->flush = flush;
     h->m = m;
+    h->burst = burst;
+    h->held = held_new(held_cap);
     return h;
 }
 
 void handler_free(struct handler *h)
 {
+    if (h == NULL)
+        return;
+    held_free(h->held);
     free(h);
 }
 
@@ -116,30 +127,94 @@ static int spill(struct handler *h)
     return -1;
 }
 
-static void count(struct handler *h, const struct link *link, enum tally_class cls,
-                  uint64_t now_ms)
+/* Tally one follow under one key (spilling a full tally first). */
+static int count_key(struct handler *h, struct tally_hint *hint, enum tally_kind kind,
+                     uint64_t name_hash, const char *name, size_t len, int64_t hour,
+                     enum tally_class cls)
 {
-    int64_t hour = (int64_t)(now_ms / 3600000u);
-    int rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
-                              link->code, link->code_len, hour, cls);
+    int rc = tally_add_hinted(h->tally, hint, kind, name_hash, name, len, hour, cls);
     if (rc != 0 && spill(h) == 0)
-        rc = tally_add_hinted(h->tally, link->code_hint, TALLY_LINK, link->code_hash,
-                              link->code, link->code_len, hour, cls);
-    if (rc != 0) {
+        rc = tally_add_hinted(h->tally, hint, kind, name_hash, name, len, hour, cls);
+    return rc;
+}
+
+/* Tally one follow of a link and its campaign (NULL: none) in UTC hour. */
+static void count_names(struct handler *h, struct tally_hint *code_hint,
+                        uint64_t code_hash, const char *code, size_t code_len,
+                        struct tally_hint *camp_hint, uint64_t camp_hash,
+                        const char *campaign, size_t camp_len, int64_t hour,
+                        enum tally_class cls)
+{
+    if (count_key(h, code_hint, TALLY_LINK, code_hash, code, code_len, hour, cls) != 0) {
         metric_add(&h->m->follows_dropped, 1);
         return;
     }
-    if (link->campaign == NULL)
-        return;
-    rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
-                          link->campaign_hash, link->campaign, link->campaign_len, hour,
-                          cls);
-    if (rc != 0 && spill(h) == 0)
-        rc = tally_add_hinted(h->tally, link->campaign_hint, TALLY_CAMPAIGN,
-                              link->campaign_hash, link->campaign, link->campaign_len,
-                              hour, cls);
-    if (rc != 0)
+    if (campaign != NULL && count_key(h, camp_hint, TALLY_CAMPAIGN, camp_hash, campaign,
+                                      camp_len, hour, cls) != 0)
         metric_add(&h->m->follows_dropped, 1); /* the campaign's count only */
+}
+
+static void count(struct handler *h, const struct link *link, enum tally_class cls,
+                  uint64_t now_ms)
+{
+    count_names(h, link->code_hint, link->code_hash, link->code, link->code_len,
+                link->campaign_hint, link->campaign_hash, link->campaign,
+                link->campaign_len, (int64_t)(now_ms / 3600000u), cls);
+}
+
+/* A held follow whose window closed: count it as the burst table says. */
+static void decide(const struct held_follow *f, void *arg)
+{
+    struct handler *h = arg;
+    bool scan = burst_scanner(h->burst, f->client, f->start);
+    enum tally_class cls = scan ? TALLY_SCAN : TALLY_HUMAN;
+    uint64_t camp_hash = f->campaign_len ? hash_bytes(f->campaign, f->campaign_len) : 0;
+    for (uint32_t i = 0; i < f->count; i++) {
+        struct tally_hint code_hint = {0}, camp_hint = {0};
+        count_names(h, &code_hint, f->code_hash, f->code, f->code_len, &camp_hint,
+                    camp_hash, f->campaign_len ? f->campaign : NULL, f->campaign_len,
+                    f->hour, cls);
+    }
+    metric_add(scan ? &h->m->burst_scan : &h->m->burst_human, f->count);
+}
+
+void handler_decide(struct handler *h, bool all)
+{
+    uint32_t now_s = all ? UINT32_MAX : (uint32_t)(util_coarse_ms() / 1000u);
+    if (held_take_due(h->held, now_s, decide, h) > 0 || all)
+        metric_set(&h->m->burst_held, held_follows(h->held));
+}
+
+/* The burst rule for a follow that looks human: SCAN when its client is a
+ * scanner in this window already; HUMAN when it is held for the verdict
+ * (*held set) or cannot be. */
+static enum tally_class burst_check(struct handler *h, const struct http_request *req,
+                                    const struct link *link, bool *held)
+{
+    const struct conf *conf = h->conf;
+    *held = false;
+    int64_t hour = (int64_t)(req->now_ms / 3600000u);
+    uint64_t client = burst_client(h->burst, &req->client, req->ua_hash, hour);
+    uint32_t now_s = (uint32_t)(util_coarse_ms() / 1000u);
+    struct burst_ticket t = {0, false, false};
+    if (client != 0)
+        t = burst_note(h->burst, client, (uint32_t)(link->campaign_hash >> 48),
+                       (uint32_t)link->code_hash, now_s, (unsigned)conf->scanner_window_s,
+                       (unsigned)conf->scanner_links);
+    if (t.tracked && t.scanner) {
+        metric_add(&h->m->burst_scan, 1);
+        return TALLY_SCAN;
+    }
+    if (t.tracked &&
+        held_add(h->held, client, t.start, now_s + (uint32_t)conf->scanner_window_s, hour,
+                 link->code, link->code_len, link->code_hash, link->campaign,
+                 link->campaign_len)) {
+        *held = true;
+        metric_set(&h->m->burst_held, held_follows(h->held));
+    } else {
+        metric_add(&h->m->burst_untracked, 1);
+    }
+    return TALLY_HUMAN;
 }
 
 /* What a follow counts as, from what the request itself says: a scanner
@@ -193,7 +268,11 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         return;
     }
     enum tally_class cls = classify(req);
-    count(h, link, cls, req->now_ms);
+    bool held = false;
+    if (cls == TALLY_HUMAN && conf->scanner_burst && req->client_known)
+        cls = burst_check(h, req, link, &held);
+    if (!held)
+        count(h, link, cls, req->now_ms);
     http_answer_redirect(c, conf->redirect_status, loc, len, false);
     done(h, req, conf->redirect_status, outcome_of[cls], link);
 }

@@ -140,6 +140,20 @@ static const struct summed {
       "WAITs after a flush that saw fewer than wait_replicas replicas (or failed): "
       "their batches stay pending and are sent again.",
       wait_shortfalls),
+    S("hopcount_burst_held", "gauge",
+      "Follows awaiting the burst rule's verdict (counted when their window closes).",
+      burst_held),
+    S("hopcount_burst_human_total", "counter",
+      "Held follows the burst rule counted as human once their window closed.",
+      burst_human),
+    S("hopcount_burst_scan_total", "counter",
+      "Follows the burst rule counted as scan (held ones, and a burst's later ones).",
+      burst_scan),
+    S("hopcount_burst_untracked_total", "counter",
+      "Follows counted as human at once: no burst table slot, or the hour's key was "
+      "being "
+      "made.",
+      burst_untracked),
 #undef S
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "burst.h"
 #include "http.h"
 #include "conf.h"
 #include "log.h"
@@ -34,6 +35,7 @@ struct server {
     int n;
     struct admin *admin;
     struct http_limit limit; /* max_connections over all workers */
+    struct burst *burst;     /* the burst rule's client table, shared by workers */
     struct event *sigterm, *sigint, *sighup, *sigusr1;
 };
 
@@ -230,8 +232,10 @@ static int create_parts(struct server *s)
     s->n = s->conf->threads;
     s->workers = xcalloc((size_t)s->n, sizeof(*s->workers));
     s->metrics = xcalloc((size_t)s->n, sizeof(*s->metrics));
+    s->burst = burst_new((size_t)s->conf->scanner_clients);
     for (int i = 0; i < s->n; i++) {
-        s->workers[i] = worker_new(i, s->n, s->conf, &s->limit, err, sizeof(err));
+        s->workers[i] =
+            worker_new(i, s->n, s->conf, &s->limit, s->burst, err, sizeof(err));
         if (s->workers[i] == NULL) {
             log_error("event=start_failed worker=%d reason=\"%s\"", i, err);
             return -1;
@@ -326,6 +330,7 @@ static void free_parts(struct server *s)
 {
     for (int i = s->n - 1; i >= 0; i--)
         worker_free(s->workers[i]);
+    burst_free(s->burst);
     admin_free(s->admin);
     struct event *signals[] = {s->sigusr1, s->sighup, s->sigint, s->sigterm};
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)

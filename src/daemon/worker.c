@@ -42,6 +42,7 @@ struct worker {
     struct tally *tally;
     struct flush *flush;
     struct handler *handler;
+    struct burst *burst; /* the node's burst table (borrowed) */
     struct http_server *http;
     int stop_pipe[2]; /* wakes the loop for a stop or a reload */
     struct event *stop_ev;
@@ -63,6 +64,7 @@ static void finish(struct worker *w)
         return; /* the deadline came first; a late retire answer changes nothing */
     w->finished = true;
     access_tick(util_wall_ms(), true);
+    handler_decide(w->handler, true); /* the deadline came first: none is lost */
     uint64_t left = tally_follows(w->tally) + flush_inflight_follows(w->flush);
     if (left > 0) {
         /* Redis did not take everything in time: spool it for the next start. */
@@ -101,7 +103,9 @@ static void on_flushed(void *arg)
 static void on_drained(void *arg)
 {
     struct worker *w = arg;
-    /* No request is in flight any more: what is tallied is final. */
+    /* No request is in flight any more: the follows held for the burst
+     * rule are decided now, and what is tallied is final. */
+    handler_decide(w->handler, true);
     flush_drain(w->flush, on_flushed, w);
 }
 
@@ -116,10 +120,11 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+    struct worker *w = arg;
     (void)fd;
     (void)what;
-    (void)arg;
     access_tick(util_wall_ms(), false);
+    handler_decide(w->handler, false);
 }
 
 /* Per-worker shares of the limits given across all workers. */
@@ -284,7 +289,8 @@ static int create_path(struct worker *w, char *err, size_t errsz)
         flush_new(w->base, conf, w->r, w->tally, &w->metrics, w->id, pending, err, errsz);
     if (w->flush == NULL)
         return -1;
-    w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics);
+    w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics, w->burst,
+                             share(conf->scanner_clients, w->nworkers, 1024));
     if (w->id == 0) {
         struct spool_queue *q = spool_queue_open(conf->spool_dir);
         if (q == NULL) {
@@ -298,10 +304,12 @@ static int create_path(struct worker *w, char *err, size_t errsz)
 }
 
 struct worker *worker_new(int id, int nworkers, const struct conf *conf,
-                          struct http_limit *limit, char *err, size_t errsz)
+                          struct http_limit *limit, struct burst *burst, char *err,
+                          size_t errsz)
 {
     struct worker *w = xcalloc(1, sizeof(*w));
     w->id = id;
+    w->burst = burst;
     w->nworkers = nworkers;
     w->conf = conf_dup(conf);
     w->stop_pipe[0] = w->stop_pipe[1] = -1;

@@ -299,6 +299,10 @@ static const char *const base_conf[] = {
     "redis.command_timeout_ms = 1000",
     "links.negative_ttl_s = 30",
     "log.level = info",
+    /* Tests of other features follow several links of a campaign from one
+     * address within seconds, as a scanner does, and expect their counts at
+     * once: the burst rule is on only where it is under test. */
+    "tracking.scanner_burst = off",
 };
 
 static const char *const sections[] = {"server", "redis", "tracking", "links", "log"};

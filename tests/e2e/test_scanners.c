@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,8 +51,7 @@ static int start(void **state, const char *more)
     snprintf(f->scanners, sizeof(f->scanners), "%s/scanners.txt", f->r.dir);
     write_file(f->scanners, "# test networks\n127.0.0.50/31\n127.9.0.0/16 # a /16\n");
     snprintf(extra, sizeof(extra),
-             "tracking.scanners_file = %s\ntracking.trusted_proxies = 127.0.0.2\n"
-             "tracking.scanner_burst = off\n%s",
+             "tracking.scanners_file = %s\ntracking.trusted_proxies = 127.0.0.2\n%s",
              f->scanners, more);
     return h_fixture_daemon(&f->r, &f->d, extra);
 }
@@ -64,6 +64,18 @@ static int setup(void **state)
 static int setup_proxy(void **state)
 {
     return start(state, "server.proxy_protocol = on\n");
+}
+
+/* The burst rule on, with a 2-second window. */
+static int setup_burst(void **state)
+{
+    return start(state, "tracking.scanner_burst = on\ntracking.scanner_window_s = 2\n");
+}
+
+static int setup_burst_small(void **state)
+{
+    return start(state, "tracking.scanner_burst = on\ntracking.scanner_window_s = 30\n"
+                        "tracking.scanner_clients = 1024\n");
 }
 
 static int teardown(void **state)
@@ -249,6 +261,114 @@ static void test_dash_t_checks_lists(void **state)
     }
 }
 
+/* GET path from src with user agent ua (and more header lines). */
+static int get_ua(struct fx *f, const char *src, const char *path, const char *ua,
+                  const char *more)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: go.example\r\nUser-Agent: %s\r\n%s"
+                     "Connection: close\r\n\r\n",
+                     path, ua, more ? more : "");
+    if (h_raw_from(f->d.port, src, req, (size_t)n, f->resp, sizeof(f->resp)) <= 0)
+        return -1;
+    return h_status(f->resp);
+}
+
+static const char *UA_A = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0";
+static const char *UA_B = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Safari/605.1";
+
+/* Three links of one campaign within the window, each on its own
+ * connection (so across both workers): a scanner, all three counted as
+ * scan once the window closes, and its next follow at once. Two links is
+ * a person; the same address with another agent is another client. */
+static void test_burst_rule(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get_ua(f, "127.0.0.60", "/n1", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.60", "/n2", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.61", "/n1", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.61", "/n2", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.61", "/n3", UA_B, NULL), 302);
+    /* Held, not yet counted: the verdict waits for the window. */
+    assert_true(h_metric(&f->d, "hopcount_burst_held") >= 4);
+    assert_int_equal(get_ua(f, "127.0.0.60", "/n3", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.60", "/n1", UA_A, NULL), 302);
+    assert_int_equal(h_metric(&f->d, "hopcount_requests_total{outcome=\"scanner\"}"), 2);
+    /* Within the window and a tick, everything is in Redis. */
+    long long deadline = h_now_ms() + 6000;
+    while (h_metric(&f->d, "hopcount_burst_held") != 0 && h_now_ms() < deadline)
+        h_sleep_ms(20);
+    expect(f, "hc:clicks:n1", 1, 2);
+    expect(f, "hc:clicks:n2", 1, 1);
+    expect(f, "hc:clicks:n3", 1, 1);
+    expect(f, "hc:campaign:news:clicks", 3, 4);
+    assert_int_equal(h_metric(&f->d, "hopcount_burst_scan_total"), 4);
+    assert_int_equal(h_metric(&f->d, "hopcount_burst_human_total"), 3);
+}
+
+/* Opted-out requests never enter the burst table: three DNT follows and
+ * then one without leave that one a person's. */
+static void test_burst_skips_opt_out(void **state)
+{
+    struct fx *f = *state;
+    const char *paths[] = {"/n1", "/n2", "/n3"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get_ua(f, "127.0.0.70", paths[i], UA_A, "Sec-GPC: 1\r\n"), 302);
+    assert_int_equal(get_ua(f, "127.0.0.70", "/n1", UA_A, NULL), 302);
+    long long deadline = h_now_ms() + 6000;
+    while (h_metric(&f->d, "hopcount_burst_held") != 0 && h_now_ms() < deadline)
+        h_sleep_ms(20);
+    expect(f, "hc:clicks:n1", 1, 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:n2"), 0);
+}
+
+/* SIGTERM while follows are held: they are decided and delivered, not
+ * dropped (a 30 s window, so only the shutdown can decide them). */
+static void test_burst_sigterm(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(get_ua(f, "127.0.0.80", "/n1", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.81", "/n1", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.81", "/n2", UA_A, NULL), 302);
+    assert_int_equal(get_ua(f, "127.0.0.81", "/n3", UA_A, NULL), 302);
+    assert_int_equal(h_metric(&f->d, "hopcount_burst_held"), 3);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:n1", "total"), 1);
+    assert_int_equal(h_hget(&f->r, "hc:clicks:n1", "scan"), 1);
+    assert_int_equal(h_hget(&f->r, "hc:campaign:news:clicks", "scan"), 3);
+}
+
+/* A flood of distinct clients (one address, a new agent each time) fills
+ * the table: memory stays bounded and every follow is still counted, the
+ * ones without a slot as human at once. */
+static void test_burst_flood_bounded(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 3000 };
+    int fd = h_connect_from(f->d.port, "127.0.0.90");
+    assert_true(fd >= 0);
+    char req[256], resp[4096];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(req, sizeof(req),
+                         "GET /n%d HTTP/1.1\r\nHost: go.example\r\nUser-Agent: "
+                         "Mozilla/5.0 flood-%d\r\n\r\n",
+                         1 + i % 3, i);
+        assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+        assert_true(h_read_response(fd, false, resp, sizeof(resp)) > 0);
+        assert_int_equal(h_status(resp), 302);
+    }
+    close(fd);
+    assert_true(h_metric(&f->d, "hopcount_burst_untracked_total") > 0);
+    assert_true(h_metric(&f->d, "hopcount_burst_held") <= 1024);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    long long all = 0;
+    const char *keys[] = {"hc:clicks:n1", "hc:clicks:n2", "hc:clicks:n3"};
+    for (int i = 0; i < 3; i++)
+        all += h_hget(&f->r, keys[i], "total") + h_hget(&f->r, keys[i], "scan");
+    assert_int_equal(all, N);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +377,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proxy_protocol, setup_proxy, teardown),
         cmocka_unit_test_setup_teardown(test_reload_scanners, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dash_t_checks_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_rule, setup_burst, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_skips_opt_out, setup_burst, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_sigterm, setup_burst_small, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_flood_bounded, setup_burst_small,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
