@@ -161,6 +161,119 @@ static void test_privacy_canary(void **state)
     free(redis);
 }
 
+/* Text of every spool file in dir, concatenated. */
+static char *read_spool(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cat '%s'/*.spool 2>/dev/null", dir);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+    FILE *p = popen(cmd, "r");
+    char buf[4096];
+    size_t n;
+    while (p != NULL && (n = fread(buf, 1, sizeof(buf), p)) > 0)
+        fwrite(buf, 1, n, m);
+    if (p != NULL)
+        pclose(p);
+    fclose(m);
+    return out;
+}
+
+/* A 64-bit hash written as text (16 hex digits on their own) anywhere but
+ * in a writer id (24 hex digits) or a spool file's own checksum line: the
+ * burst table's client hashes and keys must never be written out. */
+static const char *stray_hash(const char *text)
+{
+    const char *hex = "0123456789abcdefABCDEF";
+    for (const char *p = text; *p != '\0';) {
+        size_t n = strspn(p, hex);
+        if (n == 16) {
+            const char *line = p;
+            while (line > text && line[-1] != '\n')
+                line--;
+            if (strncmp(line, "end ", 4) != 0)
+                return p;
+        }
+        p += n > 0 ? n : 1;
+    }
+    return NULL;
+}
+
+static int setup_canary_scanners(void **state)
+{
+    char path[400], extra[900];
+    snprintf(path, sizeof(path), "/tmp/hopcount-canary-scanners-%d.txt", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs("203.0.113.0/24\n", f);
+    fclose(f);
+    snprintf(extra, sizeof(extra),
+             "log.access_log = on\nlog.level = debug\ntracking.scanner_burst = on\n"
+             "tracking.scanner_window_s = 60\ntracking.trusted_proxies = 127.0.0.2\n"
+             "tracking.scanners_file = %s\ntracking.shutdown_timeout_ms = 1500",
+             path);
+    int rc = start_with(state, extra);
+    unlink(path); /* read at start; a reload would miss it, and none comes */
+    return rc;
+}
+
+/* The scan class's inputs — client addresses (forwarded or not), agents —
+ * and the burst table's hashes appear in no Redis key or value, log line,
+ * metric or spool file; held follows reach the spool when Redis is away. */
+static void test_privacy_canary_scanners(void **state)
+{
+    struct fx *f = *state;
+    static const char *canaries[] = {"CanaryUA-7f3a9", "7f3a9",     "203.0.113.77",
+                                     "198.51.100.23",  "127.0.0.2", "127.0.0.9",
+                                     "198.51.100.24",  "canary-ref"};
+    const char *ua = "User-Agent: Mozilla/5.0 CanaryUA-7f3a9\r\nReferer: "
+                     "https://canary-ref.example/\r\n";
+    char h[600];
+    /* A scanner network behind the trusted proxy (counted at once), a
+     * person behind it and a direct client (held for their window). */
+    snprintf(h, sizeof(h), "%sX-Forwarded-For: 203.0.113.77\r\n", ua);
+    assert_int_equal(get_from("127.0.0.2", f->d.port, "/spring24", h, f->resp, RESP),
+                     302);
+    snprintf(h, sizeof(h), "%sX-Forwarded-For: 198.51.100.23\r\n", ua);
+    assert_int_equal(get_from("127.0.0.2", f->d.port, "/spring24", h, f->resp, RESP),
+                     302);
+    snprintf(h, sizeof(h), "%sX-Forwarded-For: 198.51.100.24\r\n", ua);
+    assert_int_equal(get_from("127.0.0.2", f->d.port, "/solo", h, f->resp, RESP), 302);
+    assert_int_equal(get_from("127.0.0.9", f->d.port, "/solo", ua, f->resp, RESP), 302);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "scan", 1, 3000), 1);
+    assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
+    char *metrics = strdup(f->resp);
+    assert_non_null(strstr(metrics, "hopcount_burst_held 3\n"));
+
+    /* Redis frozen: the held follows are decided at SIGTERM and, Redis not
+     * answering, written to the spool. */
+    assert_int_equal(kill(f->r.pid, SIGSTOP), 0);
+    assert_int_equal(h_daemon_stop(&f->d, SIGTERM), 0);
+    assert_int_equal(kill(f->r.pid, SIGCONT), 0);
+
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/spool", f->r.dir);
+    char *spool = read_spool(dir);
+    assert_non_null(strstr(spool, "L ")); /* the held follows were spooled */
+    char *redis = dump_redis(&f->r);
+    const char *log = h_daemon_log(&f->d);
+    const char *where[] = {"Redis", "the log", "the metrics", "the spool"};
+    const char *texts[] = {redis, log, metrics, spool};
+    for (size_t w = 0; w < 4; w++) {
+        for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++)
+            if (strstr(texts[w], canaries[i]) != NULL)
+                fail_msg("%s holds \"%s\":\n%s", where[w], canaries[i], texts[w]);
+        const char *stray = stray_hash(texts[w]);
+        if (stray != NULL)
+            fail_msg("%s holds a 64-bit hash: \"%.40s\"", where[w], stray);
+    }
+    free(redis);
+    free(spool);
+    free(metrics);
+}
+
 static int setup_flood(void **state)
 {
     return start_with(state, "server.threads = 1\nlinks.negative_ttl_s = 60");
@@ -346,6 +459,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_privacy_canary, setup_canary, teardown),
+        cmocka_unit_test_setup_teardown(test_privacy_canary_scanners,
+                                        setup_canary_scanners, teardown),
         cmocka_unit_test_setup_teardown(test_random_code_flood, setup_flood, teardown),
         cmocka_unit_test_setup_teardown(test_slow_clients, setup_slow, teardown),
     };
