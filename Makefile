@@ -63,7 +63,7 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
-	bench-import bench-cluster fuzz install uninstall
+	bench-import bench-cluster bench-scanners fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -288,6 +288,16 @@ bench-cluster: check-deps
 bench-import: check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)loadtest/import
+
+# Human vs scanner accuracy on a replayed newsletter trace (not part of make test).
+$(BUILD)/loadtest/trace: loadtest/src/trace.c
+	@mkdir -p $(@D)
+	$(E) "  CC      $@"
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+
+bench-scanners: check-deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadtest/trace
+	$(Q)loadtest/scanners
 
 fmt:
 	clang-format -i src/*/*.c include/*/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c

@@ -5,6 +5,9 @@
  * notes its follows in the same fixed table of 64-byte slots with atomic
  * compare-and-swap.
  *
+ * A scanner's next window, when it opens within one window's length of
+ * the end of the last, starts as a scanner's (a gateway's tail of links).
+ *
  * A client is a 64-bit keyed hash of its address and user-agent hash. The
  * key is random, lives only in this process's memory and is replaced at
  * every UTC hour (the last hour's key is wiped then), so no hash can be

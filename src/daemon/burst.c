@@ -115,7 +115,12 @@ static uint64_t claim(struct slot *s, uint64_t tag, uint32_t now, unsigned windo
             return h;
         if (open)
             return 0; /* another client's window */
-        uint64_t fresh = tag | now;
+        /* A scanner that keeps going past its window stays one: a window
+         * that opens within a window's length of a scanner's last one (its
+         * tail of links) starts flagged. */
+        bool carry = (h >> TAG_SHIFT << TAG_SHIFT) == tag && (h & FLAG_SCANNER) &&
+                     now - start < 2 * window;
+        uint64_t fresh = tag | now | (carry ? FLAG_SCANNER : 0);
         if (atomic_compare_exchange_strong(&s->head, &h, fresh)) {
             if (h != 0)
                 atomic_store(&s->prev, h);

@@ -54,12 +54,17 @@ static void test_rule(void **state)
     t = burst_note(b, c, 9, 4, 1004, 10, 3);
     assert_true(t.scanner);
     assert_true(burst_scanner(b, c, 1000));
-    /* The next window starts clean; the last one's verdict is remembered. */
-    t = burst_note(b, c, 9, 1, 1010, 10, 3);
-    assert_true(t.tracked && !t.scanner);
+    /* The next window, right after: still a scanner (its tail of links);
+     * the last one's verdict is remembered. */
+    t = burst_note(b, c, 9, 5, 1010, 10, 3);
+    assert_true(t.tracked && t.scanner);
     assert_int_equal(t.start, 1010);
     assert_true(burst_scanner(b, c, 1000));
-    assert_false(burst_scanner(b, c, 1010));
+    assert_true(burst_scanner(b, c, 1010));
+    /* A window more than one window's length after: clean again. */
+    t = burst_note(b, c, 9, 1, 1040, 10, 3);
+    assert_true(t.tracked && !t.scanner);
+    assert_false(burst_scanner(b, c, 1040));
     /* More distinct codes than a slot holds, over campaigns: a scanner. */
     uint64_t d = 0x0fedcba987654321ull;
     for (uint32_t i = 0; i < BURST_LINKS_MAX; i++)
