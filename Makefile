@@ -179,6 +179,7 @@ $(INST)/hopctl: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(CLI_OB
 $(INST)/hopcount.conf: conf/hopcount.conf
 	@mkdir -p $(INST)
 	$(Q)sed -e 's|^bots_file = .*|bots_file = $(CONFDIR)/bots.txt|' \
+		-e 's|^scanners_file = .*|scanners_file = $(CONFDIR)/scanners.txt|' \
 		-e 's|^spool_dir = .*|spool_dir = $(STATEDIR)/spool|' $< >$@
 
 $(INST)/hopcount.service: conf/hopcount.service
@@ -198,12 +199,14 @@ install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.
 		$(INSTALL) -m 0644 $(INST)/hopcount.conf $(DESTDIR)$(CONFDIR)/hopcount.conf; \
 	fi
 	$(INSTALL) -m 0644 conf/bots.txt $(DESTDIR)$(CONFDIR)/bots.txt
+	$(INSTALL) -m 0644 conf/scanners.txt $(DESTDIR)$(CONFDIR)/scanners.txt
 	$(INSTALL) -m 0644 man/hopctl.1 $(DESTDIR)$(MANDIR)/man1/hopctl.1
 	$(INSTALL) -m 0644 man/hopcount.conf.5 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5
 	$(INSTALL) -m 0644 man/hopcount.8 $(DESTDIR)$(MANDIR)/man8/hopcount.8
 	$(INSTALL) -m 0644 $(INST)/hopcount.service $(DESTDIR)$(UNITDIR)/hopcount.service
 
-# The conf (and bots.txt, which it may have changed) stay, as Debian's remove does.
+# The conf (and bots.txt and scanners.txt, which it may have changed) stay, as
+# Debian's remove does.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/hopcount $(DESTDIR)$(BINDIR)/hopctl \
 		$(DESTDIR)$(MANDIR)/man1/hopctl.1 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5 \

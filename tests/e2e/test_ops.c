@@ -489,6 +489,7 @@ static void test_install(void **state)
         "/usr/local/bin/hopctl",
         "/usr/local/etc/hopcount/hopcount.conf",
         "/usr/local/etc/hopcount/bots.txt",
+        "/usr/local/etc/hopcount/scanners.txt",
         "/usr/local/share/man/man8/hopcount.8",
         "/usr/local/share/man/man5/hopcount.conf.5",
         "/usr/local/share/man/man1/hopctl.1",
@@ -511,12 +512,13 @@ static void test_install(void **state)
     assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
     assert_non_null(strstr(f->resp, "/usr/local/etc/hopcount/hopcount.conf"));
     snprintf(cmd, sizeof(cmd),
-             "sed -n 's/^bots_file = //p; s/^spool_dir = //p' "
+             "sed -n 's/^bots_file = //p; s/^scanners_file = //p; s/^spool_dir = //p' "
              "%s/usr/local/etc/hopcount/hopcount.conf",
              dest);
     assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
     assert_string_equal(f->resp,
-                        "/usr/local/etc/hopcount/bots.txt\n/var/lib/hopcount/spool\n");
+                        "/usr/local/etc/hopcount/bots.txt\n/usr/local/etc/hopcount/"
+                        "scanners.txt\n/var/lib/hopcount/spool\n");
     snprintf(cmd, sizeof(cmd),
              "grep -E '^(ExecStart|ExecReload|StateDirectory)=' "
              "%s/usr/local/lib/systemd/system/hopcount.service",
