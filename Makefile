@@ -176,7 +176,7 @@ $(INST)/hopctl: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(CLI_OB
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The conf and unit with their installed paths.
-$(INST)/hopcount.conf: conf/hopcount.conf
+$(INST)/hopcount.conf: conf/hopcount.conf Makefile
 	@mkdir -p $(INST)
 	$(Q)sed -e 's|^bots_file = .*|bots_file = $(CONFDIR)/bots.txt|' \
 		-e 's|^scanners_file = .*|scanners_file = $(CONFDIR)/scanners.txt|' \

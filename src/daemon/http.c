@@ -188,13 +188,18 @@ static void conn_free(struct http_conn *c)
     atomic_fetch_sub_explicit(&s->limit->conns, 1, memory_order_relaxed);
     metric_set(&s->m->connections, s->nconns);
 
-    /* Request bytes (cookies, agents) must not outlive their connection in
-     * memory a core dump or a later reader could see. */
+    /* Request bytes (cookies, agents) and the client's address must not
+     * outlive their connection in memory a core dump or a later reader could
+     * see. */
     memset(c->in, 0, HTTP_IN_SIZE);
     if (c->url != NULL)
         memset(c->url, 0, c->url_cap);
     memset(c->val, 0, sizeof(c->val));
     memset(c->name, 0, sizeof(c->name));
+    memset(c->xff, 0, sizeof(c->xff));
+    memset(&c->peer, 0, sizeof(c->peer)); /* the client's address goes with it */
+    memset(&c->req.client, 0, sizeof(c->req.client));
+    c->ua_hash = 0;
     if (c->out.p != NULL)
         memset(c->out.p, 0, c->out.cap);
     if (s->nfree < HTTP_FREE_MAX && c->out.cap <= 16384) {
