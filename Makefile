@@ -126,7 +126,7 @@ $(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e
 
 # The overflow suite writes spool files of its own.
 $(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ) \
-		$(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o
+		$(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
