@@ -250,7 +250,7 @@ test-cluster: check-deps
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
-FUZZERS := url request conf csv
+FUZZERS := url request conf csv proxy
 FUZZ_SRC := $(COMMON_SRC:%=src/common/%.c)
 FUZZ_CFLAGS = $(INC_tests) -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(PKG_CFLAGS)
@@ -261,6 +261,7 @@ FUZZ_EXTRA_request := $(addprefix src/daemon/,http.c metrics.c access.c privacy.
 	realip.c proxyproto.c)
 FUZZ_EXTRA_url := src/daemon/reply.c
 FUZZ_EXTRA_csv := src/cli/csv.c
+FUZZ_EXTRA_proxy := $(addprefix src/daemon/,proxyproto.c realip.c)
 
 .SECONDEXPANSION:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $$(FUZZ_EXTRA_$$*) $(wildcard include/*/*.h)
