@@ -31,9 +31,18 @@
 #define MAX_EVENTS 100000
 #define MAX_PORTS 8
 
-enum cls { C_HUMAN, C_SCAN_LISTED, C_SCAN_UNLISTED, C_CRAWLER, C_HEAD, C_PREFETCH, NCLS };
-static const char *const cls_name[NCLS] = {"human",   "scanlisted", "scanunlisted",
-                                           "crawler", "head",       "prefetch"};
+enum cls {
+    C_HUMAN,
+    C_SCAN_LISTED,
+    C_SCAN_UNLISTED,
+    C_SCAN_AGENT,
+    C_CRAWLER,
+    C_HEAD,
+    C_PREFETCH,
+    NCLS
+};
+static const char *const cls_name[NCLS] = {
+    "human", "scanlisted", "scanunlisted", "scanagent", "crawler", "head", "prefetch"};
 
 static const char *const browsers[] = {
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -46,6 +55,10 @@ static const char *const browsers[] = {
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Mobile Safari/537.36",
 };
+static const char *const scan_agents[] = {
+    "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Proofpoint URL Defense",
+};
 static const char *const crawlers[] = {
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
@@ -55,7 +68,7 @@ static const char *const crawlers[] = {
 struct event {
     uint32_t t_ms;
     uint32_t src; /* 127.x.y.z, host order */
-    unsigned char cls, link, head, dnt, prefetch, ua, crawler;
+    unsigned char cls, link, head, dnt, prefetch, ua, crawler, agent;
 };
 
 static struct event ev[MAX_EVENTS];
@@ -125,6 +138,14 @@ static void generate(unsigned span)
             t += 200u + (uint32_t)(rnd() * 2800);
         }
     }
+    /* Gateways that name themselves in their agent, from networks not
+     * listed, checking one link each: 150. */
+    for (unsigned i = 0; i < 150; i++) {
+        add((uint32_t)(rnd() * span_ms), addr(6, i), C_SCAN_AGENT,
+            (int)(random() % LINKS), (int)(random() % 2));
+        ev[nev - 1].agent = 1;
+        truth[C_SCAN_AGENT]++;
+    }
     /* Crawlers (a link unfurled in chat, indexed): 400 follows. */
     for (unsigned i = 0; i < 400; i++) {
         add((uint32_t)(rnd() * span_ms), addr(3, i % 50), C_CRAWLER,
@@ -165,7 +186,9 @@ static uint64_t now_ms(void)
 static int send_one(const struct event *e, int port)
 {
     char req[1024], resp[2048];
-    const char *ua = e->crawler ? crawlers[e->ua % 3] : browsers[e->ua];
+    const char *ua = e->crawler ? crawlers[e->ua % 3]
+                     : e->agent ? scan_agents[e->ua % 2]
+                                : browsers[e->ua];
     int n = snprintf(
         req, sizeof(req),
         "%s /%s-%d HTTP/1.1\r\nHost: go.example\r\nUser-Agent: %s\r\n"

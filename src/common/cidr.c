@@ -23,9 +23,18 @@ struct range {
     struct addr128 first, last;
 };
 
+/* A filter in front of the search: one bit per IPv4 /16 and one per hash
+ * of an IPv6 /32, set when a range touches it. Most clients are in no
+ * scanner network, and their answer then costs one access to 16 KB that
+ * stay in cache, not a binary search whose steps miss it. */
+#define FILTER_BITS 65536
+
 struct cidr_set {
     struct range *r;
     size_t n;
+    bool v6_all; /* a range too wide for the IPv6 filter: always search */
+    uint64_t v4[FILTER_BITS / 64];
+    uint64_t v6[FILTER_BITS / 64];
 };
 
 static int cmp128(struct addr128 a, struct addr128 b)
@@ -136,6 +145,50 @@ static void merge(struct cidr_set *s)
     s->n = k + 1;
 }
 
+static bool is_mapped(struct addr128 a)
+{
+    return a.hi == 0 && (a.lo >> 32) == 0xffff;
+}
+
+static unsigned v6_bucket(uint64_t top32)
+{
+    uint64_t h = top32 * 0x9E3779B97F4A7C15ull;
+    return (unsigned)(h >> 48);
+}
+
+static void set_bit(uint64_t *bits, unsigned i)
+{
+    bits[i / 64] |= 1ull << (i % 64);
+}
+
+static bool get_bit(const uint64_t *bits, unsigned i)
+{
+    return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+/* Set the filter bits every range touches: the IPv4 /16s of its part in
+ * ::ffff:0:0/96, the IPv6 /32s of the rest (all of them when there are more
+ * /32s than bits). */
+static void build_filter(struct cidr_set *s)
+{
+    const struct addr128 m0 = {0, 0xffff00000000ull}, m1 = {0, 0xffffffffffffull};
+    for (size_t i = 0; i < s->n; i++) {
+        struct addr128 f = s->r[i].first, l = s->r[i].last;
+        if (cmp128(f, m1) <= 0 && cmp128(l, m0) >= 0) {
+            struct addr128 a = cmp128(f, m0) > 0 ? f : m0, b = cmp128(l, m1) < 0 ? l : m1;
+            for (uint64_t p = (a.lo >> 16) & 0xffff; p <= ((b.lo >> 16) & 0xffff); p++)
+                set_bit(s->v4, (unsigned)p);
+        }
+        if (is_mapped(f) && is_mapped(l))
+            continue;
+        if ((l.hi >> 32) - (f.hi >> 32) >= FILTER_BITS)
+            s->v6_all = true;
+        else
+            for (uint64_t p = f.hi >> 32; p <= l.hi >> 32; p++)
+                set_bit(s->v6, v6_bucket(p));
+    }
+}
+
 struct cidr_set *cidr_set_parse(const char *text, size_t len, const char *name, FILE *err)
 {
     struct cidr_set *s = xcalloc(1, sizeof(*s));
@@ -188,6 +241,7 @@ struct cidr_set *cidr_set_parse(const char *text, size_t len, const char *name, 
         return NULL;
     }
     merge(s);
+    build_filter(s);
     return s;
 }
 
@@ -292,6 +346,9 @@ bool cidr_set_has(const struct cidr_set *s, const struct cidr_addr *addr)
     if (s == NULL || s->n == 0)
         return false;
     struct addr128 a = from_bytes(addr->b);
+    if (is_mapped(a) ? !get_bit(s->v4, (unsigned)((a.lo >> 16) & 0xffff))
+                     : !s->v6_all && !get_bit(s->v6, v6_bucket(a.hi >> 32)))
+        return false;
     /* The last range starting at or before a. */
     size_t lo = 0, hi = s->n;
     while (lo < hi) {

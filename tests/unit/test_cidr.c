@@ -126,12 +126,80 @@ static void test_against_scan(void **state)
     free(text);
 }
 
+/* The filter in front of the search never hides a member: networks that
+ * hold IPv4-mapped space without being IPv4 (::/64, ::/0), IPv4 wider than
+ * a /16, IPv6 wider than the filter's /32s. */
+static void test_filter_edges(void **state)
+{
+    (void)state;
+    char *errs = NULL;
+    struct cidr_set *s = parse("::/64\n", &errs);
+    assert_true(has(s, "1.2.3.4")); /* ::ffff:1.2.3.4 is in ::/64 */
+    assert_true(has(s, "::1"));
+    assert_false(has(s, "2001:db8::1"));
+    cidr_set_free(s);
+    free(errs);
+    s = parse("::/0\n", &errs);
+    assert_true(has(s, "203.0.113.9") && has(s, "2001:db8::1") && has(s, "ff02::1"));
+    cidr_set_free(s);
+    free(errs);
+    s = parse("10.0.0.0/7\n0.0.0.0/32\n2001:db8::/32\n2400::/12\n", &errs);
+    assert_true(has(s, "10.0.0.1") && has(s, "11.255.255.255") && has(s, "0.0.0.0"));
+    assert_false(has(s, "12.0.0.0") || has(s, "9.255.255.255") || has(s, "0.0.0.1"));
+    assert_true(has(s, "2001:db8:ffff::1") && has(s, "240f:ffff::1") && has(s, "2400::"));
+    assert_false(has(s, "2001:db9::1") || has(s, "2410::1"));
+    cidr_set_free(s);
+    free(errs);
+}
+
+/* IPv6 networks /24../64 in 2001::/16 against a plain scan. */
+static void test_against_scan_v6(void **state)
+{
+    (void)state;
+    enum { N = 2000, PROBES = 50000 };
+    static uint64_t base[N], mask[N];
+    char *text = malloc((size_t)N * 48), *p = text;
+    srand(777);
+    for (int i = 0; i < N; i++) {
+        int bits = 24 + rand() % 41;
+        mask[i] = bits == 64 ? UINT64_MAX : ~(UINT64_MAX >> bits);
+        base[i] = (0x2001000000000000ull | ((uint64_t)rand() << 16 ^ (uint64_t)rand())) &
+                  mask[i];
+        p += sprintf(p, "%x:%x:%x:%x::/%d\n", (unsigned)(base[i] >> 48),
+                     (unsigned)(base[i] >> 32 & 0xffff),
+                     (unsigned)(base[i] >> 16 & 0xffff), (unsigned)(base[i] & 0xffff),
+                     bits);
+    }
+    char *errs = NULL;
+    struct cidr_set *s = parse(text, &errs);
+    free(errs);
+    assert_non_null(s);
+    int hits = 0;
+    for (int k = 0; k < PROBES; k++) {
+        uint64_t a =
+            k % 2 ? base[rand() % N] + ((uint64_t)(rand() % 4096) << 8)
+                  : 0x2001000000000000ull | ((uint64_t)rand() << 16 ^ (uint64_t)rand());
+        bool want = false;
+        for (int i = 0; i < N && !want; i++)
+            want = (a & mask[i]) == base[i];
+        struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+        for (int b = 0; b < 8; b++)
+            in6.sin6_addr.s6_addr[b] = (unsigned char)(a >> (56 - 8 * b));
+        in6.sin6_addr.s6_addr[15] = (unsigned char)k;
+        assert_int_equal(cidr_set_contains(s, (struct sockaddr *)&in6), want);
+        hits += want;
+    }
+    assert_true(hits > PROBES / 4 && hits < PROBES);
+    cidr_set_free(s);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_against_scan),
+        cmocka_unit_test(test_match),           cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_against_scan),    cmocka_unit_test(test_filter_edges),
+        cmocka_unit_test(test_against_scan_v6),
     };
     return cmocka_run_group_tests_name("cidr", tests, NULL, NULL);
 }
