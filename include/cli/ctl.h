@@ -41,6 +41,7 @@ enum {
     OPT_FORMAT = 1 << 5,
     OPT_OLDER = 1 << 6,
     OPT_DRY_RUN = 1 << 7,
+    OPT_NO_TRACK = 1 << 8,
 };
 
 struct opts {
@@ -53,6 +54,7 @@ struct opts {
     enum format format;
     int older_than; /* days */
     bool dry_run;
+    bool notrack; /* --no-track */
 };
 
 struct ctl {

@@ -32,6 +32,7 @@ struct store_link {
     size_t url_len;
     const char *campaign;
     size_t campaign_len;
+    bool notrack; /* redirected, never counted (hopctl --no-track) */
 };
 
 struct store;
@@ -54,6 +55,7 @@ struct store_read {
     char *campaign;
     char *error;
     long long created;
+    bool notrack;
 };
 
 /* fn(code, len, arg) for each valid code among all links (SCAN of
@@ -74,7 +76,7 @@ int store_scan_keys(struct store *s, const char *match,
 int store_del_keys(struct store *s, char *const *keys, size_t n, long long *deleted,
                    char *err, size_t errsz);
 
-/* Read the links of v[0..n) (HMGET url campaign created), pipelined. 0, or
+/* Read the links of v[0..n) (HMGET url campaign created notrack), pipelined. 0, or
  * -1 with err. */
 int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
                      size_t errsz);

@@ -8,6 +8,7 @@
 #define KEYS_FIELD_URL "url"
 #define KEYS_FIELD_CAMPAIGN "campaign"
 #define KEYS_FIELD_CREATED "created"
+#define KEYS_FIELD_NOTRACK "notrack" /* "1": redirected, never counted */
 #define KEYS_FIELD_TOTAL "total"
 #define KEYS_FIELD_BOT "bot"
 #define KEYS_FIELD_SCAN "scan"

@@ -29,6 +29,7 @@ struct link {
     uint64_t campaign_hash;
     struct tally_hint *code_hint;     /* the entry's own hints for counting it */
     struct tally_hint *campaign_hint; /* (see tally_add_hinted) */
+    bool notrack;                     /* the link is never counted (hopctl --no-track) */
 };
 
 /* Outcome of a lookup. */

@@ -26,7 +26,8 @@ enum metrics_outcome {
     OUTCOME_UNAVAILABLE = 6,      /* 503: Redis away and the code not cached */
     OUTCOME_OTHER = 7,            /* "/", robots.txt, the GPC and DNT resources */
     OUTCOME_SCANNER = 8,          /* redirected, counted as a mail-security scanner */
-    METRICS_NOUTCOME = 9,
+    OUTCOME_UNTRACKED = 9,        /* redirected, a --no-track link: nothing recorded */
+    METRICS_NOUTCOME = 10,
 };
 
 /* Upper bounds (µs) of the flush duration histogram's buckets, +Inf last. */

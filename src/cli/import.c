@@ -202,30 +202,50 @@ static int import_drain(struct import *im)
     return rv;
 }
 
+/* The track column: on (or empty) counts, off never counts. */
+static bool track_field(const struct csv_field *f, bool *notrack)
+{
+    if (f->len == 0 || (f->len == 2 && strncasecmp(f->s, "on", 2) == 0)) {
+        *notrack = false;
+        return true;
+    }
+    if (f->len == 3 && strncasecmp(f->s, "off", 3) == 0) {
+        *notrack = true;
+        return true;
+    }
+    return false;
+}
+
 /* Parse one CSV line (without its ending) and queue its write. */
 static void import_line(struct import *im, char *line, size_t len, long lineno,
                         bool *header)
 {
-    struct csv_field f[3];
+    struct csv_field f[4];
     const char *why;
     char msg[512];
 
-    int n = csv_split(line, len, f, 3, &why);
+    int n = csv_split(line, len, f, 4, &why);
     bool first = *header;
     *header = false;
     if (n < 0) {
-        row_bad(im, lineno, "%s (expected code,url[,campaign])", why);
+        row_bad(im, lineno, "%s (expected code,url[,campaign[,track]])", why);
         return;
     }
     if (n < 2) {
-        row_bad(im, lineno, "1 field (expected code,url[,campaign])");
+        row_bad(im, lineno, "1 field (expected code,url[,campaign[,track]])");
         return;
     }
     if (first && f[0].len == 4 && strncasecmp(f[0].s, "code", 4) == 0 && f[1].len == 3 &&
         strncasecmp(f[1].s, "url", 3) == 0)
         return; /* the header */
     struct store_link l = {
-        f[0].s, f[0].len, f[1].s, f[1].len, n == 3 ? f[2].s : "", n == 3 ? f[2].len : 0};
+        f[0].s, f[0].len, f[1].s, f[1].len, n >= 3 ? f[2].s : "", n >= 3 ? f[2].len : 0,
+        false};
+    if (n == 4 && !track_field(&f[3], &l.notrack)) {
+        row_bad(im, lineno, "track \"%.*s\" is not on or off",
+                (int)(f[3].len > 40 ? 40 : f[3].len), f[3].s);
+        return;
+    }
     if (ctl_link_invalid(&l, msg, sizeof(msg))) {
         row_bad(im, lineno, "%s", msg);
         return;

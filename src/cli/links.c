@@ -18,6 +18,7 @@ int cmd_add(struct ctl *ctl)
     enum store_result res;
 
     ctl_link_from_args(&l, ctl->args[0], ctl->args[1], ctl->o.campaign);
+    l.notrack = ctl->o.notrack;
     if (ctl_link_invalid(&l, why, sizeof(why)))
         return ctl_fail("%s", why);
     if (ctl_connect(ctl) != EXIT_OK)
@@ -36,7 +37,8 @@ int cmd_add(struct ctl *ctl)
         return EXIT_OK;
     case STORE_EXISTS:
         return ctl_fail(
-            "link %s exists with another target or campaign (--force replaces it)",
+            "link %s exists with another target, campaign or tracking (--force replaces "
+            "it)",
             l.code);
     default:
         return ctl_fail("link %s: %s", l.code, err);
@@ -50,6 +52,7 @@ int cmd_new(struct ctl *ctl)
     enum store_result res;
 
     ctl_link_from_args(&l, "x", ctl->args[0], ctl->o.campaign);
+    l.notrack = ctl->o.notrack;
     if (ctl_link_invalid(&l, why, sizeof(why)))
         return ctl_fail("%s", why);
     if (ctl_connect(ctl) != EXIT_OK)
@@ -167,8 +170,8 @@ static void print_table(const struct list *l)
         cw = a > cw ? a : cw;
         kw = b > kw ? b : kw;
     }
-    printf("%-*s  %-*s  %-10s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN", "CREATED",
-           "URL");
+    printf("%-*s  %-*s  %-10s  %-5s  %s\n", (int)cw, "CODE", (int)kw, "CAMPAIGN",
+           "CREATED", "TRACK", "URL");
     for (size_t i = 0; i < l->n; i++) {
         const struct store_read *e = &l->v[i];
         if (e->url == NULL)
@@ -176,18 +179,19 @@ static void print_table(const struct list *l)
         char day[16] = "-", su[400], sc[400];
         if (e->created > 0)
             utc_date(e->created, day, sizeof(day));
-        printf("%-*s  %-*s  %-10s  %s\n", (int)cw, e->code, (int)kw,
+        printf("%-*s  %-*s  %-10s  %-5s  %s\n", (int)cw, e->code, (int)kw,
                e->campaign
                    ? ctl_shown_campaign(e->campaign, strlen(e->campaign), sc, sizeof(sc))
                    : "-",
-               day, ctl_shown_url(e->url, strlen(e->url), su, sizeof(su)));
+               day, e->notrack ? "off" : "on",
+               ctl_shown_url(e->url, strlen(e->url), su, sizeof(su)));
     }
 }
 
-/* code,url,campaign rows that hopctl import reads back. */
+/* code,url,campaign,track rows that hopctl import reads back. */
 static void print_csv(const struct list *l)
 {
-    printf("code,url,campaign\n");
+    printf("code,url,campaign,track\n");
     for (size_t i = 0; i < l->n; i++) {
         const struct store_read *e = &l->v[i];
         if (e->url == NULL)
@@ -197,7 +201,7 @@ static void print_csv(const struct list *l)
         putchar(',');
         if (e->campaign)
             csv_write_field(stdout, e->campaign, strlen(e->campaign));
-        putchar('\n');
+        printf(",%s\n", e->notrack ? "off" : "on");
     }
 }
 
@@ -215,7 +219,8 @@ static void print_json(const struct list *l)
         json_string(stdout, e->url, strlen(e->url));
         printf(", \"campaign\": ");
         json_string_or_null(stdout, e->campaign, e->campaign ? strlen(e->campaign) : 0);
-        printf(", \"created\": %lld}", e->created);
+        printf(", \"created\": %lld, \"track\": %s}", e->created,
+               e->notrack ? "false" : "true");
         first = false;
     }
     printf("%s]\n", first ? "" : "\n");

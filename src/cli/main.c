@@ -41,14 +41,16 @@ int ctl_usage_error(const char *fmt, ...)
 /* ---- command line -------------------------------------------------------- */
 
 static const struct command commands[] = {
-    {"add", cmd_add, OPT_CAMPAIGN | OPT_FORCE, 2, 2,
-     "add CODE URL [--campaign NAME] [--force]",
+    {"add", cmd_add, OPT_CAMPAIGN | OPT_FORCE | OPT_NO_TRACK, 2, 2,
+     "add CODE URL [--campaign NAME] [--no-track] [--force]",
      "Create the link CODE to URL, in campaign NAME. An existing CODE with another\n"
-     "target or campaign is kept unless --force (which keeps its counts and created "
-     "time).\n"
-     "Running hopcount servers serve the change within a second.\n"},
-    {"new", cmd_new, OPT_CAMPAIGN | OPT_LENGTH, 1, 1,
-     "new URL [--campaign NAME] [--length N]",
+     "target, campaign or tracking is kept unless --force (which keeps its counts and "
+     "created time).\n"
+     "--no-track: followers are redirected and never counted (transactional or\n"
+     "consent-bound links). Running hopcount servers serve the change within a "
+     "second.\n"},
+    {"new", cmd_new, OPT_CAMPAIGN | OPT_LENGTH | OPT_NO_TRACK, 1, 1,
+     "new URL [--campaign NAME] [--length N] [--no-track]",
      "Create a link to URL under a fresh random code and print the code. Codes are\n"
      "N characters (default 8, 4 to 64) of 2-9 a-z A-Z without look-alikes (0 O o 1 l "
      "I).\n"},
@@ -57,17 +59,19 @@ static const struct command commands[] = {
      "unless --purge; campaign totals keep the follows they counted.\n"},
     {"list", cmd_list, OPT_CAMPAIGN | OPT_FORMAT, 0, 0,
      "list [--campaign NAME] [--format table|csv|json]",
-     "List links sorted by code (SCAN, never KEYS). --format csv writes\n"
-     "code,url,campaign rows that hopctl import reads back.\n"},
+     "List links sorted by code (SCAN, never KEYS), each tracked (on) or not (off).\n"
+     "--format csv writes code,url,campaign,track rows that hopctl import reads back.\n"},
     {"import", cmd_import, OPT_FORCE, 1, 1, "import FILE|- [--force]",
-     "Create links from CSV rows code,url[,campaign] (a header row is optional,\n"
+     "Create links from CSV rows code,url[,campaign[,track]] (track on, the default,\n"
+     "or off: never counted; a header row is optional,\n"
      "fields may be quoted). Every good row is written, pipelined; each bad row is\n"
      "reported as FILE:LINE: reason and the exit status is then 1. Rows whose code\n"
      "exists with another target are bad unless --force. - reads stdin.\n"},
     {"stats", cmd_stats, OPT_CAMPAIGN | OPT_DAYS | OPT_FORMAT, 0, 1,
      "stats CODE | --campaign NAME [--days N] [--format table|csv|json]",
-     "Show all-time follows and bot follows and a per-day series (UTC) of the last\n"
-     "N days (default 14, zero-filled) for a link or a campaign.\n"},
+     "Show all-time follows, bot follows and scanner follows and a per-day series\n"
+     "(UTC) of the last N days (default 14, zero-filled) for a link or a campaign,\n"
+     "and whether the link is tracked.\n"},
     {"markers", cmd_markers, OPT_OLDER | OPT_DRY_RUN, 0, 0,
      "markers [--older-than DAYS [--dry-run]]",
      "Count hopcount's flush markers (P:flush:*), which a killed or spooling run\n"
@@ -133,6 +137,10 @@ static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
         *bit = OPT_DRY_RUN;
         o->dry_run = true;
         return EXIT_OK;
+    case 'T':
+        *bit = OPT_NO_TRACK;
+        o->notrack = true;
+        return EXIT_OK;
     case 'F':
         *bit = OPT_FORMAT;
         if (strcmp(arg, "table") == 0)
@@ -161,6 +169,7 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
         {"format", required_argument, NULL, 'F'},
         {"older-than", required_argument, NULL, 'o'},
         {"dry-run", no_argument, NULL, 'n'},
+        {"no-track", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

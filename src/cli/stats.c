@@ -175,6 +175,9 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
                link.campaign ? ctl_shown_campaign(link.campaign, strlen(link.campaign),
                                                   sc, sizeof(sc))
                              : "-");
+        if (link.notrack)
+            printf(
+                "tracking  off (--no-track): followers are redirected, never counted\n");
     } else if (ctl->o.format == FORMAT_JSON) {
         printf("{\"code\": ");
         json_string(stdout, code, strlen(code));
@@ -183,6 +186,7 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
         printf(", \"campaign\": ");
         json_string_or_null(stdout, link.campaign,
                             link.campaign ? strlen(link.campaign) : 0);
+        printf(", \"track\": %s", link.notrack ? "false" : "true");
     }
     print_counts(ctl->o.format, days, ndays, &t);
     free(link.url);

@@ -210,11 +210,13 @@ int store_del_keys(struct store *s, char *const *keys, size_t n, long long *dele
     return 0;
 }
 
-/* Read one HMGET url campaign created answer into v. */
+/* Read one HMGET url campaign created notrack answer into v. */
 static void read_link_reply(struct store_read *v, const redisReply *r)
 {
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
-        const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2];
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+        const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2],
+                         *nt = r->element[3];
+        v->notrack = nt->type == REDIS_REPLY_STRING && nt->len == 1 && nt->str[0] == '1';
         if (u->type == REDIS_REPLY_STRING)
             v->url = xstrndup(u->str, u->len);
         if (c->type == REDIS_REPLY_STRING && c->len > 0)
@@ -243,8 +245,9 @@ int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
                 rv = -1;
                 break;
             }
-            redisAppendCommand(via[i - base], "HMGET %s %s %s %s", key, KEYS_FIELD_URL,
-                               KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED);
+            redisAppendCommand(via[i - base], "HMGET %s %s %s %s %s", key, KEYS_FIELD_URL,
+                               KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED,
+                               KEYS_FIELD_NOTRACK);
         }
         for (size_t i = base; i < end && rv == 0; i++) {
             redisReply *r = NULL;
@@ -263,9 +266,13 @@ int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
                 continue;
             char key[KEYS_MAX];
             keys_link(key, prefix, v[i].code, strlen(v[i].code));
-            const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN,
-                                  KEYS_FIELD_CREATED};
-            redisReply *r = command(s, key, 5, argv, NULL, err, errsz);
+            const char *argv[] = {"HMGET",
+                                  key,
+                                  KEYS_FIELD_URL,
+                                  KEYS_FIELD_CAMPAIGN,
+                                  KEYS_FIELD_CREATED,
+                                  KEYS_FIELD_NOTRACK};
+            redisReply *r = command(s, key, 6, argv, NULL, err, errsz);
             if (r == NULL)
                 rv = -1;
             else
@@ -368,7 +375,8 @@ int store_set_append(struct store *s, const struct store_link *l, bool force,
                           force ? "1" : "0",
                           blen ? believed : "",
                           s->events,
-                          l->code};
+                          l->code,
+                          l->notrack ? "1" : ""};
     size_t lens[] = {7,
                      40,
                      1,
@@ -379,8 +387,9 @@ int store_set_append(struct store *s, const struct store_link *l, bool force,
                      1,
                      blen,
                      strlen(s->events),
-                     l->code_len};
-    if (redisAppendCommandArgv(c, 11, argv, lens) != REDIS_OK) {
+                     l->code_len,
+                     l->notrack ? 1 : 0};
+    if (redisAppendCommandArgv(c, 12, argv, lens) != REDIS_OK) {
         no_answer(s, c, err, errsz);
         return -1;
     }

@@ -261,10 +261,13 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         }
         /* else: too long or not a valid target with it; the plain target is. */
     }
-    if (opted_out) {
-        /* Nothing about this request is recorded, its code not even logged. */
+    if (opted_out || link->notrack) {
+        /* Nothing about this request is recorded, its code not even logged:
+         * the follower opted out, or the link is never tracked (hopctl
+         * --no-track: a transactional or consent-bound link). */
         http_answer_redirect(c, conf->redirect_status, loc, len, true);
-        done(h, req, conf->redirect_status, OUTCOME_OPTED_OUT, NULL);
+        done(h, req, conf->redirect_status,
+             opted_out ? OUTCOME_OPTED_OUT : OUTCOME_UNTRACKED, NULL);
         return;
     }
     enum tally_class cls = classify(req);

@@ -44,6 +44,7 @@ struct links_entry {
     unsigned bad_logged : 1;
     unsigned stale : 1; /* must be fetched again before it is served as fresh */
     unsigned quiet : 1; /* the fetch in flight was started by an opted-out request */
+    unsigned notrack : 1; /* the link says notrack = 1: redirected, never counted */
     char code[]; /* code_len + 1 bytes */
 };
 
@@ -74,6 +75,7 @@ static const struct link *view(struct links_entry *e, struct link *out)
     out->campaign_hash = e->campaign_hash;
     out->code_hint = &e->code_hint;
     out->campaign_hint = &e->campaign_hint;
+    out->notrack = e->notrack;
     return out;
 }
 
@@ -218,6 +220,7 @@ static void forget(struct links_entry *e)
     e->found = false;
     e->url_len = 0;
     e->campaign_len = 0;
+    e->notrack = false;
     e->campaign_hint.e = NULL; /* the campaign may change */
 }
 
@@ -232,11 +235,11 @@ static void settle(struct links *l, struct links_entry *e)
     e->refetch = false;
 }
 
-/* Store Redis's answer to HMGET P:link:CODE url campaign in e. */
+/* Store Redis's answer to HMGET P:link:CODE url campaign notrack in e. */
 static void store(struct links *l, struct links_entry *e, redisReply *r)
 {
     const char *why = NULL;
-    redisReply *url = r->element[0], *camp = r->element[1];
+    redisReply *url = r->element[0], *camp = r->element[1], *nt = r->element[2];
 
     forget(e);
     if (url->type == REDIS_REPLY_STRING) {
@@ -275,6 +278,7 @@ static void store(struct links *l, struct links_entry *e, redisReply *r)
     }
     e->strs[url->len + 1 + clen] = '\0';
     e->campaign_len = (uint8_t)clen;
+    e->notrack = nt->type == REDIS_REPLY_STRING && nt->len == 1 && nt->str[0] == '1';
     settle(l, e);
 }
 
@@ -286,7 +290,7 @@ static void on_fetch(redisReply *r, const struct route_via *via, void *arg)
     (void)via;
 
     e->fetching = false;
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
         store(l, e, r);
         st = e->found ? LINKS_FOUND : LINKS_UNKNOWN;
     } else if (r != NULL && r->type == REDIS_REPLY_ERROR &&
@@ -369,10 +373,11 @@ static int fetch(struct links *l, struct links_entry *e, bool quiet)
 {
     char key[KEYS_MAX];
     int klen = keys_link(key, l->conf->key_prefix, e->code, e->code_len);
-    const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN};
+    const char *argv[] = {"HMGET", key, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN,
+                          KEYS_FIELD_NOTRACK};
     size_t argvlen[] = {5, (size_t)klen, strlen(KEYS_FIELD_URL),
-                        strlen(KEYS_FIELD_CAMPAIGN)};
-    if (klen < 0 || route_command(l->r, key, (size_t)klen, NULL, 0, on_fetch, e, 4, argv,
+                        strlen(KEYS_FIELD_CAMPAIGN), strlen(KEYS_FIELD_NOTRACK)};
+    if (klen < 0 || route_command(l->r, key, (size_t)klen, NULL, 0, on_fetch, e, 5, argv,
                                   argvlen) != 0)
         return -1;
     metric_add(&l->m->redis_lookups, 1);

@@ -10,7 +10,7 @@ static const int statuses[] = METRICS_STATUSES;
 static const uint64_t flush_bounds_us[] = METRICS_FLUSH_BUCKETS_US;
 static const char *const outcome_names[METRICS_NOUTCOME] = {
     "tracked", "bot",         "opted_out", "prefetch_refused", "not_found",
-    "invalid", "unavailable", "other",     "scanner"};
+    "invalid", "unavailable", "other",     "scanner",          "untracked"};
 
 const char *metrics_outcome_name(enum metrics_outcome outcome)
 {

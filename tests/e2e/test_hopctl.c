@@ -180,6 +180,81 @@ static void test_add_live(void **state)
     assert_in_range(wait_status(f, "/plain", 302, 1000), 0, 1000);
 }
 
+/* Poll GET path until its answer carries Tk: N (want) or not; the ms it
+ * took, or -1 after ms. */
+static int wait_tk(struct fx *f, const char *path, bool want, int ms)
+{
+    char buf[64];
+    long long start = h_now_ms();
+    for (;;) {
+        assert_int_equal(h_get(f->d.port, "GET", path, BROWSER, f->resp, sizeof(f->resp)),
+                         302);
+        bool tk = h_header(f->resp, "Tk", buf, sizeof(buf)) != NULL;
+        int took = (int)(h_now_ms() - start);
+        if (tk == want)
+            return took;
+        if (took > ms)
+            return -1;
+        h_sleep_ms(10);
+    }
+}
+
+/* --no-track: redirected with Tk: N and never counted, its code in no log
+ * line; turning tracking off and on is live within a second; list and
+ * stats say so. */
+static void test_no_track(void **state)
+{
+    struct fx *f = *state;
+    char buf[4096];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, "log.access_log = on", true), 0);
+    assert_int_equal(ctl(f, "add", "rcpt7q", "https://example.com/receipt", "--campaign",
+                         "orders", "--no-track"),
+                     0);
+    assert_in_range(wait_status(f, "/rcpt7q", 302, 1000), 0, 1000);
+    assert_string_equal(h_header(f->resp, "Location", buf, sizeof(buf)),
+                        "https://example.com/receipt");
+    assert_string_equal(h_header(f->resp, "Tk", buf, sizeof(buf)), "N");
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(h_get(f->d.port, i % 2 ? "HEAD" : "GET", "/rcpt7q", BROWSER,
+                               f->resp, sizeof(f->resp)),
+                         302);
+    assert_true(h_wait_flushed(&f->d, 3000));
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:clicks:rcpt7q"), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:campaign:orders:clicks"), 0);
+    assert_int_equal(h_metric(&f->d, "hopcount_requests_total{outcome=\"untracked\"}"),
+                     5);
+    assert_null(strstr(h_daemon_log(&f->d), "rcpt7q"));
+
+    assert_int_equal(ctl(f, "stats", "rcpt7q"), 0);
+    assert_non_null(strstr(f->out, "tracking  off (--no-track)"));
+    assert_int_equal(ctl(f, "list", "--campaign", "orders", "--format", "csv"), 0);
+    assert_string_equal(f->out, "code,url,campaign,track\n"
+                                "rcpt7q,https://example.com/receipt,orders,off\n");
+
+    /* Tracking on again (--force: the link changes): counted within a second;
+     * the first GET without Tk: N is the one counted follow. */
+    assert_int_equal(ctl(f, "add", "rcpt7q", "https://example.com/receipt", "--campaign",
+                         "orders", "--force"),
+                     0);
+    assert_int_equal(h_redis_int(&f->r, "HEXISTS hc:link:rcpt7q notrack"), 0);
+    assert_in_range(wait_tk(f, "/rcpt7q", false, 1000), 0, 1000);
+    assert_int_equal(h_wait_hget(&f->r, "hc:clicks:rcpt7q", "total", 1, 3000), 1);
+    assert_int_equal(ctl(f, "stats", "rcpt7q", "--format", "json"), 0);
+    assert_non_null(strstr(f->out, "\"track\": true"));
+    /* And off again: not counted any more, within a second. */
+    assert_int_equal(ctl(f, "add", "rcpt7q", "https://example.com/receipt", "--campaign",
+                         "orders", "--no-track", "--force"),
+                     0);
+    assert_in_range(wait_tk(f, "/rcpt7q", true, 1000), 0, 1000);
+    assert_true(h_wait_flushed(&f->d, 3000));
+    long long before = h_hget(&f->r, "hc:clicks:rcpt7q", "total");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            h_get(f->d.port, "GET", "/rcpt7q", BROWSER, f->resp, sizeof(f->resp)), 302);
+    assert_true(h_wait_flushed(&f->d, 3000));
+    assert_int_equal(h_hget(&f->r, "hc:clicks:rcpt7q", "total"), before);
+}
+
 /* Bad input: exit 1, a one-line reason, and nothing written to Redis. */
 static void test_add_rejects(void **state)
 {
@@ -398,12 +473,24 @@ static void test_list(void **state)
         ctl(f, "add", "zeta", "https://example.com/z?x=1,2", "--campaign", "s"), 0);
     assert_int_equal(ctl(f, "add", "alpha", "https://example.com/a"), 0);
     assert_int_equal(ctl(f, "add", "mid", "https://example.com/m", "--campaign", "s"), 0);
+    /* Not tracked: the same link, tracking off, replaced only with --force. */
+    assert_int_equal(ctl(f, "add", "zeta", "https://example.com/z?x=1,2", "--campaign",
+                         "s", "--no-track"),
+                     1);
+    assert_int_equal(ctl(f, "add", "zeta", "https://example.com/z?x=1,2", "--campaign",
+                         "s", "--no-track", "--force"),
+                     0);
+    assert_non_null(strstr(f->out, "zeta: replaced"));
+    assert_int_equal(h_redis_int(&f->r, "HEXISTS hc:link:zeta notrack"), 1);
     /* A key no valid code names is not listed. */
     assert_int_equal(
         h_redis_int(&f->r, "HSET %s url %s", "hc:link:bad code", "https://x.y/"), 1);
 
     assert_int_equal(ctl(f, "list"), 0);
     assert_int_equal(lines(f->out), 4);
+    assert_non_null(strstr(f->out, "  TRACK  URL\n"));
+    assert_non_null(strstr(f->out, "  off    https://example.com/z?x=1,2\n"));
+    assert_non_null(strstr(f->out, "  on     https://example.com/a\n"));
     char *a = strstr(f->out, "\nalpha "), *m = strstr(f->out, "\nmid "),
          *z = strstr(f->out, "\nzeta ");
     assert_true(a != NULL && m != NULL && z != NULL && a < m && m < z);
@@ -417,15 +504,17 @@ static void test_list(void **state)
     assert_non_null(strstr(f->out,
                            "{\"code\": \"alpha\", \"url\": \"https://example.com/a\", "
                            "\"campaign\": null, \"created\": "));
+    assert_non_null(strstr(f->out, ", \"track\": false}"));
+    assert_non_null(strstr(f->out, ", \"track\": true}"));
     assert_non_null(strstr(f->out,
                            "{\"code\": \"zeta\", \"url\": "
                            "\"https://example.com/z?x=1,2\", \"campaign\": \"s\""));
 
     assert_int_equal(ctl(f, "list", "--format", "csv"), 0);
-    assert_string_equal(f->out, "code,url,campaign\n"
-                                "alpha,https://example.com/a,\n"
-                                "mid,https://example.com/m,s\n"
-                                "zeta,\"https://example.com/z?x=1,2\",s\n");
+    assert_string_equal(f->out, "code,url,campaign,track\n"
+                                "alpha,https://example.com/a,,on\n"
+                                "mid,https://example.com/m,s,on\n"
+                                "zeta,\"https://example.com/z?x=1,2\",s,off\n");
     static char csv[OUT];
     char path[400];
     snprintf(csv, sizeof(csv), "%s", f->out);
@@ -470,7 +559,7 @@ static void test_import(void **state)
              "bad code,https://example.com/\n"               /* 8: bad */
              "i5,\"https://example.com/open\n"               /* 9: bad quote */
              "i6\n"                                          /* 10: one field */
-             "i7,https://example.com/7,c,extra\n"            /* 11: four */
+             "i7,https://example.com/7,c,extra\n"            /* 11: bad track */
              "i8,%s\n"                                       /* 12: overlong */
              "i9,https://example.com/9,bad/camp\n"           /* 13: campaign */
              "i10,https://example.com/10,nl\n",              /* 14 */
@@ -486,6 +575,7 @@ static void test_import(void **state)
             fail_msg("no \"%s\" in:\n%s", want, f->err);
     }
     assert_non_null(strstr(f->err, ":7: i1: duplicate code (first on line 2)"));
+    assert_non_null(strstr(f->err, ":11: track \"extra\" is not on or off"));
     assert_string_equal(hget_str(&f->r, "hc:link:i1", "url", buf, sizeof(buf)),
                         "https://example.com/1");
     assert_string_equal(hget_str(&f->r, "hc:link:i2", "url", buf, sizeof(buf)),
@@ -691,8 +781,8 @@ static void test_stats(void **state)
     assert_int_equal(ctl(f, "stats", "st", "--format", "json"), 0);
     assert_non_null(strstr(f->out,
                            "{\"code\": \"st\", \"url\": \"https://example.com/st\", "
-                           "\"campaign\": \"launch\", \"total\": 5, \"bot\": 2, "
-                           "\"scan\": 4, \"days\": ["));
+                           "\"campaign\": \"launch\", \"track\": true, \"total\": 5, "
+                           "\"bot\": 2, \"scan\": 4, \"days\": ["));
     snprintf(want, sizeof(want),
              "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2, \"scan\": 4}]}\n", day);
     assert_non_null(strstr(f->out, want));
@@ -796,6 +886,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_track, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_unreachable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new, setup, teardown),

@@ -12,17 +12,21 @@
 -- ARGV[4]  "1": replace a link with another target or campaign (--force)
 -- ARGV[5]  the campaign hopctl believes the link is in now
 -- ARGV[6]  the events channel, P:events    ARGV[7]  the code
+-- ARGV[8]  "1": never counted (--no-track), "" counted
 --
 -- The field names are the key schema's (SPEC §4, keys.h): url, campaign,
--- created. Answers (enum store_result): 0 unchanged, 1 exists with another
--- target or campaign (nothing done without --force), 2 the campaign moved
+-- created, notrack. Answers (enum store_result): 0 unchanged, 1 exists with
+-- another target, campaign or tracking (nothing done without --force), 2 the campaign moved
 -- since hopctl looked (nothing done; hopctl looks again), 3 added,
 -- 4 replaced. A change is published on the events channel.
 
-local cur = redis.call('HMGET', KEYS[1], 'url', 'campaign', 'created')
+local cur = redis.call('HMGET', KEYS[1], 'url', 'campaign', 'created', 'notrack')
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 local camp = cur[2] or ''
-if exists and cur[1] == ARGV[1] and camp == ARGV[2] then return 0 end
+local notrack = ARGV[8] or ''
+if exists and cur[1] == ARGV[1] and camp == ARGV[2] and (cur[4] or '') == notrack then
+  return 0
+end
 if exists and ARGV[4] ~= '1' then return 1 end
 if camp ~= ARGV[5] then return 2 end
 
@@ -34,6 +38,7 @@ if ARGV[2] == '' then
 else
   redis.call('HSET', KEYS[1], 'url', ARGV[1], 'campaign', ARGV[2], 'created', created)
 end
+if notrack == '1' then redis.call('HSET', KEYS[1], 'notrack', '1') end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 if exists then return 4 end
 return 3
