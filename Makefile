@@ -39,12 +39,12 @@ COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr
 DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
 	proxyproto realip lists burst held http handler \
 	metrics admin priv worker server main
-CLI_SRC := rnodes store csv ctl output links import stats markers main
+CLI_SRC := rnodes store csv ctl output links import stats markers prune main
 
 # Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string
 # lua_NAME by scripts/embed-lua.
 DAEMON_LUA := flush
-CLI_LUA := link_set link_rm
+CLI_LUA := link_set link_rm prune
 
 COMMON_OBJ := $(COMMON_SRC:%=$(BUILD)/obj/common/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/obj/daemon/lua/%.lua.o)
@@ -182,12 +182,14 @@ $(INST)/hopcount.conf: conf/hopcount.conf Makefile
 		-e 's|^scanners_file = .*|scanners_file = $(CONFDIR)/scanners.txt|' \
 		-e 's|^spool_dir = .*|spool_dir = $(STATEDIR)/spool|' $< >$@
 
-$(INST)/hopcount.service: conf/hopcount.service
+$(INST)/hopcount.service $(INST)/hopcount-prune.service $(INST)/hopcount-prune.timer: \
+		$(INST)/%: conf/%
 	@mkdir -p $(INST)
-	$(Q)sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/usr/local/etc/hopcount|$(CONFDIR)|g' \
-		$< >$@
+	$(Q)sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/usr/local/bin|$(BINDIR)|g' \
+		-e 's|/usr/local/etc/hopcount|$(CONFDIR)|g' $< >$@
 
-install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.service
+install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.service \
+		$(INST)/hopcount-prune.service $(INST)/hopcount-prune.timer
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR)
@@ -204,13 +206,16 @@ install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.
 	$(INSTALL) -m 0644 man/hopcount.conf.5 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5
 	$(INSTALL) -m 0644 man/hopcount.8 $(DESTDIR)$(MANDIR)/man8/hopcount.8
 	$(INSTALL) -m 0644 $(INST)/hopcount.service $(DESTDIR)$(UNITDIR)/hopcount.service
+	$(INSTALL) -m 0644 $(INST)/hopcount-prune.service $(DESTDIR)$(UNITDIR)/hopcount-prune.service
+	$(INSTALL) -m 0644 $(INST)/hopcount-prune.timer $(DESTDIR)$(UNITDIR)/hopcount-prune.timer
 
 # The conf (and bots.txt and scanners.txt, which it may have changed) stay, as
 # Debian's remove does.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/hopcount $(DESTDIR)$(BINDIR)/hopctl \
 		$(DESTDIR)$(MANDIR)/man1/hopctl.1 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5 \
-		$(DESTDIR)$(MANDIR)/man8/hopcount.8 $(DESTDIR)$(UNITDIR)/hopcount.service
+		$(DESTDIR)$(MANDIR)/man8/hopcount.8 $(DESTDIR)$(UNITDIR)/hopcount.service \
+		$(DESTDIR)$(UNITDIR)/hopcount-prune.service $(DESTDIR)$(UNITDIR)/hopcount-prune.timer
 	@echo "uninstall: $(DESTDIR)$(CONFDIR) and $(STATEDIR) are kept"
 
 # Installs what is missing when run as root; otherwise names the command.

@@ -105,5 +105,6 @@ int cmd_list(struct ctl *ctl);
 int cmd_import(struct ctl *ctl);
 int cmd_stats(struct ctl *ctl);
 int cmd_markers(struct ctl *ctl);
+int cmd_prune(struct ctl *ctl);
 
 #endif

@@ -107,6 +107,14 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
 int store_set(struct store *s, const struct store_link *l, bool force,
               enum store_result *res, char *err, size_t errsz);
 
+/* Drop key's counter fields older than oldest_hour ("h:YYYY-MM-DDTHH") and
+ * oldest_day ("YYYY-MM-DD", "" keeps every day) in one script (dry: count
+ * only); *hours and *days say how many. 0, 1 when key is not a hash (left
+ * alone), or -1 with err. */
+int store_prune(struct store *s, const char *key, const char *oldest_hour,
+                const char *oldest_day, bool dry, long long *hours, long long *days,
+                char *err, size_t errsz);
+
 /* Remove the link code (and its code from its campaign's set) and publish;
  * with purge, delete its counters too. *removed: bit 0 the link was there,
  * bit 1 counters were deleted. 0 or -1 (err). */

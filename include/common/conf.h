@@ -87,6 +87,9 @@ struct conf {
     char *spool_dir;
     int max_pending_keys;
     int shutdown_timeout_ms;
+    /* [retention] (hopctl prune) */
+    int hourly_days; /* h: fields are kept this many days */
+    int daily_days;  /* d:, bot:d:, scan:d: fields this many days; 0: forever */
     /* [links] */
     int cache_max_entries;
     int cache_ttl_s;

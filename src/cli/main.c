@@ -72,6 +72,12 @@ static const struct command commands[] = {
      "Show all-time follows, bot follows and scanner follows and a per-day series\n"
      "(UTC) of the last N days (default 14, zero-filled) for a link or a campaign,\n"
      "and whether the link is tracked.\n"},
+    {"prune", cmd_prune, OPT_DRY_RUN, 0, 0, "prune [--dry-run]",
+     "Apply [retention]: remove hour fields older than hourly_days and day fields\n"
+     "(d:, bot:d:, scan:d:) older than daily_days from every counter hash of this\n"
+     "prefix, one key at a time (an interrupted pass leaves each key done or not;\n"
+     "run it again). Totals stay. --dry-run counts what would go. Run daily\n"
+     "(hopcount-prune.timer).\n"},
     {"markers", cmd_markers, OPT_OLDER | OPT_DRY_RUN, 0, 0,
      "markers [--older-than DAYS [--dry-run]]",
      "Count hopcount's flush markers (P:flush:*), which a killed or spooling run\n"

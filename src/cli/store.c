@@ -21,7 +21,7 @@
 #define STORE_ATTEMPTS 5      /* a command redirected (a slot moving) is tried again */
 #define STORE_QUEUE_MAX 65536 /* link writes queued and unanswered */
 
-enum { SCRIPT_SET = 0, SCRIPT_RM = 1, NSCRIPTS = 2 };
+enum { SCRIPT_SET = 0, SCRIPT_RM = 1, SCRIPT_PRUNE = 2, NSCRIPTS = 3 };
 
 /* A queued link write: where its answer comes from, and the set updates
  * that follow it once it is answered. */
@@ -56,6 +56,7 @@ struct store *store_open(const struct conf *c, char *err, size_t errsz)
     s->conf = c;
     s->scripts[SCRIPT_SET] = (struct rnodes_script){lua_link_set, lua_link_set_len, ""};
     s->scripts[SCRIPT_RM] = (struct rnodes_script){lua_link_rm, lua_link_rm_len, ""};
+    s->scripts[SCRIPT_PRUNE] = (struct rnodes_script){lua_prune, lua_prune_len, ""};
     s->nodes = rnodes_open(c, s->scripts, NSCRIPTS, err, errsz);
     if (s->nodes == NULL) {
         free(s);
@@ -624,4 +625,32 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
     }
     snprintf(err, errsz, "link %s keeps changing under another writer; try again", code);
     return -1;
+}
+
+int store_prune(struct store *s, const char *key, const char *oldest_hour,
+                const char *oldest_day, bool dry, long long *hours, long long *days,
+                char *err, size_t errsz)
+{
+    const char *argv[] = {
+        "EVALSHA",      s->scripts[SCRIPT_PRUNE].sha, "1", key, oldest_hour, oldest_day,
+        dry ? "1" : "0"};
+    redisReply *r = command(s, key, 7, argv, NULL, err, errsz);
+    if (r == NULL)
+        return -1;
+    int rv = -1;
+    *hours = *days = 0;
+    if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errsz, "%s: %s", key, r->str);
+    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+        rv = 1; /* not a hash: left alone */
+    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[0]->type == REDIS_REPLY_INTEGER &&
+             r->element[1]->type == REDIS_REPLY_INTEGER) {
+        *hours = r->element[0]->integer;
+        *days = r->element[1]->integer;
+        rv = 0;
+    } else
+        snprintf(err, errsz, "%s: unexpected answer from redis", key);
+    freeReplyObject(r);
+    return rv;
 }

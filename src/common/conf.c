@@ -123,6 +123,8 @@ static const struct directive directives[] = {
      O(max_pending_keys), true, NULL},
     {"tracking", "shutdown_timeout_ms", CT_INT, 100, 600000, "5000",
      O(shutdown_timeout_ms), true, NULL},
+    {"retention", "hourly_days", CT_INT, 1, 3650, "35", O(hourly_days), true, NULL},
+    {"retention", "daily_days", CT_INT, 0, 36500, "800", O(daily_days), true, NULL},
     {"links", "cache_max_entries", CT_INT, 100, 100000000, "1000000",
      O(cache_max_entries), true, NULL},
     {"links", "cache_ttl_s", CT_INT, 1, 86400, "60", O(cache_ttl_s), true, NULL},
@@ -134,7 +136,8 @@ static const struct directive directives[] = {
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
-static const char *const sections[] = {"server", "redis", "tracking", "links", "log"};
+static const char *const sections[] = {"server", "redis",     "tracking",
+                                       "links",  "retention", "log"};
 
 static const int statuses[] = {301, 302, 303, 307, 308};
 

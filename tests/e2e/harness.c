@@ -305,7 +305,8 @@ static const char *const base_conf[] = {
     "tracking.scanner_burst = off",
 };
 
-static const char *const sections[] = {"server", "redis", "tracking", "links", "log"};
+static const char *const sections[] = {"server", "redis",     "tracking",
+                                       "links",  "retention", "log"};
 
 static bool same_key(const char *a, const char *b)
 {

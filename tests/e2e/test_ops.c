@@ -494,6 +494,8 @@ static void test_install(void **state)
         "/usr/local/share/man/man5/hopcount.conf.5",
         "/usr/local/share/man/man1/hopctl.1",
         "/usr/local/lib/systemd/system/hopcount.service",
+        "/usr/local/lib/systemd/system/hopcount-prune.service",
+        "/usr/local/lib/systemd/system/hopcount-prune.timer",
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct stat st;
@@ -537,6 +539,19 @@ static void test_install(void **state)
              "%s/hopcount.service 2>&1 | "
              "grep 'hopcount.service' || true",
              dest, dest, dest, dest);
+    assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
+    if (f->resp[0] != '\0')
+        fail_msg("systemd-analyze verify: %s", f->resp);
+    /* The retention pass's service and timer, side by side. */
+    snprintf(
+        cmd, sizeof(cmd),
+        "command -v systemd-analyze >/dev/null || exit 0; cd %s && "
+        "for u in hopcount-prune.service hopcount-prune.timer; do "
+        "sed 's|/usr/local/|%s/usr/local/|g' usr/local/lib/systemd/system/$u >$u; done; "
+        "systemd-analyze verify --man=no hopcount-prune.timer hopcount-prune.service "
+        "2>&1 "
+        "| grep 'hopcount-prune' || true",
+        dest, dest);
     assert_int_equal(run_cmd(cmd, f->resp, RESP), 0);
     if (f->resp[0] != '\0')
         fail_msg("systemd-analyze verify: %s", f->resp);
