@@ -63,7 +63,7 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
-	bench-import bench-cluster bench-scanners fuzz install uninstall
+	bench-import bench-cluster bench-scanners bench-retention fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -303,6 +303,11 @@ $(BUILD)/loadtest/trace: loadtest/src/trace.c
 	@mkdir -p $(@D)
 	$(E) "  CC      $@"
 	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+
+# Redis memory per link over time, with and without retention (not part of make test).
+bench-retention: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)loadtest/retention
 
 bench-scanners: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadtest/trace

@@ -42,6 +42,7 @@ enum {
     OPT_OLDER = 1 << 6,
     OPT_DRY_RUN = 1 << 7,
     OPT_NO_TRACK = 1 << 8,
+    OPT_FULL = 1 << 9,
 };
 
 struct opts {

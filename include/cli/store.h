@@ -107,13 +107,18 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
 int store_set(struct store *s, const struct store_link *l, bool force,
               enum store_result *res, char *err, size_t errsz);
 
-/* Drop key's counter fields older than oldest_hour ("h:YYYY-MM-DDTHH") and
- * oldest_day ("YYYY-MM-DD", "" keeps every day) in one script (dry: count
- * only); *hours and *days say how many. 0, 1 when key is not a hash (left
- * alone), or -1 with err. */
-int store_prune(struct store *s, const char *key, const char *oldest_hour,
-                const char *oldest_day, bool dry, long long *hours, long long *days,
-                char *err, size_t errsz);
+/* Run the prune script on key (src/cli/lua/prune.lua: args are its ARGV
+ * after the dry flag, "scan" HOUR DAY or "names" NHOURS NAME...; dry: count
+ * only); *hours and *days say how many fields went. 0, 1 when key is not a
+ * hash (left alone), or -1 with err. */
+int store_prune(struct store *s, const char *key, bool dry, const char *const *args,
+                size_t nargs, long long *hours, long long *days, char *err, size_t errsz);
+
+/* GET key into buf: 1 found, 0 absent, -1 with err. SET key value: 0 or -1. */
+int store_get_string(struct store *s, const char *key, char *buf, size_t cap, char *err,
+                     size_t errsz);
+int store_put_string(struct store *s, const char *key, const char *value, char *err,
+                     size_t errsz);
 
 /* Remove the link code (and its code from its campaign's set) and publish;
  * with purge, delete its counters too. *removed: bit 0 the link was there,

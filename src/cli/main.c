@@ -72,12 +72,14 @@ static const struct command commands[] = {
      "Show all-time follows, bot follows and scanner follows and a per-day series\n"
      "(UTC) of the last N days (default 14, zero-filled) for a link or a campaign,\n"
      "and whether the link is tracked.\n"},
-    {"prune", cmd_prune, OPT_DRY_RUN, 0, 0, "prune [--dry-run]",
+    {"prune", cmd_prune, OPT_DRY_RUN | OPT_FULL, 0, 0, "prune [--full] [--dry-run]",
      "Apply [retention]: remove hour fields older than hourly_days and day fields\n"
      "(d:, bot:d:, scan:d:) older than daily_days from every counter hash of this\n"
      "prefix, one key at a time (an interrupted pass leaves each key done or not;\n"
-     "run it again). Totals stay. --dry-run counts what would go. Run daily\n"
-     "(hopcount-prune.timer).\n"},
+     "run it again). Totals stay. A daily pass removes by name what left the\n"
+     "windows since the last pass; --full reads every field (also the first pass,\n"
+     "a window changed by more than a month, and every 30 days). --dry-run counts\n"
+     "what would go. Run daily (hopcount-prune.timer).\n"},
     {"markers", cmd_markers, OPT_OLDER | OPT_DRY_RUN, 0, 0,
      "markers [--older-than DAYS [--dry-run]]",
      "Count hopcount's flush markers (P:flush:*), which a killed or spooling run\n"
@@ -143,6 +145,9 @@ static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
         *bit = OPT_DRY_RUN;
         o->dry_run = true;
         return EXIT_OK;
+    case 'U':
+        *bit = OPT_FULL;
+        return EXIT_OK;
     case 'T':
         *bit = OPT_NO_TRACK;
         o->notrack = true;
@@ -176,6 +181,7 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
         {"older-than", required_argument, NULL, 'o'},
         {"dry-run", no_argument, NULL, 'n'},
         {"no-track", no_argument, NULL, 'T'},
+        {"full", no_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

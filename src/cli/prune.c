@@ -2,20 +2,37 @@
  * prefix (P:clicks:*, P:campaign:*:clicks, found with SCAN on every
  * primary) loses its hour fields older than [retention] hourly_days and
  * its day fields older than daily_days, one key per script call. Totals
- * are kept forever; keys of another prefix are never matched. */
+ * are kept forever; keys of another prefix are never matched.
+ *
+ * A daily pass removes, by name, only the fields that left their windows
+ * since the last completed pass (P:prune:done says where it cut): a few
+ * dozen names per key. A full pass reads every field of every key: the
+ * first pass, --full, a window that grew or moved by more than a month, a
+ * state that cannot be read, and every 30 days (fields written late, from
+ * an old spool file, are caught then). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl.h"
 #include "keys.h"
 #include "util.h"
 
+#define PRUNE_STEP_MAX_HOURS (31 * 24) /* beyond it, a full pass */
+#define PRUNE_STEP_MAX_DAYS 31
+#define PRUNE_FULL_EVERY_DAYS 30
+
 struct prune_keys {
     char **v;
     size_t n, cap;
+};
+
+/* Where a pass cuts: hours since the epoch of the oldest hour kept, days of
+ * the oldest day kept (-1: every day kept), and the day of the last full
+ * pass. */
+struct cut {
+    int64_t hour, day, full_day;
 };
 
 static void on_key(const char *key, size_t len, void *arg)
@@ -49,32 +66,106 @@ static void unique(struct prune_keys *k)
     k->n = kept;
 }
 
-/* The oldest hour and day a field may have and stay, from now. */
-static void cutoffs(const struct conf *c, int64_t now_s, char *hour, char *day)
+/* Whether a pass from last to now may go by name. */
+static bool stepwise(const struct cut *last, const struct cut *now)
 {
-    int64_t now_h = now_s / 3600;
-    keys_field_hour(hour, now_h - (int64_t)c->hourly_days * 24);
-    day[0] = '\0';
-    if (c->daily_days > 0) {
-        char d[KEYS_FIELD_MAX];
-        keys_field_day(d, (now_h / 24 - c->daily_days) * 24);
-        util_strlcpy(day, d + 2, KEYS_FIELD_MAX); /* without "d:" */
+    int64_t dh = now->hour - last->hour, dd = now->day - last->day;
+    /* now->full_day is today: the last full pass is too old after a month. */
+    if (dh < 0 || dh > PRUNE_STEP_MAX_HOURS ||
+        now->full_day - last->full_day >= PRUNE_FULL_EVERY_DAYS)
+        return false;
+    if (now->day < 0)
+        return true; /* days kept forever: none to remove */
+    return last->day >= 0 && dd >= 0 && dd <= PRUNE_STEP_MAX_DAYS;
+}
+
+/* The script's arguments for a pass by name: the hour fields of [last, now)
+ * and the day fields of each kind of [last day, now day). */
+static size_t step_names(const struct cut *last, const struct cut *now, char ***out)
+{
+    static const char *const kinds[] = {"d", KEYS_FIELD_BOT ":d", KEYS_FIELD_SCAN ":d"};
+    size_t nh = (size_t)(now->hour - last->hour), nd = 0;
+    if (now->day >= 0)
+        nd = (size_t)(now->day - last->day);
+    char **a = xcalloc(2 + nh + 3 * nd, sizeof(*a));
+    size_t n = 0;
+    a[n++] = xstrdup("names");
+    char num[24];
+    snprintf(num, sizeof(num), "%zu", nh);
+    a[n++] = xstrdup(num);
+    for (int64_t h = last->hour; h < now->hour; h++) {
+        a[n] = xmalloc(KEYS_FIELD_MAX);
+        keys_field_hour(a[n++], h);
     }
+    for (int k = 0; k < 3; k++)
+        for (size_t d = 0; d < nd; d++) {
+            char day[KEYS_FIELD_MAX];
+            keys_field_day(day, (last->day + (int64_t)d) * 24);
+            a[n] = xmalloc(KEYS_FIELD_MAX + 8);
+            snprintf(a[n++], KEYS_FIELD_MAX + 8, "%s%s", kinds[k], day + 1);
+        }
+    *out = a;
+    return n;
+}
+
+/* The script's arguments for a full pass. */
+static size_t scan_args(const struct cut *now, char ***out)
+{
+    char **a = xcalloc(3, sizeof(*a));
+    a[0] = xstrdup("scan");
+    a[1] = xmalloc(KEYS_FIELD_MAX);
+    keys_field_hour(a[1], now->hour);
+    a[2] = xcalloc(1, KEYS_FIELD_MAX);
+    if (now->day >= 0) {
+        char d[KEYS_FIELD_MAX];
+        keys_field_day(d, now->day * 24);
+        util_strlcpy(a[2], d + 2, KEYS_FIELD_MAX); /* without "d:" */
+    }
+    *out = a;
+    return 3;
+}
+
+/* The last completed pass's cut, from P:prune:done; false when there is
+ * none (or it cannot be read: a full pass then). */
+static bool read_state(struct store *st, const char *key, struct cut *c, char *err,
+                       size_t errsz)
+{
+    char buf[96];
+    long long h, d, f;
+    char extra;
+    return store_get_string(st, key, buf, sizeof(buf), err, errsz) == 1 &&
+           sscanf(buf, "%lld %lld %lld%c", &h, &d, &f, &extra) == 3 &&
+           (*c = (struct cut){h, d, f}, true);
 }
 
 int cmd_prune(struct ctl *ctl)
 {
     struct prune_keys k = {0};
-    char hour[KEYS_FIELD_MAX], day[KEYS_FIELD_MAX], match[KEYS_MAX + 16], err[600];
-    const char *prefix;
+    char match[KEYS_MAX + 16], state[KEYS_MAX], err[600];
     bool dry = ctl->o.dry_run;
     long long hours = 0, days = 0, pruned = 0, skipped = 0;
+    char **args = NULL;
+    size_t nargs = 0;
     int rv = EXIT_OK;
 
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
-    prefix = store_prefix(ctl->store);
-    cutoffs(ctl->conf, (int64_t)(util_wall_ms() / 1000), hour, day);
+    const char *prefix = store_prefix(ctl->store);
+    int64_t now_h = (int64_t)(util_wall_ms() / 3600000u);
+    struct cut now = {now_h - (int64_t)ctl->conf->hourly_days * 24,
+                      ctl->conf->daily_days > 0 ? now_h / 24 - ctl->conf->daily_days : -1,
+                      now_h / 24};
+    struct cut last;
+    keys_prune_state(state, prefix);
+    bool by_name = !(ctl->o.given & OPT_FULL) &&
+                   read_state(ctl->store, state, &last, err, sizeof(err)) &&
+                   stepwise(&last, &now);
+    if (by_name) {
+        now.full_day = last.full_day;
+        nargs = step_names(&last, &now, &args);
+    } else {
+        nargs = scan_args(&now, &args);
+    }
     snprintf(match, sizeof(match), "%s:clicks:*", prefix);
     if (store_scan_keys(ctl->store, match, on_key, &k, err, sizeof(err)) != 0)
         goto fail;
@@ -84,7 +175,8 @@ int cmd_prune(struct ctl *ctl)
     unique(&k);
     for (size_t i = 0; i < k.n; i++) {
         long long h, d;
-        int r = store_prune(ctl->store, k.v[i], hour, day, dry, &h, &d, err, sizeof(err));
+        int r = store_prune(ctl->store, k.v[i], dry, (const char *const *)args, nargs, &h,
+                            &d, err, sizeof(err));
         if (r < 0)
             goto fail;
         skipped += r == 1;
@@ -92,16 +184,30 @@ int cmd_prune(struct ctl *ctl)
         days += d;
         pruned += h + d > 0;
     }
-    printf(
-        "%s: %zu counter keys, %lld of them with fields %s: %lld hour fields before %s, "
-        "%lld day fields before %s%s\n",
-        dry ? "prune --dry-run" : "prune", k.n, pruned, dry ? "that would go" : "removed",
-        hours, hour + 2, days, day[0] ? day : "(daily_days = 0: every day kept)",
-        skipped ? "; keys that are not hashes were left alone" : "");
+    char sv[96];
+    snprintf(sv, sizeof(sv), "%lld %lld %lld", (long long)now.hour, (long long)now.day,
+             (long long)now.full_day);
+    if (!dry && store_put_string(ctl->store, state, sv, err, sizeof(err)) != 0)
+        goto fail;
+    char hour[KEYS_FIELD_MAX], day[KEYS_FIELD_MAX] = "";
+    keys_field_hour(hour, now.hour);
+    if (now.day >= 0)
+        keys_field_day(day, now.day * 24);
+    printf("%s (%s): %zu counter keys, %lld of them with fields %s: %lld hour fields "
+           "before %s, %lld day fields before %s%s\n",
+           dry ? "prune --dry-run" : "prune",
+           by_name ? "daily: the fields that left their windows since the last pass"
+                   : "full: every field read",
+           k.n, pruned, dry ? "that would go" : "removed", hours, hour + 2, days,
+           day[0] ? day + 2 : "(daily_days = 0: every day kept)",
+           skipped ? "; keys that are not hashes were left alone" : "");
     goto out;
 fail:
     rv = ctl_fail("%s", err);
 out:
+    for (size_t i = 0; i < nargs; i++)
+        free(args[i]);
+    free(args);
     for (size_t i = 0; i < k.n; i++)
         free(k.v[i]);
     free(k.v);

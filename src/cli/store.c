@@ -627,14 +627,18 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
     return -1;
 }
 
-int store_prune(struct store *s, const char *key, const char *oldest_hour,
-                const char *oldest_day, bool dry, long long *hours, long long *days,
-                char *err, size_t errsz)
+int store_prune(struct store *s, const char *key, bool dry, const char *const *args,
+                size_t nargs, long long *hours, long long *days, char *err, size_t errsz)
 {
-    const char *argv[] = {
-        "EVALSHA",      s->scripts[SCRIPT_PRUNE].sha, "1", key, oldest_hour, oldest_day,
-        dry ? "1" : "0"};
-    redisReply *r = command(s, key, 7, argv, NULL, err, errsz);
+    const char **argv = xcalloc(5 + nargs, sizeof(*argv));
+    argv[0] = "EVALSHA";
+    argv[1] = s->scripts[SCRIPT_PRUNE].sha;
+    argv[2] = "1";
+    argv[3] = key;
+    argv[4] = dry ? "1" : "0";
+    memcpy(argv + 5, args, nargs * sizeof(*argv));
+    redisReply *r = command(s, key, (int)(5 + nargs), argv, NULL, err, errsz);
+    free(argv);
     if (r == NULL)
         return -1;
     int rv = -1;
@@ -651,6 +655,39 @@ int store_prune(struct store *s, const char *key, const char *oldest_hour,
         rv = 0;
     } else
         snprintf(err, errsz, "%s: unexpected answer from redis", key);
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_get_string(struct store *s, const char *key, char *buf, size_t cap, char *err,
+                     size_t errsz)
+{
+    const char *argv[] = {"GET", key};
+    redisReply *r = command(s, key, 2, argv, NULL, err, errsz);
+    if (r == NULL)
+        return -1;
+    int rv = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        snprintf(buf, cap, "%.*s", (int)r->len, r->str);
+        rv = 1;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsz, "%s: %s", key, r->str);
+        rv = -1;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+int store_put_string(struct store *s, const char *key, const char *value, char *err,
+                     size_t errsz)
+{
+    const char *argv[] = {"SET", key, value};
+    redisReply *r = command(s, key, 3, argv, NULL, err, errsz);
+    if (r == NULL)
+        return -1;
+    int rv = r->type == REDIS_REPLY_STATUS ? 0 : -1;
+    if (rv != 0)
+        snprintf(err, errsz, "%s: %s", key, r->type == REDIS_REPLY_ERROR ? r->str : "?");
     freeReplyObject(r);
     return rv;
 }

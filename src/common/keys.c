@@ -94,6 +94,11 @@ int keys_events(char *buf, const char *prefix)
     return key(buf, prefix, "events", "", 0, "");
 }
 
+int keys_prune_state(char *buf, const char *prefix)
+{
+    return key(buf, prefix, "prune:done", "", 0, "");
+}
+
 static void utc(int64_t hour, struct tm *tm)
 {
     time_t t = (time_t)(hour * 3600);

@@ -304,9 +304,9 @@ static void test_prune(void **state)
     /* --dry-run: the count, nothing removed. Hours just past the window: 3
      * (hourly*24+1, and the two day-old ones); days: one per kind. */
     assert_int_equal(ctl(f, "prune", "--dry-run"), 0);
-    assert_non_null(strstr(f->out,
-                           "prune --dry-run: 3 counter keys, 2 of them with fields "
-                           "that would go: 6 hour fields before "));
+    assert_non_null(strstr(f->out, "prune --dry-run (full: every field read): 3 counter "
+                                   "keys, 2 of them with fields that would go: 6 hour "
+                                   "fields before "));
     assert_non_null(strstr(f->out, "6 day fields before "));
     assert_int_equal(h_redis_int(&f->r, "HLEN hc:clicks:pr1"), before);
 
@@ -327,19 +327,24 @@ static void test_prune(void **state)
     }
     assert_int_equal(h_redis_int(&f->r, "HLEN other:clicks:pr1"), before);
     assert_non_null(strstr(f->out, "keys that are not hashes were left alone"));
-    assert_int_equal(ctl(f, "prune"), 0); /* nothing more */
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:prune:done"), 1);
+    assert_int_equal(ctl(f, "prune"), 0); /* nothing more, by name this time */
+    assert_non_null(strstr(f->out, "prune (daily: "));
     assert_non_null(strstr(f->out, "0 of them"));
 
-    /* A shorter window, at the next run; daily_days 0 keeps every day. */
+    /* A shorter window, at the next run (by name: the hours that left it);
+     * daily_days 0 keeps every day. */
     assert_int_equal(h_daemon_rewrite_conf(&f->d, &f->r,
                                            "retention.hourly_days = 1\n"
                                            "retention.daily_days = 0"),
                      0);
     assert_int_equal(ctl(f, "prune"), 0);
+    assert_non_null(strstr(f->out, "prune (daily: "));
     assert_non_null(strstr(f->out, "2 of them with fields removed: 2 hour fields"));
     assert_non_null(strstr(f->out, "0 day fields before (daily_days = 0"));
 
-    /* Many keys; a pass killed partway, then one to the end. */
+    /* Many keys whose fields are older than the last cut (as a late spool
+     * replay writes them): a full pass, killed partway, then one to the end. */
     redisContext *c = h_redis_connect(&f->r);
     field_at(fld, sizeof(fld), "h", 100);
     for (int i = 0; i < MANY; i++)
@@ -352,14 +357,15 @@ static void test_prune(void **state)
     redisFree(c);
     char cmd[600];
     const char *bin = getenv("HOPCTL_BIN") ? getenv("HOPCTL_BIN") : "build/hopctl";
-    snprintf(cmd, sizeof(cmd), "timeout -s KILL 0.3 %s -c %s prune >/dev/null 2>&1", bin,
-             f->d.conf);
+    snprintf(cmd, sizeof(cmd),
+             "timeout -s KILL 0.3 %s -c %s prune --full >/dev/null 2>&1", bin, f->d.conf);
     int st = system(cmd);
     (void)st; /* killed, or done if the machine was quick: either is a valid state */
     long long left = 0;
     for (int i = 0; i < MANY; i++)
         left += h_redis_int(&f->r, "HEXISTS hc:clicks:m%d %s", i, fld);
-    assert_int_equal(ctl(f, "prune"), 0);
+    assert_int_equal(ctl(f, "prune", "--full"), 0);
+    assert_non_null(strstr(f->out, "prune (full: "));
     snprintf(cmd, sizeof(cmd), "removed: %lld hour fields", left);
     assert_non_null(strstr(f->out, cmd));
     for (int i = 0; i < MANY; i += 97) {
