@@ -101,4 +101,5 @@ void ctl_link_from_args(struct store_link *l, const char *code, const char *url,
     l->url_len = strlen(url);
     l->campaign = campaign ? campaign : "";
     l->campaign_len = campaign ? strlen(campaign) : 0;
+    l->notrack = false;
 }

@@ -83,6 +83,7 @@ struct row {
     char code[CODE_MAX_LEN + 1];
     char *url;
     char *campaign; /* "" for none */
+    bool notrack;
 };
 
 struct import {
@@ -170,6 +171,7 @@ static int import_drain(struct import *im)
         /* Already in another campaign (and --force): look it up, retry. */
         struct store_link l;
         ctl_link_from_args(&l, r->code, r->url, r->campaign[0] ? r->campaign : NULL);
+        l.notrack = r->notrack;
         if (store_set(im->ctl->store, &l, true, &r->res, err, sizeof(err)) != 0) {
             ctl_fail("%s", err);
             rv = -1;
@@ -268,6 +270,7 @@ static void import_line(struct import *im, char *line, size_t len, long lineno,
     memcpy(r->code, l.code, l.code_len);
     r->url = xstrndup(l.url, l.url_len);
     r->campaign = xstrndup(l.campaign, l.campaign_len);
+    r->notrack = l.notrack;
     l.code = r->code;
     l.url = r->url;
     l.campaign = r->campaign;

@@ -729,6 +729,15 @@ static void test_import(void **state)
     assert_int_equal(ctl(f, "import", path, "--force"), 0);
     assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:nl:links i2"), 0);
     assert_null(hget_str(&f->r, "hc:link:i2", "campaign", buf, sizeof(buf)));
+    /* A move (the retry after the campaign changed) keeps the track column. */
+    write_file(path, "i10,https://example.com/10,,off\n");
+    assert_int_equal(ctl(f, "import", path, "--force"), 0);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:nl:links i10"), 0);
+    assert_int_equal(h_redis_int(&f->r, "HEXISTS hc:link:i10 notrack"), 1);
+    write_file(path, "i10,https://example.com/10,nl,on\n");
+    assert_int_equal(ctl(f, "import", path, "--force"), 0);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaign:nl:links i10"), 1);
+    assert_int_equal(h_redis_int(&f->r, "HEXISTS hc:link:i10 notrack"), 0);
 
     /* A file that is not there; an empty file. */
     assert_int_equal(ctl(f, "import", "/nonexistent/x.csv"), 1);
