@@ -71,6 +71,18 @@ int store_scan_keys(struct store *s, const char *match,
                     void (*fn)(const char *key, size_t len, void *arg), void *arg,
                     char *err, size_t errsz);
 
+/* Keys, each once, sorted. */
+struct store_keys {
+    char **v;
+    size_t n, cap;
+};
+
+/* Add to out every key matching each glob of match[0..nmatch) on every
+ * primary (SCAN), sorted, each once. 0, or -1 with err. */
+int store_list_keys(struct store *s, const char *const *match, size_t nmatch,
+                    struct store_keys *out, char *err, size_t errsz);
+void store_keys_free(struct store_keys *k);
+
 /* DEL each of keys[0..n) where it lives; *deleted counts those that were
  * there. 0, or -1 with err. */
 int store_del_keys(struct store *s, char *const *keys, size_t n, long long *deleted,

@@ -16,17 +16,16 @@
 struct marker_scan {
     const char *prefix;
     int64_t cutoff_s; /* writers started before it go (0: none) */
-    char **old;       /* keys to delete */
-    size_t nold, cap;
+    char **old;       /* keys to delete (borrowed from the key list) */
+    size_t nold;
     long long total, undated;
     int64_t oldest_s; /* the oldest dated writer's start (0: none) */
 };
 
-static void on_key(const char *key, size_t len, void *arg)
+static void count_marker(struct marker_scan *m, char *key)
 {
-    struct marker_scan *m = arg;
     int64_t start = 0;
-    int dated = keys_marker_start(key, len, m->prefix, &start);
+    int dated = keys_marker_start(key, strlen(key), m->prefix, &start);
     if (dated < 0)
         return;
     m->total++;
@@ -36,34 +35,8 @@ static void on_key(const char *key, size_t len, void *arg)
     }
     if (m->oldest_s == 0 || start < m->oldest_s)
         m->oldest_s = start;
-    if (m->cutoff_s == 0 || start >= m->cutoff_s)
-        return;
-    if (m->nold == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 256;
-        m->old = xrealloc(m->old, m->cap * sizeof(*m->old));
-    }
-    m->old[m->nold++] = xstrndup(key, len);
-}
-
-static int by_key(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* SCAN may hand a key over twice: keep each once. */
-static void unique(struct marker_scan *m)
-{
-    if (m->nold < 2)
-        return;
-    qsort(m->old, m->nold, sizeof(*m->old), by_key);
-    size_t kept = 1;
-    for (size_t i = 1; i < m->nold; i++) {
-        if (strcmp(m->old[i], m->old[kept - 1]) == 0)
-            free(m->old[i]);
-        else
-            m->old[kept++] = m->old[i];
-    }
-    m->nold = kept;
+    if (m->cutoff_s != 0 && start < m->cutoff_s)
+        m->old[m->nold++] = key;
 }
 
 int cmd_markers(struct ctl *ctl)
@@ -80,11 +53,15 @@ int cmd_markers(struct ctl *ctl)
         m.cutoff_s = now - (int64_t)ctl->o.older_than * 86400;
     int n = keys_flush_marker(match, m.prefix, "");
     memcpy(match + n, "*", 2);
-    if (store_scan_keys(ctl->store, match, on_key, &m, err, sizeof(err)) != 0) {
+    struct store_keys k = {0};
+    const char *globs[] = {match};
+    if (store_list_keys(ctl->store, globs, 1, &k, err, sizeof(err)) != 0) {
         rv = ctl_fail("%s", err);
         goto out;
     }
-    unique(&m);
+    m.old = xcalloc(k.n ? k.n : 1, sizeof(*m.old));
+    for (size_t i = 0; i < k.n; i++)
+        count_marker(&m, k.v[i]);
     printf("%lld markers", m.total);
     if (m.oldest_s > 0) {
         utc_date(m.oldest_s, day, sizeof(day));
@@ -108,8 +85,7 @@ int cmd_markers(struct ctl *ctl)
     }
     printf("deleted %lld markers of writers started before %s\n", deleted, day);
 out:
-    for (size_t i = 0; i < m.nold; i++)
-        free(m.old[i]);
     free(m.old);
+    store_keys_free(&k);
     return rv;
 }

@@ -23,48 +23,12 @@
 #define PRUNE_STEP_MAX_DAYS 31
 #define PRUNE_FULL_EVERY_DAYS 30
 
-struct prune_keys {
-    char **v;
-    size_t n, cap;
-};
-
 /* Where a pass cuts: hours since the epoch of the oldest hour kept, days of
  * the oldest day kept (-1: every day kept), and the day of the last full
  * pass. */
 struct cut {
     int64_t hour, day, full_day;
 };
-
-static void on_key(const char *key, size_t len, void *arg)
-{
-    struct prune_keys *k = arg;
-    if (k->n == k->cap) {
-        k->cap = k->cap ? k->cap * 2 : 1024;
-        k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
-    }
-    k->v[k->n++] = xstrndup(key, len);
-}
-
-static int by_key(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* SCAN may hand a key over twice: keep each once. */
-static void unique(struct prune_keys *k)
-{
-    if (k->n < 2)
-        return;
-    qsort(k->v, k->n, sizeof(*k->v), by_key);
-    size_t kept = 1;
-    for (size_t i = 1; i < k->n; i++) {
-        if (strcmp(k->v[i], k->v[kept - 1]) == 0)
-            free(k->v[i]);
-        else
-            k->v[kept++] = k->v[i];
-    }
-    k->n = kept;
-}
 
 /* Whether a pass from last to now may go by name. */
 static bool stepwise(const struct cut *last, const struct cut *now)
@@ -140,8 +104,8 @@ static bool read_state(struct store *st, const char *key, struct cut *c, char *e
 
 int cmd_prune(struct ctl *ctl)
 {
-    struct prune_keys k = {0};
-    char match[KEYS_MAX + 16], state[KEYS_MAX], err[600];
+    struct store_keys k = {0};
+    char clicks[KEYS_MAX + 16], camps[KEYS_MAX + 16], state[KEYS_MAX], err[600];
     bool dry = ctl->o.dry_run;
     long long hours = 0, days = 0, pruned = 0, skipped = 0;
     char **args = NULL;
@@ -166,13 +130,11 @@ int cmd_prune(struct ctl *ctl)
     } else {
         nargs = scan_args(&now, &args);
     }
-    snprintf(match, sizeof(match), "%s:clicks:*", prefix);
-    if (store_scan_keys(ctl->store, match, on_key, &k, err, sizeof(err)) != 0)
+    snprintf(clicks, sizeof(clicks), "%s:clicks:*", prefix);
+    snprintf(camps, sizeof(camps), "%s:campaign:*:clicks", prefix);
+    const char *match[] = {clicks, camps};
+    if (store_list_keys(ctl->store, match, 2, &k, err, sizeof(err)) != 0)
         goto fail;
-    snprintf(match, sizeof(match), "%s:campaign:*:clicks", prefix);
-    if (store_scan_keys(ctl->store, match, on_key, &k, err, sizeof(err)) != 0)
-        goto fail;
-    unique(&k);
     for (size_t i = 0; i < k.n; i++) {
         long long h, d;
         int r = store_prune(ctl->store, k.v[i], dry, (const char *const *)args, nargs, &h,
@@ -208,8 +170,6 @@ out:
     for (size_t i = 0; i < nargs; i++)
         free(args[i]);
     free(args);
-    for (size_t i = 0; i < k.n; i++)
-        free(k.v[i]);
-    free(k.v);
+    store_keys_free(&k);
     return rv;
 }

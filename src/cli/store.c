@@ -691,3 +691,48 @@ int store_put_string(struct store *s, const char *key, const char *value, char *
     freeReplyObject(r);
     return rv;
 }
+
+static void keys_push(const char *key, size_t len, void *arg)
+{
+    struct store_keys *k = arg;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 1024;
+        k->v = xrealloc(k->v, k->cap * sizeof(*k->v));
+    }
+    k->v[k->n++] = xstrndup(key, len);
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list_keys(struct store *s, const char *const *match, size_t nmatch,
+                    struct store_keys *out, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < nmatch; i++)
+        if (store_scan_keys(s, match[i], keys_push, out, err, errsz) != 0)
+            return -1;
+    if (out->n < 2)
+        return 0;
+    /* SCAN may hand a key over twice: keep each once. */
+    qsort(out->v, out->n, sizeof(*out->v), by_key);
+    size_t kept = 1;
+    for (size_t i = 1; i < out->n; i++) {
+        if (strcmp(out->v[i], out->v[kept - 1]) == 0)
+            free(out->v[i]);
+        else
+            out->v[kept++] = out->v[i];
+    }
+    out->n = kept;
+    return 0;
+}
+
+void store_keys_free(struct store_keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    k->v = NULL;
+    k->n = k->cap = 0;
+}
