@@ -18,6 +18,9 @@ struct cidr_addr {
     unsigned char b[16];
 };
 
+/* From 4 IPv4 bytes, as ::ffff:a.b.c.d. */
+void cidr_addr_from_v4(struct cidr_addr *out, const unsigned char v4[4]);
+
 /* From a socket address (AF_INET or AF_INET6); false for another family. */
 bool cidr_addr_from_sockaddr(struct cidr_addr *out, const struct sockaddr *sa);
 

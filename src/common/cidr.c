@@ -54,13 +54,19 @@ static struct addr128 from_bytes(const unsigned char b[16])
     return a;
 }
 
+void cidr_addr_from_v4(struct cidr_addr *out, const unsigned char v4[4])
+{
+    memset(out->b, 0, 10);
+    out->b[10] = out->b[11] = 0xff;
+    memcpy(out->b + 12, v4, 4);
+}
+
 /* IPv4 a.b.c.d as ::ffff:a.b.c.d. */
 static struct addr128 from_v4(const unsigned char b[4])
 {
-    unsigned char m[16] = {0};
-    m[10] = m[11] = 0xff;
-    memcpy(m + 12, b, 4);
-    return from_bytes(m);
+    struct cidr_addr m;
+    cidr_addr_from_v4(&m, b);
+    return from_bytes(m.b);
 }
 
 /* The host bits below a prefix of `bits` (of 128), as a mask. */
@@ -311,9 +317,7 @@ bool cidr_addr_from_sockaddr(struct cidr_addr *out, const struct sockaddr *sa)
         return false;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        memset(out->b, 0, 10);
-        out->b[10] = out->b[11] = 0xff;
-        memcpy(out->b + 12, &in->sin_addr, 4);
+        cidr_addr_from_v4(out, (const unsigned char *)&in->sin_addr);
         return true;
     }
     if (sa->sa_family == AF_INET6) {
@@ -333,9 +337,7 @@ bool cidr_addr_parse(struct cidr_addr *out, const char *s, size_t len)
     memcpy(buf, s, len);
     buf[len] = '\0';
     if (inet_pton(AF_INET, buf, v4) == 1) {
-        memset(out->b, 0, 10);
-        out->b[10] = out->b[11] = 0xff;
-        memcpy(out->b + 12, v4, 4);
+        cidr_addr_from_v4(out, v4);
         return true;
     }
     return inet_pton(AF_INET6, buf, out->b) == 1;

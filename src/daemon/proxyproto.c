@@ -100,9 +100,7 @@ static int parse_v2(const unsigned char *buf, size_t len, struct cidr_addr *src,
     case 0x12: /* UDP over IPv4 */
         if (body < 12)
             return -1;
-        memset(src->b, 0, 10);
-        src->b[10] = src->b[11] = 0xff;
-        memcpy(src->b + 12, buf + V2_FIXED, 4);
+        cidr_addr_from_v4(src, buf + V2_FIXED);
         *has_src = true;
         break;
     case 0x21: /* over IPv6 */
