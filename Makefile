@@ -36,7 +36,7 @@ endif
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
 COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr
-DAEMON_SRC := privacy tally reply batch spool rconn sentinel route links offload flush access \
+DAEMON_SRC := privacy hll tally reply batch spool rconn sentinel route links offload flush access \
 	proxyproto realip lists burst held http handler \
 	metrics admin priv worker server main
 CLI_SRC := rnodes store csv ctl output links import stats markers prune main
@@ -50,7 +50,7 @@ COMMON_OBJ := $(COMMON_SRC:%=$(BUILD)/obj/common/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/obj/daemon/lua/%.lua.o)
 CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o) $(CLI_LUA:%=$(BUILD)/obj/cli/lua/%.lua.o)
 
-UNIT_TESTS := test_conf test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
+UNIT_TESTS := test_conf test_hll test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
 	test_access test_cache test_flush test_rconn test_slot test_cidr test_realip test_burst
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
@@ -105,6 +105,8 @@ $(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch
 $(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
 $(BUILD)/tests/test_realip: $(BUILD)/obj/daemon/realip.o $(BUILD)/obj/daemon/proxyproto.o
 $(BUILD)/tests/test_burst: $(BUILD)/obj/daemon/burst.o $(BUILD)/obj/daemon/held.o
+# Redis's HyperLogLog cells, against a real redis-server.
+$(BUILD)/tests/test_hll: $(BUILD)/obj/daemon/hll.o $(BUILD)/tests/e2e/harness.o
 $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
 # The link cache's state machine, against a real redis-server.
 $(BUILD)/tests/test_cache: $(addprefix $(BUILD)/obj/daemon/,links.o rconn.o route.o \
