@@ -99,9 +99,9 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(COMMON_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/tests/test_privacy: $(BUILD)/obj/daemon/privacy.o
-$(BUILD)/tests/test_tally: $(BUILD)/obj/daemon/tally.o
+$(BUILD)/tests/test_tally: $(BUILD)/obj/daemon/tally.o $(BUILD)/obj/daemon/hll.o
 $(BUILD)/tests/test_reply: $(BUILD)/obj/daemon/reply.o
-$(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o
+$(BUILD)/tests/test_spool: $(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o $(BUILD)/obj/daemon/hll.o
 $(BUILD)/tests/test_access: $(BUILD)/obj/daemon/access.o
 $(BUILD)/tests/test_realip: $(BUILD)/obj/daemon/realip.o $(BUILD)/obj/daemon/proxyproto.o
 $(BUILD)/tests/test_burst: $(BUILD)/obj/daemon/burst.o $(BUILD)/obj/daemon/held.o
@@ -116,7 +116,7 @@ $(BUILD)/tests/test_rconn: $(BUILD)/obj/daemon/rconn.o $(BUILD)/tests/e2e/harnes
 $(BUILD)/tests/test_slot: $(BUILD)/tests/e2e/harness.o
 # The flusher's, likewise.
 $(BUILD)/tests/test_flush: $(addprefix $(BUILD)/obj/daemon/,flush.o rconn.o route.o sentinel.o \
-	tally.o batch.o metrics.o spool.o offload.o lua/flush.lua.o) $(BUILD)/tests/e2e/harness.o
+	tally.o hll.o batch.o metrics.o spool.o offload.o lua/flush.lua.o) $(BUILD)/tests/e2e/harness.o
 
 $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
@@ -128,7 +128,7 @@ $(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e
 
 # The overflow suite writes spool files of its own.
 $(OVERFLOW_BIN): $(BUILD)/tests/faults/test_overflow.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ) \
-		$(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o
+		$(BUILD)/obj/daemon/spool.o $(BUILD)/obj/daemon/batch.o $(BUILD)/obj/daemon/tally.o $(BUILD)/obj/daemon/hll.o
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 

@@ -28,6 +28,18 @@ int keys_events(char *buf, const char *prefix);
 /* P:prune:done: where the last completed hopctl prune pass cut, so the
  * next one removes only what left the windows since (docs/redis-schema.md). */
 int keys_prune_state(char *buf, const char *prefix);
+/* Unique followers (uniques = on), per UTC day: the HyperLogLogs
+ * P:uniq:CODE:YYYY-MM-DD and P:campaign:NAME:uniq:YYYY-MM-DD, and the
+ * day's random hash key P:uniqkey:YYYY-MM-DD (gone just after the day).
+ * hour is any hour of the day. */
+int keys_uniq(char *buf, const char *prefix, const char *code, size_t len, int64_t hour);
+int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t len,
+                       int64_t hour);
+int keys_uniq_key(char *buf, const char *prefix, int64_t hour);
+/* The UTC date of hour, "YYYY-MM-DD", into buf (KEYS_DATE_MAX bytes). */
+#define KEYS_DATE_MAX 16
+int keys_date(char *buf, int64_t hour);
+
 /* P:flush:WRITER: the last batch sequence applied for a writer. */
 int keys_flush_marker(char *buf, const char *prefix, const char *writer);
 /* P:flush:{TAG}:WRITER: the same, in the slot TAG hashes to (mode cluster:

@@ -29,6 +29,7 @@ struct batch {
     uint64_t seq;                  /* 1, 2, ... per writer, in sealing order */
     size_t n;
     struct tally_entry **entries; /* n entries, owned */
+    size_t room; /* keys' room it takes: n, and cells at TALLY_CELLS_PER_KEY */
     uint64_t follows;             /* every class, over the link entries */
     struct spool_file *file;      /* the spool file it was read from, or NULL */
     /* Delivery (flush.c): its stream (slot, or 0), its state, and the

@@ -8,12 +8,21 @@
 #include <stdint.h>
 
 #include "code.h"
+#include "hll.h"
 
 /* Which counter hash an entry feeds. */
 enum tally_kind {
     TALLY_LINK = 0,     /* P:clicks:CODE */
     TALLY_CAMPAIGN = 1, /* P:campaign:NAME:clicks */
+    /* Unique followers (uniques = on): the HyperLogLog cells of one UTC
+     * day, the entry's hour being the day's first. */
+    TALLY_LINK_UNIQ = 2,     /* P:uniq:CODE:YYYY-MM-DD */
+    TALLY_CAMPAIGN_UNIQ = 3, /* P:campaign:NAME:uniq:YYYY-MM-DD */
 };
+
+/* A tally's room is counted in keys; this many cells take one key's room
+ * (a cell is 4 bytes in a set at most half full, a key about 160). */
+#define TALLY_CELLS_PER_KEY 16
 
 /* What a follow is counted as (SPEC §4: total, bot, scan). */
 enum tally_class {
@@ -30,6 +39,7 @@ struct tally_entry {
     uint64_t human;
     uint64_t bot;
     uint64_t scan;
+    struct hll_set cells; /* TALLY_*_UNIQ */
     unsigned char kind; /* enum tally_kind */
     unsigned char len;
     char name[CODE_MAX_LEN + 1];
@@ -59,8 +69,25 @@ int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind k
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
                      enum tally_class cls);
 
+/* Note one follower's HyperLogLog cell in the uniques of name[0..len) on
+ * the UTC day that starts at hour day_hour (kind TALLY_LINK_UNIQ or
+ * TALLY_CAMPAIGN_UNIQ), trying *hint first and updating it. 0, or -1 when
+ * the tally is full (nothing noted). */
+int tally_add_cell(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
+                   uint64_t name_hash, const char *name, size_t len, int64_t day_hour,
+                   hll_cell cell);
+
+/* Whether an entry holds unique followers' cells (not follows). */
+static inline bool tally_entry_uniq(const struct tally_entry *e)
+{
+    return e->kind == TALLY_LINK_UNIQ || e->kind == TALLY_CAMPAIGN_UNIQ;
+}
+
 /* The follows an entry holds, of every class. */
 uint64_t tally_entry_follows(const struct tally_entry *e);
+
+/* Cells held in unique entries. */
+size_t tally_cells(const struct tally *t);
 
 /* Number of entries held. */
 size_t tally_keys(const struct tally *t);
@@ -71,6 +98,9 @@ uint64_t tally_follows(const struct tally *t);
 /* Detach every entry as a singly linked list (via next) the caller owns,
  * leaving the tally empty. NULL when empty. */
 struct tally_entry *tally_take(struct tally *t);
+
+/* Free one entry (its cells too). tally_entry_free(NULL) does nothing. */
+void tally_entry_free(struct tally_entry *e);
 
 /* Free a list returned by tally_take. */
 void tally_list_free(struct tally_entry *list);

@@ -105,6 +105,41 @@ static void utc(int64_t hour, struct tm *tm)
     gmtime_r(&t, tm);
 }
 
+int keys_date(char *buf, int64_t hour)
+{
+    struct tm tm;
+    utc(hour, &tm);
+    return snprintf(buf, KEYS_DATE_MAX, "%04d-%02d-%02d", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday);
+}
+
+int keys_uniq(char *buf, const char *prefix, const char *code, size_t len, int64_t hour)
+{
+    char date[KEYS_DATE_MAX + 1] = ":";
+    keys_date(date + 1, hour);
+    char name[KEYS_MAX];
+    if (len + strlen(date) >= sizeof(name))
+        return -1;
+    memcpy(name, code, len);
+    memcpy(name + len, date, strlen(date) + 1);
+    return key(buf, prefix, "uniq:", name, len + strlen(date), "");
+}
+
+int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t len,
+                       int64_t hour)
+{
+    char suffix[KEYS_DATE_MAX + 8] = ":uniq:";
+    keys_date(suffix + 6, hour);
+    return key(buf, prefix, "campaign:", name, len, suffix);
+}
+
+int keys_uniq_key(char *buf, const char *prefix, int64_t hour)
+{
+    char date[KEYS_DATE_MAX];
+    int n = keys_date(date, hour);
+    return key(buf, prefix, "uniqkey:", date, (size_t)n, "");
+}
+
 int keys_field_day(char *buf, int64_t hour)
 {
     struct tm tm;

@@ -18,6 +18,7 @@ void batch_add(struct batch *b, struct tally_entry *e)
 {
     e->next = NULL;
     b->entries[b->n++] = e;
+    b->room += 1 + e->cells.n / TALLY_CELLS_PER_KEY;
     if (e->kind == TALLY_LINK) /* each follow once: its link's key */
         b->follows += tally_entry_follows(e);
 }
@@ -27,7 +28,7 @@ void batch_free(struct batch *b)
     if (b == NULL)
         return;
     for (size_t i = 0; i < b->n; i++)
-        free(b->entries[i]);
+        tally_entry_free(b->entries[i]);
     free(b->entries);
     free(b);
 }

@@ -24,6 +24,7 @@
 
 #include "batch.h"
 #include "conf.h"
+#include "hll.h"
 #include "keys.h"
 #include "log.h"
 #include "lua_flush.h"
@@ -196,7 +197,7 @@ static void push(struct flush *f, struct batch *b)
     b->state = BATCH_UNSENT;
     *s->tail = b;
     s->tail = &b->next;
-    f->pending_keys += b->n;
+    f->pending_keys += b->room;
     if (s->unsent == NULL)
         s->unsent = b;
 }
@@ -209,18 +210,35 @@ static struct batch *pop(struct flush *f, struct stream *s)
         s->tail = &s->head;
     if (s->unsent == b)
         s->unsent = s->head;
-    f->pending_keys -= b->n;
+    f->pending_keys -= b->room;
     b->next = NULL;
     return b;
 }
 
-/* Build the counter key of e into key (KEYS_MAX); its length. */
+/* Build the key of e (a counter hash, or a day's HyperLogLog) into key
+ * (KEYS_MAX); its length. */
 static int entry_key(const struct flush *f, const struct tally_entry *e, char *key)
 {
-    return e->kind == TALLY_LINK
-               ? keys_clicks(key, f->conf->key_prefix, e->name, e->len)
-               : keys_campaign_clicks(key, f->conf->key_prefix, e->name, e->len);
+    const char *p = f->conf->key_prefix;
+    switch ((enum tally_kind)e->kind) {
+    case TALLY_LINK:
+        return keys_clicks(key, p, e->name, e->len);
+    case TALLY_CAMPAIGN:
+        return keys_campaign_clicks(key, p, e->name, e->len);
+    case TALLY_LINK_UNIQ:
+        return keys_uniq(key, p, e->name, e->len, e->hour);
+    case TALLY_CAMPAIGN_UNIQ:
+        return keys_campaign_uniq(key, p, e->name, e->len, e->hour);
+    }
+    return -1;
 }
+
+static const char *const kind_names[] = {
+    [TALLY_LINK] = "link",
+    [TALLY_CAMPAIGN] = "campaign",
+    [TALLY_LINK_UNIQ] = "link_uniques",
+    [TALLY_CAMPAIGN_UNIQ] = "campaign_uniques",
+};
 
 static unsigned entry_slot(const struct flush *f, const struct tally_entry *e)
 {
@@ -287,9 +305,9 @@ static void report_refused(struct flush *f, const struct batch *b, const redisRe
         metric_add(&f->m->follows_dropped, tally_entry_follows(e));
         metric_add(&f->m->flush_errors, 1);
         log_error("event=flush_rejected key_kind=%s name=%s follows=%" PRIu64
-                  " reason=\"Redis refused the update (is the key a hash?)\"",
-                  e->kind == TALLY_LINK ? "link" : "campaign", e->name,
-                  tally_entry_follows(e));
+                  " reason=\"Redis refused the update (is the key a %s?)\"",
+                  kind_names[e->kind], e->name, tally_entry_follows(e),
+                  tally_entry_uniq(e) ? "HyperLogLog" : "hash");
     }
 }
 
@@ -568,15 +586,35 @@ static int marker_key(const struct flush *f, const struct batch *b, char *key)
     return keys_flush_marker_tagged(key, f->conf->key_prefix, tag, b->writer);
 }
 
+/* A unique entry's arguments: minus the number of its cells, then each
+ * cell's PFADD element (hll.h: 8 bytes made from the cell alone). */
+static void uniq_args(struct argv_buf *a, const struct tally_entry *e)
+{
+    char num[24];
+    arg_copy(a, num, snprintf(num, sizeof(num), "-%" PRIu32, e->cells.n));
+    for (uint32_t i = 0; i < e->cells.cap; i++) {
+        hll_cell c = hll_set_slot(&e->cells, i);
+        if (c == 0)
+            continue;
+        unsigned char el[8];
+        hll_element(c, el);
+        arg_copy(a, (const char *)el, (int)sizeof(el));
+    }
+}
+
 /* Send one batch; false when it could not be sent. */
 static bool send_batch(struct flush *f, struct batch *b, bool force)
 {
     enum { PER_KEY = 1 + 2 * FLUSH_FIELDS_MAX };
-    size_t maxargs = 6 + b->n * (1 + PER_KEY); /* EVALSHA sha numkeys marker seq force */
+    size_t cells = 0;
+    for (size_t i = 0; i < b->n; i++)
+        cells += b->entries[i]->cells.n;
+    /* EVALSHA sha numkeys marker seq force, then per key */
+    size_t maxargs = 6 + b->n * (1 + PER_KEY) + cells;
     struct argv_buf a = {0};
     a.argv = xmalloc(maxargs * sizeof(*a.argv));
     a.len = xmalloc(maxargs * sizeof(*a.len));
-    a.text = xmalloc(KEYS_TAGGED_MAX + 48 +
+    a.text = xmalloc(KEYS_TAGGED_MAX + 48 + cells * 8 +
                      b->n * (KEYS_MAX + FLUSH_FIELDS_MAX * KEYS_FIELD_MAX + 8 * 24));
     char marker[KEYS_TAGGED_MAX];
     int mlen = marker_key(f, b, marker);
@@ -592,6 +630,10 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
     arg(&a, force ? "1" : "0", 1);
     for (size_t i = 0; i < b->n; i++) {
         const struct tally_entry *e = b->entries[i];
+        if (tally_entry_uniq(e)) {
+            uniq_args(&a, e);
+            continue;
+        }
         const struct flush_fields *ff = fields_of(f, e->hour);
         arg_num(&a,
                 (e->human > 0 ? 3 : 0) + (e->bot > 0 ? 2 : 0) + (e->scan > 0 ? 2 : 0));
@@ -1044,7 +1086,7 @@ int flush_spill(struct flush *f, char *err, size_t errsz)
     f->spill = seal(f, f->spill_writer, true);
     f->spill_keys = 0;
     for (const struct batch *b = f->spill; b != NULL; b = b->next)
-        f->spill_keys += b->n;
+        f->spill_keys += b->room;
     f->spill_follows = spool_follows(f->spill);
     f->spill_state = SPILL_SEALED;
     io_kick(f); /* or when the job in hand is done */

@@ -2,16 +2,19 @@
  *
  * A spool file is text, so an operator can read it:
  *
- *     hopcount-spool 2
+ *     hopcount-spool 3
  *     writer 3f9c0d1e22ab4c10-0
- *     batch 3f9c0d1e22ab4c10-0 17 2 (its writer, sequence number, entries)
+ *     batch 3f9c0d1e22ab4c10-0 17 4 (its writer, sequence number, entries)
  *     L 493210 12 1 4 spring24      (kind: L link, C campaign; UTC hour;
  *     C 493210 12 1 4 spring         human; bot; scan; name)
+ *     U 493200 spring24 1a2b:3,7:1  (unique followers, U of a link, V of a
+ *     V 493200 spring 1a2b:3,7:1     campaign: the day's first hour; name;
+ *                                    HyperLogLog cells, register:rank)
  *     end 1 9a0b1c2d3e4f5a6b        (batches, then XXH3 of every byte before
  *                                    this line)
  *
- * Version 1 files (written before the scan class: no scan column) are still
- * read.
+ * Version 1 files (written before the scan class: no scan column) and
+ * version 2 (before unique followers) are still read.
  *
  * It is written to a temporary name, fsync'd, renamed into place and the
  * directory fsync'd, so a file either is whole or does not exist. */
@@ -31,11 +34,13 @@
 
 #include "code.h"
 #include "hash.h"
+#include "hll.h"
 #include "log.h"
 #include "util.h"
 
 #define SPOOL_MAGIC_V1 "hopcount-spool 1\n"
-#define SPOOL_MAGIC "hopcount-spool 2\n"
+#define SPOOL_MAGIC_V2 "hopcount-spool 2\n"
+#define SPOOL_MAGIC "hopcount-spool 3\n"
 #define SPOOL_SUFFIX ".spool"
 
 struct spool_file {
@@ -84,6 +89,22 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* A unique entry's line: "U|V HOUR NAME REG:RANK,...". */
+static void write_cells(FILE *m, const struct tally_entry *e)
+{
+    fprintf(m, "%c %" PRId64 " %s ", e->kind == TALLY_LINK_UNIQ ? 'U' : 'V', e->hour,
+            e->name);
+    const char *sep = "";
+    for (uint32_t i = 0; i < e->cells.cap; i++) {
+        hll_cell c = hll_set_slot(&e->cells, i);
+        if (c == 0)
+            continue;
+        fprintf(m, "%s%x:%u", sep, hll_cell_register(c), hll_cell_rank(c));
+        sep = ",";
+    }
+    fputc('\n', m);
+}
+
 /* The file's text for list: header, batches, and the checksum line. NULL
  * with a reason in err. */
 static char *format_file(const char *writer, const struct batch *list, size_t *len,
@@ -102,6 +123,10 @@ static char *format_file(const char *writer, const struct batch *list, size_t *l
         fprintf(m, "batch %s %" PRIu64 " %zu\n", b->writer, b->seq, b->n);
         for (size_t i = 0; i < b->n; i++) {
             const struct tally_entry *e = b->entries[i];
+            if (tally_entry_uniq(e)) {
+                write_cells(m, e);
+                continue;
+            }
             fprintf(m, "%c %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
                     e->kind == TALLY_LINK ? 'L' : 'C', e->hour, e->human, e->bot, e->scan,
                     e->name);
@@ -196,6 +221,8 @@ static long check_envelope(char *text, size_t len, int *version)
         return -1;
     text[body - 1] = '\0';
     if (strncmp(text, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) == 0)
+        *version = 3;
+    else if (strncmp(text, SPOOL_MAGIC_V2, strlen(SPOOL_MAGIC_V2)) == 0)
         *version = 2;
     else if (strncmp(text, SPOOL_MAGIC_V1, strlen(SPOOL_MAGIC_V1)) == 0)
         *version = 1;
@@ -204,10 +231,50 @@ static long check_envelope(char *text, size_t len, int *version)
     return (long)want_batches;
 }
 
+/* A unique entry's line (version 3), "U|V HOUR NAME REG:RANK,...", added
+ * to b. 0 or -1. */
+static int parse_cells(const char *line, struct batch *b)
+{
+    char name[CODE_MAX_LEN + 2], kind;
+    int64_t hour;
+    int at = 0;
+    if (sscanf(line, "%c %" SCNd64 " %65s %n", &kind, &hour, name, &at) != 3 || at == 0)
+        return -1;
+    size_t nl = strlen(name);
+    if (kind == 'U' ? !code_valid(name, nl) : !code_campaign_valid(name, nl))
+        return -1;
+    struct tally_entry *e = xcalloc(1, sizeof(*e));
+    e->kind = kind == 'U' ? TALLY_LINK_UNIQ : TALLY_CAMPAIGN_UNIQ;
+    e->hour = hour;
+    e->len = (unsigned char)nl;
+    memcpy(e->name, name, nl + 1);
+    for (const char *p = line + at; *p != '\0';) {
+        unsigned reg, rank;
+        int used = 0;
+        if (sscanf(p, "%4x:%2u%n", &reg, &rank, &used) != 2 ||
+            !hll_cell_valid((hll_cell)(reg << 8 | rank)) ||
+            (p[used] != ',' && p[used] != '\0') ||
+            (p[used] == ',' && p[used + 1] == '\0')) {
+            tally_entry_free(e);
+            return -1;
+        }
+        hll_set_add(&e->cells, (hll_cell)(reg << 8 | rank));
+        p += used + (p[used] == ',');
+    }
+    if (e->cells.n == 0) {
+        tally_entry_free(e);
+        return -1;
+    }
+    batch_add(b, e);
+    return 0;
+}
+
 /* One entry line, "KIND HOUR HUMAN BOT SCAN NAME" (version 1: no SCAN),
- * added to b. 0 or -1. */
+ * or from version 3 a unique entry's, added to b. 0 or -1. */
 static int parse_entry(const char *line, int version, struct batch *b)
 {
+    if (version >= 3 && (line[0] == 'U' || line[0] == 'V'))
+        return parse_cells(line, b);
     char name[CODE_MAX_LEN + 2], kind, extra;
     uint64_t human, bot, scan = 0;
     int64_t hour;

@@ -12,6 +12,7 @@ struct tally {
     struct tally_entry **buckets;
     size_t nbuckets; /* power of two */
     size_t count;
+    size_t cells; /* in the unique entries */
     size_t max_keys;
     uint64_t follows;
     uint64_t epoch; /* bumped by tally_take: entries stay put within an epoch */
@@ -108,31 +109,52 @@ uint64_t tally_entry_follows(const struct tally_entry *e)
     return e->human + e->bot + e->scan;
 }
 
-static struct tally_entry *add(struct tally *t, enum tally_kind kind, uint64_t name_hash,
-                               const char *name, size_t len, int64_t hour,
-                               enum tally_class cls)
+/* Whether the tally has used its room: keys, and cells at
+ * TALLY_CELLS_PER_KEY a key. */
+static bool full(const struct tally *t)
+{
+    return t->count + t->cells / TALLY_CELLS_PER_KEY >= t->max_keys;
+}
+
+/* The entry of (kind, name, hour), made if new; NULL when it is new and
+ * the tally is full. */
+static struct tally_entry *entry(struct tally *t, enum tally_kind kind,
+                                 uint64_t name_hash, const char *name, size_t len,
+                                 int64_t hour)
 {
     uint64_t h = entry_hash(kind, name_hash, hour);
-    struct tally_entry **pp = find(t, h, kind, name, len, hour);
-    struct tally_entry *e = *pp;
+    struct tally_entry *e = *find(t, h, kind, name, len, hour);
+    if (e != NULL)
+        return e;
+    if (full(t) || len > CODE_MAX_LEN)
+        return NULL;
+    e = xcalloc(1, sizeof(*e));
+    e->hash = h;
+    e->hour = hour;
+    e->kind = (unsigned char)kind;
+    e->len = (unsigned char)len;
+    memcpy(e->name, name, len);
+    e->name[len] = '\0';
+    insert(t, e);
+    return e;
+}
 
-    if (e == NULL) {
-        if (t->count >= t->max_keys || len > CODE_MAX_LEN)
-            return NULL;
-        e = xmalloc(sizeof(*e));
-        e->hash = h;
-        e->hour = hour;
-        e->human = 0;
-        e->bot = 0;
-        e->scan = 0;
-        e->kind = (unsigned char)kind;
-        e->len = (unsigned char)len;
-        memcpy(e->name, name, len);
-        e->name[len] = '\0';
-        insert(t, e);
+/* The entry *hint names if it is still (kind, hour)'s of this epoch,
+ * else the table's (made if new; the hint updated). NULL when full. */
+static struct tally_entry *hinted(struct tally *t, struct tally_hint *hint,
+                                  enum tally_kind kind, uint64_t name_hash,
+                                  const char *name, size_t len, int64_t hour)
+{
+    struct tally_entry *e = hint->e;
+    /* Within an epoch an entry is never freed or moved, and a hint belongs to
+     * one key: the epoch and the hour are all there is to check. */
+    if (e != NULL && hint->epoch == t->epoch && e->hour == hour && e->kind == kind)
+        return e;
+    e = entry(t, kind, name_hash, name, len, hour);
+    if (e != NULL) {
+        hint->e = e;
+        hint->epoch = t->epoch;
     }
-    bump(e, cls);
-    t->follows++;
     return e;
 }
 
@@ -140,20 +162,30 @@ int tally_add_hinted(struct tally *t, struct tally_hint *hint, enum tally_kind k
                      uint64_t name_hash, const char *name, size_t len, int64_t hour,
                      enum tally_class cls)
 {
-    struct tally_entry *e = hint->e;
-    /* Within an epoch an entry is never freed or moved, and a hint belongs to
-     * one key: the epoch and the hour are all there is to check. */
-    if (e != NULL && hint->epoch == t->epoch && e->hour == hour && e->kind == kind) {
-        bump(e, cls);
-        t->follows++;
-        return 0;
-    }
-    e = add(t, kind, name_hash, name, len, hour, cls);
+    struct tally_entry *e = hinted(t, hint, kind, name_hash, name, len, hour);
     if (e == NULL)
         return -1;
-    hint->e = e;
-    hint->epoch = t->epoch;
+    bump(e, cls);
+    t->follows++;
     return 0;
+}
+
+int tally_add_cell(struct tally *t, struct tally_hint *hint, enum tally_kind kind,
+                   uint64_t name_hash, const char *name, size_t len, int64_t day_hour,
+                   hll_cell cell)
+{
+    if (full(t))
+        return -1;
+    struct tally_entry *e = hinted(t, hint, kind, name_hash, name, len, day_hour);
+    if (e == NULL)
+        return -1;
+    t->cells += (size_t)hll_set_add(&e->cells, cell);
+    return 0;
+}
+
+size_t tally_cells(const struct tally *t)
+{
+    return t->cells;
 }
 
 size_t tally_keys(const struct tally *t)
@@ -181,16 +213,25 @@ struct tally_entry *tally_take(struct tally *t)
         t->buckets[i] = NULL;
     }
     t->count = 0;
+    t->cells = 0;
     t->follows = 0;
     t->epoch++;
     return list;
+}
+
+void tally_entry_free(struct tally_entry *e)
+{
+    if (e == NULL)
+        return;
+    hll_set_free(&e->cells);
+    free(e);
 }
 
 void tally_list_free(struct tally_entry *list)
 {
     while (list != NULL) {
         struct tally_entry *next = list->next;
-        free(list);
+        tally_entry_free(list);
         list = next;
     }
 }

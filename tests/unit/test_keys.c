@@ -29,6 +29,26 @@ static void test_keys(void **state)
     memset(prefix, 'p', 32);
     prefix[32] = '\0';
     assert_true(keys_campaign_clicks(k, prefix, name, 64) > 0); /* the longest fits */
+    assert_true(keys_campaign_uniq(k, prefix, name, 64, 0) > 0);
+    assert_true(keys_uniq(k, prefix, name, 64, 0) > 0);
+}
+
+/* Unique followers' keys, by UTC day: any hour of the day names it. */
+static void test_uniq_keys(void **state)
+{
+    (void)state;
+    char k[KEYS_MAX];
+    struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 30, .tm_hour = 23};
+    int64_t hour = (int64_t)(timegm(&tm) / 3600);
+    assert_int_equal(keys_uniq(k, "hc", "spring24", 8, hour), 27);
+    assert_string_equal(k, "hc:uniq:spring24:2026-11-30");
+    keys_campaign_uniq(k, "hc", "spring", 6, hour - 23);
+    assert_string_equal(k, "hc:campaign:spring:uniq:2026-11-30");
+    keys_uniq_key(k, "hc", hour + 1);
+    assert_string_equal(k, "hc:uniqkey:2026-12-01");
+    char d[KEYS_DATE_MAX];
+    assert_int_equal(keys_date(d, hour), 10);
+    assert_string_equal(d, "2026-11-30");
 }
 
 static void test_fields(void **state)
@@ -85,6 +105,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_uniq_keys),
         cmocka_unit_test(test_marker_start),
     };
     return cmocka_run_group_tests_name("keys", tests, NULL, NULL);

@@ -199,6 +199,77 @@ static void test_corrupt_files_kept_aside(void **state)
 
 /* A spool file written before the scan class (version 1: no scan column)
  * is still replayed, its follows whole. */
+/* Unique followers' cells go out and come back whole, beside counters. */
+static void test_cells_round_trip(void **state)
+{
+    const char *dir = *state;
+    char err[256];
+    struct batch *b = batch_new("w2-0", 1, 3);
+    batch_add(b, entry(TALLY_LINK, "spring24", 493210, 3, 0));
+    struct tally_entry *u = entry(TALLY_LINK_UNIQ, "spring24", 493200, 0, 0);
+    for (unsigned reg = 0; reg < 300; reg++)
+        hll_set_add(&u->cells,
+                    (hll_cell)((reg * 53 % HLL_REGISTERS) << 8 | (1 + reg % 51)));
+    batch_add(b, u);
+    struct tally_entry *v = entry(TALLY_CAMPAIGN_UNIQ, "spring.24", 493200, 0, 0);
+    hll_set_add(&v->cells, (HLL_REGISTERS - 1) << 8 | 51);
+    batch_add(b, v);
+    assert_int_equal(spool_write(dir, "w2-0", b, err, sizeof(err)), 0);
+
+    struct batch *list = NULL;
+    int corrupt = -1;
+    assert_int_equal(load_all(dir, &list, &corrupt), 1);
+    assert_int_equal(corrupt, 0);
+    assert_int_equal(list->n, 3);
+    assert_int_equal(spool_follows(list), 3);
+    for (int i = 1; i < 3; i++) {
+        const struct tally_entry *in = b->entries[i], *out = list->entries[i];
+        assert_int_equal(out->kind, in->kind);
+        assert_int_equal(out->hour, in->hour);
+        assert_string_equal(out->name, in->name);
+        assert_int_equal(out->cells.n, in->cells.n);
+        for (uint32_t j = 0; j < in->cells.cap; j++) /* each cell, at its rank */
+            if (hll_set_slot(&in->cells, j) != 0) {
+                struct hll_set copy = {0};
+                for (uint32_t k = 0; k < out->cells.cap; k++)
+                    if (hll_set_slot(&out->cells, k) != 0)
+                        hll_set_add(&copy, hll_set_slot(&out->cells, k));
+                assert_int_equal(hll_set_add(&copy, hll_set_slot(&in->cells, j)), 0);
+                assert_int_equal(copy.n, in->cells.n);
+                hll_set_free(&copy);
+            }
+    }
+    assert_int_equal(list->room, 3 + 300 / TALLY_CELLS_PER_KEY);
+    spool_file_done(list->file);
+    free_list(list);
+    batch_free(b);
+}
+
+/* A cell line that is not whole or not a cell makes the file corrupt. */
+static void test_bad_cells_corrupt(void **state)
+{
+    const char *dir = *state;
+    const char *bad[] = {"U 24 c1 4000:1", "U 24 c1 7:0", "U 24 c1 7:52", "U 24 c1 7:1,",
+                         "U 24 c1 ",       "U 24 c1 7-1", "V 24 c:1 7:1", "U 24 c1 7:1 x",
+                         "U 24 c1 ,7:1",   "U x c1 7:1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        char path[512], body[256];
+        snprintf(body, sizeof(body),
+                 "hopcount-spool 3\nwriter w9-0\nbatch w9-0 4 1\n%s\n", bad[i]);
+        snprintf(path, sizeof(path), "%s/w9-0-%zu.spool", dir, i + 1);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%send 1 %016llx\n", body,
+                (unsigned long long)hash_bytes(body, strlen(body)));
+        fclose(f);
+        struct batch *list = NULL;
+        int corrupt = -1;
+        assert_int_equal(load_all(dir, &list, &corrupt), 0);
+        if (corrupt != 1)
+            fail_msg("not refused: \"%s\"", bad[i]);
+        assert_null(list);
+    }
+}
+
 static void test_reads_version_1(void **state)
 {
     const char *dir = *state;
@@ -282,6 +353,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_released_file_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files_kept_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_version_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cells_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_cells_corrupt, setup, teardown),
         cmocka_unit_test(test_missing_dir_is_empty),
         cmocka_unit_test_setup_teardown(test_bounded_reads_oldest_first, setup, teardown),
     };

@@ -73,6 +73,56 @@ static void test_bound(void **state)
     tally_free(t);
 }
 
+/* Unique followers' cells: one entry per (kind, name, day), each register
+ * once at its highest rank, apart from the counters; cells take room at
+ * TALLY_CELLS_PER_KEY a key. */
+static void test_cells(void **state)
+{
+    (void)state;
+    struct tally *t = tally_new(4);
+    struct tally_hint lh = {0}, ch = {0};
+    uint64_t h = hash_bytes("c1", 2);
+    assert_int_equal(
+        tally_add_cell(t, &lh, TALLY_LINK_UNIQ, h, "c1", 2, 24, (5u << 8) | 2), 0);
+    assert_int_equal(
+        tally_add_cell(t, &lh, TALLY_LINK_UNIQ, h, "c1", 2, 24, (5u << 8) | 4), 0);
+    assert_int_equal(
+        tally_add_cell(t, &lh, TALLY_LINK_UNIQ, h, "c1", 2, 24, (6u << 8) | 1), 0);
+    assert_int_equal(
+        tally_add_cell(t, &ch, TALLY_CAMPAIGN_UNIQ, h, "c1", 2, 24, (5u << 8) | 1), 0);
+    assert_int_equal(add(t, TALLY_LINK, "c1", 24, TALLY_HUMAN), 0);
+    assert_int_equal(tally_keys(t), 3);
+    assert_int_equal(tally_cells(t), 3);
+    assert_int_equal(tally_follows(t), 1); /* cells are not follows */
+    struct tally_entry *list = tally_take(t);
+    struct tally_entry *lu = find(list, TALLY_LINK_UNIQ, "c1", 24);
+    assert_non_null(lu);
+    assert_true(tally_entry_uniq(lu));
+    assert_int_equal(lu->cells.n, 2);
+    assert_int_equal(tally_entry_follows(lu), 0);
+    bool rank4 = false;
+    for (uint32_t i = 0; i < lu->cells.cap; i++)
+        rank4 |= hll_set_slot(&lu->cells, i) == ((5u << 8) | 4);
+    assert_true(rank4);
+    assert_false(tally_entry_uniq(find(list, TALLY_LINK, "c1", 24)));
+    tally_list_free(list);
+    assert_int_equal(tally_cells(t), 0);
+
+    /* Room: 4 keys, or 3 keys and TALLY_CELLS_PER_KEY cells. */
+    struct tally_hint hint = {0};
+    for (unsigned reg = 0; reg < TALLY_CELLS_PER_KEY; reg++)
+        assert_int_equal(tally_add_cell(t, &hint, TALLY_LINK_UNIQ, h, "c1", 2, 0,
+                                        (hll_cell)(reg << 8 | 1)),
+                         0);
+    assert_int_equal(add(t, TALLY_LINK, "a", 0, TALLY_HUMAN), 0);
+    assert_int_equal(add(t, TALLY_LINK, "b", 0, TALLY_HUMAN), 0);
+    assert_int_equal(add(t, TALLY_LINK, "c", 0, TALLY_HUMAN), -1); /* full */
+    assert_int_equal(
+        tally_add_cell(t, &hint, TALLY_LINK_UNIQ, h, "c1", 2, 0, (99u << 8) | 1), -1);
+    assert_int_equal(add(t, TALLY_LINK, "a", 0, TALLY_HUMAN), 0); /* a key it holds */
+    tally_free(t);
+}
+
 static void test_many_keys_grow(void **state)
 {
     (void)state;
@@ -131,9 +181,8 @@ static void test_hints(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aggregates),
-        cmocka_unit_test(test_bound),
-        cmocka_unit_test(test_many_keys_grow),
+        cmocka_unit_test(test_aggregates), cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_cells),      cmocka_unit_test(test_many_keys_grow),
         cmocka_unit_test(test_hints),
     };
     return cmocka_run_group_tests_name("tally", tests, NULL, NULL);

@@ -6,12 +6,16 @@
 --              eviction would take it before the counters, and a retried
 --              batch would then count twice; the writer deletes it itself
 --              once all it sealed is confirmed)
--- KEYS[2..]    the counter hashes, P:clicks:CODE and P:campaign:NAME:clicks
+-- KEYS[2..]    the counter hashes, P:clicks:CODE and P:campaign:NAME:clicks,
+--              and unique followers' HyperLogLogs, P:uniq:CODE:DAY and
+--              P:campaign:NAME:uniq:DAY
 -- ARGV[1]      this batch's sequence number
 -- ARGV[2]      "1" to apply although batches before it are missing (the
 --              writer's marker was lost: the gap path), else "0"
--- ARGV[3..]    for each counter key in KEYS order: its number of fields n,
---              then n field/increment pairs
+-- ARGV[3..]    for each key in KEYS order: a counter hash's number of
+--              fields n, then n field/increment pairs; a HyperLogLog's
+--              minus number of elements -n, then the n elements (PFADD is
+--              idempotent; the marker keeps the batch exactly-once anyway)
 --
 -- Answers {1}: applied before (a retry whose reply was lost; nothing done);
 -- {2}: the marker is not at seq - 1, a batch before it is missing (nothing
@@ -26,15 +30,29 @@ if last >= seq then return {1} end
 if ARGV[2] ~= '1' and last ~= seq - 1 then return {2} end
 
 local out, a = {0}, 3
+local function refused(r, k, failed)
+  if type(r) == 'table' and r.err and not failed then
+    out[#out + 1] = k - 1
+    return true
+  end
+  return failed
+end
+
 for k = 2, #KEYS do
   local n, failed = tonumber(ARGV[a]), false
   a = a + 1
+  if n < 0 then
+    -- unpack's stack is bounded: the elements go 1,000 at a time
+    local last = a - n - 1
+    for from = a, last, 1000 do
+      local r = redis.pcall('PFADD', KEYS[k], unpack(ARGV, from, math.min(from + 999, last)))
+      failed = refused(r, k, failed)
+    end
+    a = last + 1
+  end
   for i = 1, n do
     local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
-    if type(r) == 'table' and r.err and not failed then
-      failed = true
-      out[#out + 1] = k - 1
-    end
+    failed = refused(r, k, failed)
     a = a + 2
   end
 end
