@@ -84,6 +84,7 @@ struct conf {
     int scanner_window_s;
     int scanner_links;
     int scanner_clients; /* the burst table's slots */
+    bool uniques;        /* count unique followers per link and day (uniq.h) */
     char *spool_dir;
     int max_pending_keys;
     int shutdown_timeout_ms;

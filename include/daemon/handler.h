@@ -14,12 +14,14 @@ struct flush;
 struct metrics;
 struct handler;
 struct burst;
+struct uniq;
 
 /* All borrowed; they must outlive the handler. burst is the node's burst
- * table; the handler holds up to held_cap follows awaiting its verdict. */
+ * table, uniq the worker's unique followers' key; the handler holds up to
+ * held_cap follows awaiting the burst rule's verdict. */
 struct handler *handler_new(const struct conf *conf, struct links *links,
                             struct tally *tally, struct flush *flush, struct metrics *m,
-                            struct burst *burst, size_t held_cap);
+                            struct burst *burst, struct uniq *uniq, size_t held_cap);
 void handler_free(struct handler *h);
 
 /* Count the held follows whose burst window has closed (all: every one, at

@@ -2,7 +2,8 @@
  * 13): each is counted, as human or scan, once its client's window has
  * closed. A bounded ring, oldest first, with repeats of one (client,
  * window, code, hour) folded into one entry. Holds codes and campaign names
- * (as the tally does) and the client's hourly hash; no address or agent. */
+ * (as the tally does), the client's hourly hash and its HyperLogLog cell;
+ * no address or agent. */
 #ifndef HOPCOUNT_HELD_H
 #define HOPCOUNT_HELD_H
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "code.h"
+#include "hll.h"
 
 struct held_follow {
     uint64_t client; /* burst_client's hash */
@@ -19,6 +21,7 @@ struct held_follow {
     int64_t hour;    /* UTC hour of the follow, for its counters */
     uint64_t code_hash;
     uint32_t count;                       /* follows folded into this entry */
+    hll_cell cell;                        /* the follower's cell (uniq.h), or 0 */
     unsigned char code_len, campaign_len; /* campaign_len 0: none */
     char code[CODE_MAX_LEN + 1];
     char campaign[CODE_MAX_LEN + 1];
@@ -31,10 +34,12 @@ struct held *held_new(size_t cap);
 void held_free(struct held *h);
 
 /* Hold one follow of code[0..code_len) (hash code_hash) and its campaign
- * (NULL: none); false when the ring is full (the caller counts it now). */
-bool held_add(struct held *h, uint64_t client, uint32_t start, uint32_t due_s,
-              int64_t hour, const char *code, size_t code_len, uint64_t code_hash,
-              const char *campaign, size_t campaign_len);
+ * (NULL: none): the entry that holds it (its cell 0 when new), or NULL when
+ * the ring is full (the caller counts it now). */
+struct held_follow *held_add(struct held *h, uint64_t client, uint32_t start,
+                             uint32_t due_s, int64_t hour, const char *code,
+                             size_t code_len, uint64_t code_hash, const char *campaign,
+                             size_t campaign_len);
 
 typedef void held_fn(const struct held_follow *f, void *arg);
 

@@ -29,6 +29,7 @@ struct link {
     uint64_t campaign_hash;
     struct tally_hint *code_hint;     /* the entry's own hints for counting it */
     struct tally_hint *campaign_hint; /* (see tally_add_hinted) */
+    struct tally_hint *code_uniq_hint, *campaign_uniq_hint; /* tally_add_cell's */
     bool notrack;                     /* the link is never counted (hopctl --no-track) */
 };
 

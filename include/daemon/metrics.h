@@ -67,9 +67,12 @@ struct metrics {
     metric_t burst_human;        /* held follows decided human (burst rule) */
     metric_t burst_scan;         /* follows found a scanner's by the burst rule */
     metric_t burst_untracked;    /* human follows the burst table had no slot for */
+    metric_t uniques_unkeyed;    /* human follows with no cell: the day's key unknown */
+    metric_t uniques_dropped;    /* cells the full tally could not take */
     /* Gauges. */
     metric_t pending_keys;
     metric_t burst_held; /* follows awaiting the burst rule's verdict */
+    metric_t uniques_keyed; /* 1 while the worker holds the UTC day's key */
     metric_t cache_entries;
     metric_t connections;
     metric_t redis_up;

@@ -118,6 +118,7 @@ static const struct directive directives[] = {
     {"tracking", "scanner_links", CT_INT, 2, 6, "3", O(scanner_links), true, NULL},
     {"tracking", "scanner_clients", CT_INT, 1024, 16777216, "65536", O(scanner_clients),
      false, NULL},
+    {"tracking", "uniques", CT_BOOL, 0, 0, "off", O(uniques), true, NULL},
     {"tracking", "spool_dir", CT_PATH, 0, 0, "var/spool", O(spool_dir), false, NULL},
     {"tracking", "max_pending_keys", CT_INT, 1000, 100000000, "1000000",
      O(max_pending_keys), true, NULL},

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "privacy.h"
 #include "tally.h"
+#include "uniq.h"
 #include "url.h"
 #include "util.h"
 
@@ -29,6 +30,7 @@ struct handler {
     struct metrics *m;
     struct burst *burst;      /* the node's burst table, shared */
     struct held *held;        /* this worker's follows awaiting a verdict */
+    struct uniq *uniq;        /* the day's key for unique followers */
     uint64_t drops_logged_at; /* monotonic ms of the last "dropped" line */
     char loc[URL_MAX_LEN + 1];
 };
@@ -47,7 +49,7 @@ size_t handler_slot_size(void)
 
 struct handler *handler_new(const struct conf *conf, struct links *links,
                             struct tally *tally, struct flush *flush, struct metrics *m,
-                            struct burst *burst, size_t held_cap)
+                            struct burst *burst, struct uniq *uniq, size_t held_cap)
 {
     struct handler *h = xcalloc(1, sizeof(*h));
     h->conf = conf;
@@ -56,6 +58,7 @@ struct handler *handler_new(const struct conf *conf, struct links *links,
     h->flush = flush;
     h->m = m;
     h->burst = burst;
+    h->uniq = uniq;
     h->held = held_new(held_cap);
     return h;
 }
@@ -138,28 +141,69 @@ static int count_key(struct handler *h, struct tally_hint *hint, enum tally_kind
     return rc;
 }
 
-/* Tally one follow of a link and its campaign (NULL: none) in UTC hour. */
-static void count_names(struct handler *h, struct tally_hint *code_hint,
-                        uint64_t code_hash, const char *code, size_t code_len,
-                        struct tally_hint *camp_hint, uint64_t camp_hash,
-                        const char *campaign, size_t camp_len, int64_t hour,
-                        enum tally_class cls)
+/* What a follow is counted under: its link and its campaign (NULL: none),
+ * their hashes, and the tally hints of their counters and uniques. */
+struct names {
+    const char *code, *campaign;
+    size_t code_len, camp_len;
+    uint64_t code_hash, camp_hash;
+    struct tally_hint *code_hint, *camp_hint, *code_uhint, *camp_uhint;
+};
+
+static struct names names_of_link(const struct link *link)
 {
-    if (count_key(h, code_hint, TALLY_LINK, code_hash, code, code_len, hour, cls) != 0) {
+    return (struct names){link->code,           link->campaign,
+                          link->code_len,       link->campaign_len,
+                          link->code_hash,      link->campaign_hash,
+                          link->code_hint,      link->campaign_hint,
+                          link->code_uniq_hint, link->campaign_uniq_hint};
+}
+
+/* Note a human follower's cell in the uniques of the link and campaign on
+ * the UTC day of hour (spilling a full tally first). */
+static void note_cell(struct handler *h, const struct names *n, int64_t hour,
+                      hll_cell cell)
+{
+    int64_t day_hour = hour - hour % 24;
+    for (int i = 0; i < 2; i++) {
+        bool link = i == 0;
+        if (!link && n->campaign == NULL)
+            break;
+        struct tally_hint *hint = link ? n->code_uhint : n->camp_uhint;
+        enum tally_kind kind = link ? TALLY_LINK_UNIQ : TALLY_CAMPAIGN_UNIQ;
+        uint64_t hash = link ? n->code_hash : n->camp_hash;
+        const char *name = link ? n->code : n->campaign;
+        size_t len = link ? n->code_len : n->camp_len;
+        int rc = tally_add_cell(h->tally, hint, kind, hash, name, len, day_hour, cell);
+        if (rc != 0 && spill(h) == 0)
+            rc = tally_add_cell(h->tally, hint, kind, hash, name, len, day_hour, cell);
+        if (rc != 0)
+            metric_add(&h->m->uniques_dropped, 1);
+    }
+}
+
+/* Tally one follow of a link and its campaign in UTC hour; a human's cell
+ * (0: none) in their uniques. */
+static void count_names(struct handler *h, const struct names *n, int64_t hour,
+                        enum tally_class cls, hll_cell cell)
+{
+    if (count_key(h, n->code_hint, TALLY_LINK, n->code_hash, n->code, n->code_len, hour,
+                  cls) != 0) {
         metric_add(&h->m->follows_dropped, 1);
         return;
     }
-    if (campaign != NULL && count_key(h, camp_hint, TALLY_CAMPAIGN, camp_hash, campaign,
-                                      camp_len, hour, cls) != 0)
+    if (n->campaign != NULL && count_key(h, n->camp_hint, TALLY_CAMPAIGN, n->camp_hash,
+                                         n->campaign, n->camp_len, hour, cls) != 0)
         metric_add(&h->m->follows_dropped, 1); /* the campaign's count only */
+    if (cls == TALLY_HUMAN && cell != 0)
+        note_cell(h, n, hour, cell);
 }
 
 static void count(struct handler *h, const struct link *link, enum tally_class cls,
-                  uint64_t now_ms)
+                  uint64_t now_ms, hll_cell cell)
 {
-    count_names(h, link->code_hint, link->code_hash, link->code, link->code_len,
-                link->campaign_hint, link->campaign_hash, link->campaign,
-                link->campaign_len, (int64_t)(now_ms / 3600000u), cls);
+    struct names n = names_of_link(link);
+    count_names(h, &n, (int64_t)(now_ms / 3600000u), cls, cell);
 }
 
 /* A held follow whose window closed: count it as the burst table says. */
@@ -168,14 +212,28 @@ static void decide(const struct held_follow *f, void *arg)
     struct handler *h = arg;
     bool scan = burst_scanner(h->burst, f->client, f->start);
     enum tally_class cls = scan ? TALLY_SCAN : TALLY_HUMAN;
-    uint64_t camp_hash = f->campaign_len ? hash_bytes(f->campaign, f->campaign_len) : 0;
-    for (uint32_t i = 0; i < f->count; i++) {
-        struct tally_hint code_hint = {0}, camp_hint = {0};
-        count_names(h, &code_hint, f->code_hash, f->code, f->code_len, &camp_hint,
-                    camp_hash, f->campaign_len ? f->campaign : NULL, f->campaign_len,
-                    f->hour, cls);
-    }
+    struct tally_hint hints[4] = {{0}};
+    struct names n = {
+        f->code,      f->campaign_len ? f->campaign : NULL,
+        f->code_len,  f->campaign_len,
+        f->code_hash, f->campaign_len ? hash_bytes(f->campaign, f->campaign_len) : 0,
+        &hints[0],    &hints[1],
+        &hints[2],    &hints[3]};
+    for (uint32_t i = 0; i < f->count; i++)
+        count_names(h, &n, f->hour, cls, i == 0 ? f->cell : 0);
     metric_add(scan ? &h->m->burst_scan : &h->m->burst_human, f->count);
+}
+
+/* A human-looking follower's cell for unique followers, or 0 (uniques
+ * off, the address unknown, or the day's key not known yet). */
+static hll_cell human_cell(struct handler *h, const struct http_request *req)
+{
+    if (!h->conf->uniques || !req->client_known)
+        return 0;
+    hll_cell c = uniq_cell(h->uniq, &req->client, req->ua_hash, req->now_ms);
+    if (c == 0)
+        metric_add(&h->m->uniques_unkeyed, 1);
+    return c;
 }
 
 void handler_decide(struct handler *h, bool all)
@@ -189,7 +247,7 @@ void handler_decide(struct handler *h, bool all)
  * scanner in this window already; HUMAN when it is held for the verdict
  * (*held set) or cannot be. */
 static enum tally_class burst_check(struct handler *h, const struct http_request *req,
-                                    const struct link *link, bool *held)
+                                    const struct link *link, hll_cell cell, bool *held)
 {
     const struct conf *conf = h->conf;
     *held = false;
@@ -205,10 +263,13 @@ static enum tally_class burst_check(struct handler *h, const struct http_request
         metric_add(&h->m->burst_scan, 1);
         return TALLY_SCAN;
     }
-    if (t.tracked &&
-        held_add(h->held, client, t.start, now_s + (uint32_t)conf->scanner_window_s, hour,
-                 link->code, link->code_len, link->code_hash, link->campaign,
-                 link->campaign_len)) {
+    struct held_follow *f = NULL;
+    if (t.tracked)
+        f = held_add(h->held, client, t.start, now_s + (uint32_t)conf->scanner_window_s,
+                     hour, link->code, link->code_len, link->code_hash, link->campaign,
+                     link->campaign_len);
+    if (f != NULL) {
+        f->cell = cell; /* one client: one cell, whichever follow noted it */
         *held = true;
         metric_set(&h->m->burst_held, held_follows(h->held));
     } else {
@@ -271,11 +332,12 @@ static void follow(struct handler *h, struct http_conn *c, const struct http_req
         return;
     }
     enum tally_class cls = classify(req);
+    hll_cell cell = cls == TALLY_HUMAN ? human_cell(h, req) : 0;
     bool held = false;
     if (cls == TALLY_HUMAN && conf->scanner_burst && req->client_known)
-        cls = burst_check(h, req, link, &held);
+        cls = burst_check(h, req, link, cell, &held);
     if (!held)
-        count(h, link, cls, req->now_ms);
+        count(h, link, cls, req->now_ms, cell);
     http_answer_redirect(c, conf->redirect_status, loc, len, false);
     done(h, req, conf->redirect_status, outcome_of[cls], link);
 }

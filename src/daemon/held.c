@@ -39,9 +39,10 @@ static size_t memo_slot(uint64_t client, uint32_t start, uint64_t code_hash, int
     return (size_t)((k ^ (k >> 31)) & (HELD_MEMO - 1));
 }
 
-bool held_add(struct held *h, uint64_t client, uint32_t start, uint32_t due_s,
-              int64_t hour, const char *code, size_t code_len, uint64_t code_hash,
-              const char *campaign, size_t campaign_len)
+struct held_follow *held_add(struct held *h, uint64_t client, uint32_t start,
+                             uint32_t due_s, int64_t hour, const char *code,
+                             size_t code_len, uint64_t code_hash, const char *campaign,
+                             size_t campaign_len)
 {
     size_t m = memo_slot(client, start, code_hash, hour);
     uint64_t at = h->memo[m];
@@ -52,12 +53,12 @@ bool held_add(struct held *h, uint64_t client, uint32_t start, uint32_t due_s,
             memcmp(f->code, code, code_len) == 0 && f->count < UINT32_MAX) {
             f->count++;
             h->follows++;
-            return true;
+            return f;
         }
     }
     if (h->tail - h->head == h->cap || code_len > CODE_MAX_LEN ||
         campaign_len > CODE_MAX_LEN)
-        return false;
+        return NULL;
     struct held_follow *f = &h->ring[h->tail % h->cap];
     f->client = client;
     f->start = start;
@@ -65,6 +66,7 @@ bool held_add(struct held *h, uint64_t client, uint32_t start, uint32_t due_s,
     f->hour = hour;
     f->code_hash = code_hash;
     f->count = 1;
+    f->cell = 0;
     f->code_len = (unsigned char)code_len;
     memcpy(f->code, code, code_len);
     f->code[code_len] = '\0';
@@ -75,7 +77,7 @@ bool held_add(struct held *h, uint64_t client, uint32_t start, uint32_t due_s,
     h->tail++;
     h->memo[m] = h->tail;
     h->follows++;
-    return true;
+    return f;
 }
 
 uint64_t held_take_due(struct held *h, uint32_t now_s, held_fn *fn, void *arg)

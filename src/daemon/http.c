@@ -455,7 +455,8 @@ static void finish_header(struct http_conn *c)
     if (c->hkind != PRIVACY_H_OTHER)
         c->privacy |=
             privacy_header_flags(c->hkind, c->val, c->val_len, c->s->lists->bots);
-    if (c->hkind == PRIVACY_H_USER_AGENT && c->s->conf->scanner_burst)
+    if (c->hkind == PRIVACY_H_USER_AGENT &&
+        (c->s->conf->scanner_burst || c->s->conf->uniques))
         c->ua_hash = hash_bytes(c->val, c->val_len);
     if (c->hdr == HDR_EXPECT &&
         !(c->val_len == 12 && strncasecmp(c->val, "100-continue", 12) == 0))

@@ -30,7 +30,7 @@ struct links_entry {
     uint64_t campaign_hash;
     uint64_t fetched_ms; /* monotonic: when Redis answered */
     char *strs;          /* "url\0campaign\0" when found, else NULL */
-    struct tally_hint code_hint, campaign_hint;
+    struct tally_hint code_hint, campaign_hint, code_uniq_hint, campaign_uniq_hint;
     uint32_t gen;
     uint16_t url_len;
     uint8_t code_len;
@@ -75,6 +75,8 @@ static const struct link *view(struct links_entry *e, struct link *out)
     out->campaign_hash = e->campaign_hash;
     out->code_hint = &e->code_hint;
     out->campaign_hint = &e->campaign_hint;
+    out->code_uniq_hint = &e->code_uniq_hint;
+    out->campaign_uniq_hint = &e->campaign_uniq_hint;
     out->notrack = e->notrack;
     return out;
 }
@@ -222,6 +224,7 @@ static void forget(struct links_entry *e)
     e->campaign_len = 0;
     e->notrack = false;
     e->campaign_hint.e = NULL; /* the campaign may change */
+    e->campaign_uniq_hint.e = NULL;
 }
 
 /* e holds a fresh answer now (found or not): set its lifetime. An entry

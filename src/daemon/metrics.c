@@ -154,6 +154,17 @@ static const struct summed {
       "being "
       "made.",
       burst_untracked),
+    S("hopcount_uniques_keyed_workers", "gauge",
+      "Workers that hold the UTC day's key for unique followers (uniques = on): "
+      "all of them, normally.",
+      uniques_keyed),
+    S("hopcount_uniques_unkeyed_total", "counter",
+      "Human follows left out of unique followers: the day's key was not known yet "
+      "(uniques = on; Redis unreachable since before the day began).",
+      uniques_unkeyed),
+    S("hopcount_uniques_dropped_total", "counter",
+      "Unique followers' cells dropped: the tally was full and could not spill.",
+      uniques_dropped),
 #undef S
 };
 

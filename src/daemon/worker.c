@@ -25,6 +25,7 @@
 #include "route.h"
 #include "spool.h"
 #include "tally.h"
+#include "uniq.h"
 #include "util.h"
 
 struct worker {
@@ -43,6 +44,7 @@ struct worker {
     struct flush *flush;
     struct handler *handler;
     struct burst *burst; /* the node's burst table (borrowed) */
+    struct uniq *uniq;   /* the day's key for unique followers */
     struct http_server *http;
     int stop_pipe[2]; /* wakes the loop for a stop or a reload */
     struct event *stop_ev;
@@ -125,6 +127,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     access_tick(util_wall_ms(), false);
     handler_decide(w->handler, false);
+    uniq_tick(w->uniq);
 }
 
 /* Per-worker shares of the limits given across all workers. */
@@ -192,6 +195,8 @@ static void on_route_state(struct route *r, bool up, void *arg)
         w->rc_was_up = true;
     if (up && w->flush != NULL)
         flush_round(w->flush); /* deliver what piled up while Redis was away */
+    if (up && w->uniq != NULL)
+        uniq_tick(w->uniq); /* the day's key, at once */
 }
 
 static void on_sub_state(struct rconn *rc, enum rconn_state st, void *arg)
@@ -289,8 +294,9 @@ static int create_path(struct worker *w, char *err, size_t errsz)
         flush_new(w->base, conf, w->r, w->tally, &w->metrics, w->id, pending, err, errsz);
     if (w->flush == NULL)
         return -1;
+    w->uniq = uniq_new(conf, w->r, &w->metrics);
     w->handler = handler_new(conf, w->links, w->tally, w->flush, &w->metrics, w->burst,
-                             share(conf->scanner_clients, w->nworkers, 1024));
+                             w->uniq, share(conf->scanner_clients, w->nworkers, 1024));
     if (w->id == 0) {
         struct spool_queue *q = spool_queue_open(conf->spool_dir);
         if (q == NULL) {
@@ -412,6 +418,7 @@ void worker_free(struct worker *w)
     handler_free(w->handler);
     rconn_free(w->sub);
     route_free(w->r); /* a batch in flight stays pending (or was spooled) */
+    uniq_free(w->uniq); /* after the route: a key asked for answers as it goes */
     flush_free(w->flush);
     tally_free(w->tally);
     links_free(w->links);

@@ -797,6 +797,24 @@ bool h_wait_flushed(const struct h_daemon *d, int ms)
     }
 }
 
+int h_fake_clock(long long offset_s)
+{
+    static const char so[] = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    if (offset_s == 0) {
+        unsetenv("LD_PRELOAD");
+        unsetenv("FAKETIME");
+        return 0;
+    }
+    if (access(so, R_OK) != 0)
+        return -1;
+    char off[32];
+    snprintf(off, sizeof(off), "%+lld", offset_s);
+    setenv("FAKETIME", off, 1);
+    setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    return setenv("LD_PRELOAD", so, 1);
+}
+
 int h_preload_shim(bool on)
 {
     if (!on) {

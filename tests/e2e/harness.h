@@ -53,6 +53,12 @@ int h_redis_start(struct h_redis *r);
 void h_redis_stop(struct h_redis *r, bool save);
 /* A fresh synchronous connection; the caller frees it. */
 redisContext *h_redis_connect(const struct h_redis *r);
+/* Children started from now on (redis-server, hopcount) run offset_s
+ * seconds ahead of the real clock (libfaketime, LD_PRELOAD; monotonic
+ * clocks stay real); h_fake_clock(0) ends it. 0, or -1 when libfaketime is
+ * not installed. */
+int h_fake_clock(long long offset_s);
+
 /* Run a command (printf-like, hiredis syntax) and return the integer reply,
  * or -1 on error / non-integer. */
 long long h_redis_int(const struct h_redis *r, const char *fmt, ...);
