@@ -103,6 +103,11 @@ int store_read_counts(struct store *s, const char *key, const char *const *field
 int store_set_size(struct store *s, const char *key, long long *n, char *err,
                    size_t errsz);
 
+/* PFCOUNT key (a HyperLogLog of unique followers; 0 when absent) into *n.
+ * 0, or -1 with err. */
+int store_uniques(struct store *s, const char *key, long long *n, char *err,
+                  size_t errsz);
+
 /* Queue the write of l without waiting (pipelining). believed is the campaign
  * the caller thinks the link is in now (NULL or "" for none or no link): when
  * it is not, the write does nothing and answers STORE_MOVED. With force, an

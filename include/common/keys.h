@@ -36,6 +36,10 @@ int keys_uniq(char *buf, const char *prefix, const char *code, size_t len, int64
 int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t len,
                        int64_t hour);
 int keys_uniq_key(char *buf, const char *prefix, int64_t hour);
+/* The UTC day (days since the epoch) a unique followers' key of prefix
+ * names (P:uniq:CODE:DATE, P:campaign:NAME:uniq:DATE), or -1 for any other
+ * key. */
+int64_t keys_uniq_day(const char *key, size_t len, const char *prefix);
 /* The UTC date of hour, "YYYY-MM-DD", into buf (KEYS_DATE_MAX bytes). */
 #define KEYS_DATE_MAX 16
 int keys_date(char *buf, int64_t hour);

@@ -4,6 +4,10 @@
  * its day fields older than daily_days, one key per script call. Totals
  * are kept forever; keys of another prefix are never matched.
  *
+ * Unique followers' HyperLogLogs (P:uniq:CODE:DAY,
+ * P:campaign:NAME:uniq:DAY) are kept as long as day fields: the keys of
+ * days before the daily window are deleted whole.
+ *
  * A daily pass removes, by name, only the fields that left their windows
  * since the last completed pass (P:prune:done says where it cut): a few
  * dozen names per key. A full pass reads every field of every key: the
@@ -102,12 +106,44 @@ static bool read_state(struct store *st, const char *key, struct cut *c, char *e
            (*c = (struct cut){h, d, f}, true);
 }
 
+/* Delete (unless dry) the unique followers' keys of days before
+ * before_day; their number in *gone. 0, or -1 with err. */
+static int prune_uniques(struct ctl *ctl, int64_t before_day, bool dry, long long *gone,
+                         char *err, size_t errsz)
+{
+    const char *prefix = store_prefix(ctl->store);
+    char links[KEYS_MAX + 16], camps[KEYS_MAX + 16];
+    snprintf(links, sizeof(links), "%s:uniq:*", prefix);
+    snprintf(camps, sizeof(camps), "%s:campaign:*:uniq:*", prefix);
+    const char *match[] = {links, camps};
+    struct store_keys k = {0};
+    *gone = 0;
+    if (store_list_keys(ctl->store, match, 2, &k, err, errsz) != 0)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < k.n; i++) { /* the old ones first in the array */
+        int64_t day = keys_uniq_day(k.v[i], strlen(k.v[i]), prefix);
+        if (day >= 0 && day < before_day) {
+            char *t = k.v[n];
+            k.v[n++] = k.v[i];
+            k.v[i] = t;
+        }
+    }
+    int rv = 0;
+    if (dry)
+        *gone = (long long)n;
+    else
+        rv = store_del_keys(ctl->store, k.v, n, gone, err, errsz);
+    store_keys_free(&k);
+    return rv;
+}
+
 int cmd_prune(struct ctl *ctl)
 {
     struct store_keys k = {0};
     char clicks[KEYS_MAX + 16], camps[KEYS_MAX + 16], state[KEYS_MAX], err[600];
     bool dry = ctl->o.dry_run;
-    long long hours = 0, days = 0, pruned = 0, skipped = 0;
+    long long hours = 0, days = 0, pruned = 0, skipped = 0, uniq_days = 0;
     char **args = NULL;
     size_t nargs = 0;
     int rv = EXIT_OK;
@@ -146,6 +182,9 @@ int cmd_prune(struct ctl *ctl)
         days += d;
         pruned += h + d > 0;
     }
+    if (now.day >= 0 &&
+        prune_uniques(ctl, now.day, dry, &uniq_days, err, sizeof(err)) != 0)
+        goto fail;
     char sv[96];
     snprintf(sv, sizeof(sv), "%lld %lld %lld", (long long)now.hour, (long long)now.day,
              (long long)now.full_day);
@@ -156,12 +195,12 @@ int cmd_prune(struct ctl *ctl)
     if (now.day >= 0)
         keys_field_day(day, now.day * 24);
     printf("%s (%s): %zu counter keys, %lld of them with fields %s: %lld hour fields "
-           "before %s, %lld day fields before %s%s\n",
+           "before %s, %lld day fields before %s; %lld unique followers' days%s\n",
            dry ? "prune --dry-run" : "prune",
            by_name ? "daily: the fields that left their windows since the last pass"
                    : "full: every field read",
            k.n, pruned, dry ? "that would go" : "removed", hours, hour + 2, days,
-           day[0] ? day + 2 : "(daily_days = 0: every day kept)",
+           day[0] ? day + 2 : "(daily_days = 0: every day kept)", uniq_days,
            skipped ? "; keys that are not hashes were left alone" : "");
     goto out;
 fail:

@@ -16,6 +16,7 @@
 struct day {
     char date[12];
     long long follows, bot, scan;
+    long long uniques; /* distinct human followers (uniques = on), about */
 };
 
 /* A counter hash's all-time fields (SPEC §4): human follows, bots, scanners. */
@@ -65,6 +66,33 @@ static int read_counts(struct store *st, const char *key, struct day *days, int 
     return rv;
 }
 
+/* Each day's unique followers: the PFCOUNT of uniq_key(day). 0, or -1
+ * with the reason said. */
+static int read_uniques(struct ctl *ctl, const char *name,
+                        int (*uniq_key)(char *, const char *, const char *, size_t,
+                                        int64_t),
+                        struct day *days, int ndays)
+{
+    int64_t today = (int64_t)(util_wall_ms() / 1000 / 86400);
+    char key[KEYS_MAX], err[600] = "key too long";
+    for (int i = 0; i < ndays; i++) {
+        int64_t hour = (today - (ndays - 1 - i)) * 24;
+        if (uniq_key(key, store_prefix(ctl->store), name, strlen(name), hour) < 0 ||
+            store_uniques(ctl->store, key, &days[i].uniques, err, sizeof(err)) != 0)
+            return ctl_fail("%s", err);
+    }
+    return 0;
+}
+
+/* Whether the table shows unique followers: counted now, or once. */
+static bool show_uniques(const struct ctl *ctl, const struct day *days, int ndays)
+{
+    for (int i = 0; i < ndays && !ctl->conf->uniques; i++)
+        if (days[i].uniques > 0)
+            return true;
+    return ctl->conf->uniques;
+}
+
 static int digits(long long v)
 {
     int n = 1;
@@ -80,25 +108,31 @@ static int widest(int w, long long v)
     return digits(v) > w ? digits(v) : w;
 }
 
-static void print_series_table(const struct day *days, int ndays)
+static void print_series_table(const struct day *days, int ndays, bool uniques)
 {
     long long max = 0;
-    int fw = 7, bw = 4, sw = 5; /* "follows", "bots", "scans" */
+    int fw = 7, bw = 4, sw = 5, uw = 6; /* "follows", "bots", "scans", "people" */
     for (int i = 0; i < ndays; i++) {
         max = days[i].follows > max ? days[i].follows : max;
         fw = widest(fw, days[i].follows);
         bw = widest(bw, days[i].bot);
         sw = widest(sw, days[i].scan);
+        uw = widest(uw, days[i].uniques);
     }
-    printf("\n%-10s  %*s  %*s  %*s\n", "day (UTC)", fw, "follows", bw, "bots", sw,
-           "scans");
+    printf("\n%-10s  %*s  %*s  %*s", "day (UTC)", fw, "follows", bw, "bots", sw, "scans");
+    if (uniques)
+        printf("  %*s", uw, "people");
+    putchar('\n');
     for (int i = 0; i < ndays; i++) {
         int bar = 0;
         if (max > 0 && days[i].follows > 0) {
             bar = (int)((days[i].follows * STATS_BAR_WIDTH + max - 1) / max);
         }
-        printf("%-10s  %*lld  %*lld  %*lld%s", days[i].date, fw, days[i].follows, bw,
-               days[i].bot, sw, days[i].scan, bar ? "  " : "");
+        printf("%-10s  %*lld  %*lld  %*lld", days[i].date, fw, days[i].follows, bw,
+               days[i].bot, sw, days[i].scan);
+        if (uniques)
+            printf("  %*lld", uw, days[i].uniques);
+        printf("%s", bar ? "  " : "");
         for (int b = 0; b < bar; b++)
             putchar('#');
         putchar('\n');
@@ -107,10 +141,10 @@ static void print_series_table(const struct day *days, int ndays)
 
 static void print_series_csv(const struct day *days, int ndays)
 {
-    printf("day,follows,bot,scan\n");
+    printf("day,follows,bot,scan,uniques\n");
     for (int i = 0; i < ndays; i++)
-        printf("%s,%lld,%lld,%lld\n", days[i].date, days[i].follows, days[i].bot,
-               days[i].scan);
+        printf("%s,%lld,%lld,%lld,%lld\n", days[i].date, days[i].follows, days[i].bot,
+               days[i].scan, days[i].uniques);
 }
 
 static void print_series_json(const struct day *days, int ndays, const struct totals *t)
@@ -118,21 +152,23 @@ static void print_series_json(const struct day *days, int ndays, const struct to
     printf(", \"total\": %lld, \"bot\": %lld, \"scan\": %lld, \"days\": [", t->total,
            t->bot, t->scan);
     for (int i = 0; i < ndays; i++)
-        printf("%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld}",
-               i ? ", " : "", days[i].date, days[i].follows, days[i].bot, days[i].scan);
+        printf("%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld, "
+               "\"uniques\": %lld}",
+               i ? ", " : "", days[i].date, days[i].follows, days[i].bot, days[i].scan,
+               days[i].uniques);
     printf("]}\n");
 }
 
 /* After the caller's own lines (table) or leading members (JSON): the
  * totals and the per-day series, in the format asked for. */
-static void print_counts(enum format format, const struct day *days, int ndays,
+static void print_counts(const struct ctl *ctl, const struct day *days, int ndays,
                          const struct totals *t)
 {
-    switch (format) {
+    switch (ctl->o.format) {
     case FORMAT_TABLE:
         printf("follows   %lld (all time), %lld by bots, %lld by scanners\n", t->total,
                t->bot, t->scan);
-        print_series_table(days, ndays);
+        print_series_table(days, ndays, show_uniques(ctl, days, ndays));
         break;
     case FORMAT_CSV:
         print_series_csv(days, ndays);
@@ -150,7 +186,8 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
     bool any;
 
     keys_clicks(clicks, store_prefix(ctl->store), code, strlen(code));
-    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0 ||
+        read_uniques(ctl, code, keys_uniq, days, ndays) != 0)
         return EXIT_BAD;
     struct store_read link = {.code = (char *)code};
     if (store_read_links(ctl->store, &link, 1, err, sizeof(err)) != 0)
@@ -188,7 +225,7 @@ static int stats_link(struct ctl *ctl, const char *code, struct day *days, int n
                             link.campaign ? strlen(link.campaign) : 0);
         printf(", \"track\": %s", link.notrack ? "false" : "true");
     }
-    print_counts(ctl->o.format, days, ndays, &t);
+    print_counts(ctl, days, ndays, &t);
     free(link.url);
     free(link.campaign);
     return EXIT_OK;
@@ -204,7 +241,8 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
 
     keys_campaign_links(set, prefix, name, strlen(name));
     keys_campaign_clicks(clicks, prefix, name, strlen(name));
-    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0)
+    if (read_counts(ctl->store, clicks, days, ndays, &t, &any) != 0 ||
+        read_uniques(ctl, name, keys_campaign_uniq, days, ndays) != 0)
         return EXIT_BAD;
     if (store_set_size(ctl->store, set, &links, err, sizeof(err)) != 0)
         return ctl_fail("%s", err);
@@ -218,7 +256,7 @@ static int stats_campaign(struct ctl *ctl, const char *name, struct day *days, i
         json_string(stdout, name, strlen(name));
         printf(", \"links\": %lld", links);
     }
-    print_counts(ctl->o.format, days, ndays, &t);
+    print_counts(ctl, days, ndays, &t);
     return EXIT_OK;
 }
 

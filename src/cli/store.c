@@ -321,10 +321,11 @@ out:
     return rv;
 }
 
-int store_set_size(struct store *s, const char *key, long long *n, char *err,
-                   size_t errsz)
+/* cmd key, whose answer is an integer, into *n. 0, or -1 with err. */
+static int key_integer(struct store *s, const char *cmd, const char *key, long long *n,
+                       char *err, size_t errsz)
 {
-    const char *argv[] = {"SCARD", key};
+    const char *argv[] = {cmd, key};
     redisReply *r = command(s, key, 2, argv, NULL, err, errsz);
     if (r == NULL)
         return -1;
@@ -337,6 +338,17 @@ int store_set_size(struct store *s, const char *key, long long *n, char *err,
     }
     freeReplyObject(r);
     return rv;
+}
+
+int store_set_size(struct store *s, const char *key, long long *n, char *err,
+                   size_t errsz)
+{
+    return key_integer(s, "SCARD", key, n, err, errsz);
+}
+
+int store_uniques(struct store *s, const char *key, long long *n, char *err, size_t errsz)
+{
+    return key_integer(s, "PFCOUNT", key, n, err, errsz);
 }
 
 /* The set key of campaign[0..len) into buf, or "" when it names no set the

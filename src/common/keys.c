@@ -2,6 +2,7 @@
 #include "keys.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -131,6 +132,34 @@ int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t l
     char suffix[KEYS_DATE_MAX + 8] = ":uniq:";
     keys_date(suffix + 6, hour);
     return key(buf, prefix, "campaign:", name, len, suffix);
+}
+
+int64_t keys_uniq_day(const char *key, size_t len, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    enum { DATE = 10 };
+    if (len <= pl + 1 + DATE || memcmp(key, prefix, pl) != 0 || key[pl] != ':' ||
+        key[len - DATE - 1] != ':')
+        return -1;
+    const char *rest = key + pl + 1, *end = key + len - DATE - 1;
+    bool link = (size_t)(end - rest) > 5 && memcmp(rest, "uniq:", 5) == 0;
+    bool camp = (size_t)(end - rest) > 14 && memcmp(rest, "campaign:", 9) == 0 &&
+                memcmp(end - 5, ":uniq", 5) == 0;
+    if (!link && !camp)
+        return -1;
+    int y, m, d, n = 0;
+    char date[DATE + 1];
+    memcpy(date, end + 1, DATE);
+    date[DATE] = '\0';
+    if (sscanf(date, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != DATE || m < 1 ||
+        m > 12 || d < 1 || d > 31)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t t = timegm(&tm);
+    char back[KEYS_DATE_MAX];
+    if (keys_date(back, (int64_t)t / 3600) != DATE || memcmp(back, date, DATE) != 0)
+        return -1; /* not a real date (Feb 30) */
+    return (int64_t)t / 86400;
 }
 
 int keys_uniq_key(char *buf, const char *prefix, int64_t hour)

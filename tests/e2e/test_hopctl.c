@@ -300,6 +300,15 @@ static void test_prune(void **state)
     }
     h_redis_int(&f->r, "SET hc:clicks:notahash x");
     long long before = h_redis_int(&f->r, "HLEN hc:clicks:pr1");
+    /* Unique followers' days, kept as long as day fields; the day's hash
+     * key and another prefix's are not theirs to touch. */
+    const char *uniq[] = {"hc:uniq:pr1", "hc:campaign:news:uniq", "other:uniq:pr1",
+                          "hc:uniqkey"};
+    for (size_t k = 0; k < 4; k++)
+        for (long long day = 0; day <= DAILY + 1; day++) {
+            field_at(fld, sizeof(fld), "d", day * 24);
+            h_redis_int(&f->r, "PFADD %s:%s x", uniq[k], fld + 2);
+        }
 
     /* --dry-run: the count, nothing removed. Hours just past the window: 3
      * (hourly*24+1, and the two day-old ones); days: one per kind. */
@@ -308,10 +317,20 @@ static void test_prune(void **state)
                                    "keys, 2 of them with fields that would go: 6 hour "
                                    "fields before "));
     assert_non_null(strstr(f->out, "6 day fields before "));
+    assert_non_null(strstr(f->out, "; 2 unique followers' days"));
     assert_int_equal(h_redis_int(&f->r, "HLEN hc:clicks:pr1"), before);
+    field_at(fld, sizeof(fld), "d", 24 * (DAILY + 1));
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:uniq:pr1:%s", fld + 2), 1);
 
     assert_int_equal(ctl(f, "prune"), 0);
     assert_non_null(strstr(f->out, "removed: 6 hour fields"));
+    assert_non_null(strstr(f->out, "; 2 unique followers' days"));
+    for (size_t k = 0; k < 4; k++) {
+        field_at(fld, sizeof(fld), "d", 24 * DAILY); /* just inside */
+        assert_int_equal(h_redis_int(&f->r, "EXISTS %s:%s", uniq[k], fld + 2), 1);
+        field_at(fld, sizeof(fld), "d", 24 * (DAILY + 1)); /* just outside */
+        assert_int_equal(h_redis_int(&f->r, "EXISTS %s:%s", uniq[k], fld + 2), k >= 2);
+    }
     for (size_t k = 0; k < 2; k++) {
         assert_int_equal(h_redis_int(&f->r, "HLEN %s", keys[k]), before - 6);
         field_at(fld, sizeof(fld), "h", HOURLY * 24); /* just inside */
@@ -913,15 +932,19 @@ static void test_stats(void **state)
                            "{\"code\": \"st\", \"url\": \"https://example.com/st\", "
                            "\"campaign\": \"launch\", \"track\": true, \"total\": 5, "
                            "\"bot\": 2, \"scan\": 4, \"days\": ["));
-    snprintf(want, sizeof(want),
-             "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2, \"scan\": 4}]}\n", day);
+    snprintf(
+        want, sizeof(want),
+        "{\"day\": \"%s\", \"follows\": 5, \"bot\": 2, \"scan\": 4, \"uniques\": 0}]}\n",
+        day);
     assert_non_null(strstr(f->out, want));
     int ndays = 0;
     for (const char *p = f->out; (p = strstr(p, "\"day\":")) != NULL; p++)
         ndays++;
     assert_int_equal(ndays, 14);
-    assert_int_equal(strstr(f->out, "\"follows\": 0, \"bot\": 0, \"scan\": 0}") != NULL,
-                     1);
+    assert_int_equal(
+        strstr(f->out, "\"follows\": 0, \"bot\": 0, \"scan\": 0, \"uniques\": 0}") !=
+            NULL,
+        1);
 
     assert_int_equal(ctl(f, "stats", "st", "--format", "csv", "--days", "3"), 0);
     char csv[400];
@@ -933,8 +956,9 @@ static void test_stats(void **state)
     strftime(d2, sizeof(d2), "%Y-%m-%d", &tm);
     gmtime_r(&y1, &tm);
     strftime(d1, sizeof(d1), "%Y-%m-%d", &tm);
-    snprintf(csv, sizeof(csv), "day,follows,bot,scan\n%s,0,0,0\n%s,0,0,0\n%s,5,2,4\n", d2,
-             d1, day);
+    snprintf(csv, sizeof(csv),
+             "day,follows,bot,scan,uniques\n%s,0,0,0,0\n%s,0,0,0,0\n%s,5,2,4,0\n", d2, d1,
+             day);
     assert_string_equal(f->out, csv);
 
     assert_int_equal(ctl(f, "stats", "st"), 0);
@@ -948,8 +972,10 @@ static void test_stats(void **state)
     assert_non_null(strstr(f->out,
                            "{\"campaign\": \"launch\", \"links\": 2, \"total\": 6, "
                            "\"bot\": 2, \"scan\": 0, \"days\": ["));
-    snprintf(want, sizeof(want),
-             "{\"day\": \"%s\", \"follows\": 6, \"bot\": 2, \"scan\": 0}]}\n", day);
+    snprintf(
+        want, sizeof(want),
+        "{\"day\": \"%s\", \"follows\": 6, \"bot\": 2, \"scan\": 0, \"uniques\": 0}]}\n",
+        day);
     assert_non_null(strstr(f->out, want));
     assert_int_equal(ctl(f, "stats", "--campaign", "launch"), 0);
     assert_non_null(strstr(f->out, "links     2\n"));
@@ -968,6 +994,53 @@ static void test_stats(void **state)
     assert_int_equal(h_redis_int(&f->r, "HSET hc:clicks:st2 total oops"), 0);
     assert_int_equal(ctl(f, "stats", "st2"), 1);
     assert_one_line(f->err, "not a count");
+}
+
+/* With uniques on, stats shows each day's unique followers of a link and
+ * of its campaign (a "people" column, "uniques" in CSV and JSON); a key
+ * that is not a HyperLogLog is an error. */
+static void test_stats_uniques(void **state)
+{
+    struct fx *f = *state;
+    char day[16], want[400];
+    assert_int_equal(h_daemon_start(&f->d, &f->r, "tracking.uniques = on\n", true), 0);
+    today(day, sizeof(day));
+    assert_int_equal(ctl(f, "add", "pu", "https://example.com/pu", "--campaign", "ppl"),
+                     0);
+    assert_in_range(wait_status(f, "/pu", 302, 1000), 0, 1000);
+    long long deadline = h_now_ms() + 5000;
+    while (h_metric(&f->d, "hopcount_uniques_keyed_workers") != 2 &&
+           h_now_ms() < deadline)
+        h_sleep_ms(20);
+    const char *req = "GET /pu HTTP/1.1\r\nHost: go.example\r\nConnection: close\r\n\r\n";
+    const char *from[] = {"127.0.4.1", "127.0.4.2", "127.0.4.3", "127.0.4.1"};
+    for (int i = 0; i < 4; i++)
+        assert_true(h_raw_from(f->d.port, from[i], req, strlen(req), f->resp,
+                               sizeof(f->resp)) > 0);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    /* 127.0.0.1 (the first follow, unless it came before the key) and three. */
+    char key[64];
+    snprintf(key, sizeof(key), "hc:uniq:pu:%s", day);
+    long long people = h_redis_int(&f->r, "PFCOUNT %s", key);
+    assert_in_range(people, 3, 4);
+
+    assert_int_equal(ctl(f, "stats", "pu", "--format", "json"), 0);
+    snprintf(want, sizeof(want), "\"uniques\": %lld}]}\n", people);
+    assert_non_null(strstr(f->out, want));
+    assert_int_equal(
+        ctl(f, "stats", "--campaign", "ppl", "--format", "csv", "--days", "1"), 0);
+    snprintf(want, sizeof(want), "day,follows,bot,scan,uniques\n%s,5,0,0,%lld\n", day,
+             people);
+    assert_string_equal(f->out, want);
+    assert_int_equal(ctl(f, "stats", "pu"), 0);
+    assert_non_null(strstr(f->out, "  people\n"));
+    snprintf(want, sizeof(want), "%s        5     0      0       %lld  ", day, people);
+    assert_non_null(strstr(f->out, want));
+
+    assert_int_equal(h_redis_int(&f->r, "DEL %s", key), 1);
+    assert_int_equal(h_redis_int(&f->r, "SADD %s x", key), 1);
+    assert_int_equal(ctl(f, "stats", "pu"), 1);
+    assert_non_null(strstr(f->err, key));
 }
 
 /* hopctl markers: counts the flush markers by their writer's start and
@@ -1030,6 +1103,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_force_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_redis_names_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_uniques, setup, teardown),
         cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
     };
     return cmocka_run_group_tests_name("hopctl", tests, NULL, NULL);

@@ -49,6 +49,19 @@ static void test_uniq_keys(void **state)
     char d[KEYS_DATE_MAX];
     assert_int_equal(keys_date(d, hour), 10);
     assert_string_equal(d, "2026-11-30");
+    /* A unique key's day, from its name; other keys and dates are -1. */
+    keys_uniq(k, "hc", "spring24", 8, hour);
+    assert_int_equal(keys_uniq_day(k, strlen(k), "hc"), hour / 24);
+    keys_campaign_uniq(k, "hc", "a.b", 3, hour + 1);
+    assert_int_equal(keys_uniq_day(k, strlen(k), "hc"), hour / 24 + 1);
+    const char *no[] = {"hc:uniqkey:2026-11-30",         "hc:uniq:2026-11-30",
+                        "hc:uniq:x:2026-02-30",          "hc:uniq:x:2026-11-3x",
+                        "other:uniq:x:2026-11-30",       "hc:clicks:x",
+                        "hc:campaign:x:clicks",          "hc:campaign:uniq:2026-11-30",
+                        "hc:campaign:x:links:2026-11-30"};
+    for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+        if (keys_uniq_day(no[i], strlen(no[i]), "hc") != -1)
+            fail_msg("%s taken for a unique key", no[i]);
 }
 
 static void test_fields(void **state)
