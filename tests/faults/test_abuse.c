@@ -49,8 +49,9 @@ static int setup_canary(void **state)
     return start_with(state, "log.access_log = on\nlog.level = debug");
 }
 
-/* Everything Redis holds, as text: every key with its type and contents. */
-static char *dump_redis(const struct h_redis *r)
+/* Everything Redis holds, as text: every key with its type and contents,
+ * but for keys containing `except` (NULL: none). */
+static char *dump_redis(const struct h_redis *r, const char *except)
 {
     char *out = NULL;
     size_t len = 0;
@@ -59,6 +60,8 @@ static char *dump_redis(const struct h_redis *r)
     redisReply *keys = redisCommand(c, "KEYS *");
     for (size_t i = 0; keys != NULL && i < keys->elements; i++) {
         const char *k = keys->element[i]->str;
+        if (except != NULL && strstr(k, except) != NULL)
+            continue;
         redisReply *t = redisCommand(c, "TYPE %s", k);
         fprintf(m, "key %s type %s\n", k, t->str);
         const char *cmd = strcmp(t->str, "hash") == 0     ? "HGETALL %s"
@@ -146,7 +149,7 @@ static void test_privacy_canary(void **state)
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:spring24", "bot", 2, 3000), 2);
     assert_true(h_wait_flushed(&f->d, 3000));
 
-    char *redis = dump_redis(&f->r);
+    char *redis = dump_redis(&f->r, NULL);
     assert_int_equal(h_get(f->d.admin_port, "GET", "/metrics", "", f->resp, RESP), 200);
     const char *log = h_daemon_log(&f->d);
     assert_non_null(strstr(log, "event=access")); /* the access log was on */
@@ -212,19 +215,40 @@ static int setup_canary_scanners(void **state)
     snprintf(extra, sizeof(extra),
              "log.access_log = on\nlog.level = debug\ntracking.scanner_burst = on\n"
              "tracking.scanner_window_s = 60\ntracking.trusted_proxies = 127.0.0.2\n"
-             "tracking.scanners_file = %s\ntracking.shutdown_timeout_ms = 1500",
+             "tracking.scanners_file = %s\ntracking.shutdown_timeout_ms = 1500\n"
+             "tracking.uniques = on",
              path);
     int rc = start_with(state, extra);
     unlink(path); /* read at start; a reload would miss it, and none comes */
     return rc;
 }
 
-/* The scan class's inputs — client addresses (forwarded or not), agents —
- * and the burst table's hashes appear in no Redis key or value, log line,
- * metric or spool file; held follows reach the spool when Redis is away. */
+/* The scan class's and unique followers' inputs — client addresses
+ * (forwarded or not), agents — and the burst table's hashes appear in no
+ * Redis key or value, log line, metric or spool file; held follows and
+ * their HyperLogLog cells reach the spool when Redis is away. The day's
+ * key for unique followers lives in Redis only, until a minute after its
+ * day: never in the log, the metrics or the spool. */
 static void test_privacy_canary_scanners(void **state)
 {
     struct fx *f = *state;
+    long long deadline = h_now_ms() + 5000;
+    while (h_metric(&f->d, "hopcount_uniques_keyed_workers") != 2 &&
+           h_now_ms() < deadline)
+        h_sleep_ms(20);
+    char date[16], daykey[17] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+    redisContext *c = h_redis_connect(&f->r);
+    redisReply *k = redisCommand(c, "GET hc:uniqkey:%s", date);
+    assert_int_equal(k->type, REDIS_REPLY_STRING);
+    snprintf(daykey, sizeof(daykey), "%s", k->str);
+    freeReplyObject(k);
+    redisFree(c);
+    assert_int_equal(h_redis_int(&f->r, "EXPIRETIME hc:uniqkey:%s", date),
+                     ((long long)now / 86400 + 1) * 86400 + 60);
     static const char *canaries[] = {"CanaryUA-7f3a9", "7f3a9",     "203.0.113.77",
                                      "198.51.100.23",  "127.0.0.2", "127.0.0.9",
                                      "198.51.100.24",  "canary-ref"};
@@ -257,7 +281,9 @@ static void test_privacy_canary_scanners(void **state)
     snprintf(dir, sizeof(dir), "%s/spool", f->r.dir);
     char *spool = read_spool(dir);
     assert_non_null(strstr(spool, "L ")); /* the held follows were spooled */
-    char *redis = dump_redis(&f->r);
+    assert_non_null(strstr(spool, "\nU ")); /* and their followers' cells */
+    assert_non_null(strstr(spool, "\nV "));
+    char *redis = dump_redis(&f->r, ":uniqkey:");
     const char *log = h_daemon_log(&f->d);
     const char *where[] = {"Redis", "the log", "the metrics", "the spool"};
     const char *texts[] = {redis, log, metrics, spool};
@@ -268,6 +294,8 @@ static void test_privacy_canary_scanners(void **state)
         const char *stray = stray_hash(texts[w]);
         if (stray != NULL)
             fail_msg("%s holds a 64-bit hash: \"%.40s\"", where[w], stray);
+        if (w > 0 && strstr(texts[w], daykey) != NULL)
+            fail_msg("%s holds the day's key for unique followers", where[w]);
     }
     free(redis);
     free(spool);
