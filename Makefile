@@ -63,7 +63,7 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
-	bench-import bench-cluster bench-scanners bench-retention fuzz install uninstall
+	bench-import bench-cluster bench-scanners bench-retention bench-uniques fuzz install uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -314,6 +314,16 @@ bench-retention: check-deps
 bench-scanners: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadtest/trace
 	$(Q)loadtest/scanners
+
+# Unique followers against known distinct clients (not part of make test).
+$(BUILD)/loadtest/clients: loadtest/src/clients.c
+	@mkdir -p $(@D)
+	$(E) "  CC      $@"
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+
+bench-uniques: check-deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadtest/clients
+	$(Q)loadtest/uniques
 
 fmt:
 	clang-format -i src/*/*.c include/*/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c

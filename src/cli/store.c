@@ -583,6 +583,22 @@ int store_set(struct store *s, const struct store_link *l, bool force,
     return -1;
 }
 
+/* Delete code's unique followers' days (P:uniq:CODE:*, found on every
+ * primary); *deleted says how many. 0, or -1 with err. */
+static int purge_uniques(struct store *s, const char *code, long long *deleted, char *err,
+                         size_t errsz)
+{
+    char match[KEYS_MAX + 8];
+    snprintf(match, sizeof(match), "%s:uniq:%s:*", s->conf->key_prefix, code);
+    const char *m[] = {match};
+    struct store_keys k = {0};
+    int rv = store_list_keys(s, m, 1, &k, err, errsz);
+    if (rv == 0)
+        rv = store_del_keys(s, k.v, k.n, deleted, err, errsz);
+    store_keys_free(&k);
+    return rv;
+}
+
 int store_rm(struct store *s, const char *code, bool purge, int *removed, char *err,
              size_t errsz)
 {
@@ -632,6 +648,11 @@ int store_rm(struct store *s, const char *code, bool purge, int *removed, char *
             if (x->type == REDIS_REPLY_INTEGER && x->integer > 0)
                 *removed |= 2;
             freeReplyObject(x);
+            long long days = 0;
+            if (purge_uniques(s, code, &days, err, errsz) != 0)
+                return -1;
+            if (days > 0)
+                *removed |= 2;
         }
         return settle(s, err, errsz);
     }

@@ -46,8 +46,11 @@ struct ask {
 
 static void wipe(struct day_key *d)
 {
-    explicit_bzero(d, sizeof(*d));
+    explicit_bzero(&d->key, sizeof(d->key));
+    explicit_bzero(&d->proposal, sizeof(d->proposal));
     d->day = -1;
+    d->asked_ms = 0;
+    d->asking = false;
 }
 
 struct uniq *uniq_new(const struct conf *conf, struct route *r, struct metrics *m)

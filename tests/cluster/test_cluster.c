@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster.h"
@@ -395,6 +396,56 @@ static int lines(const char *s)
 /* 7. hopctl, every command, in cluster mode: links, their campaign sets
  * and the live change on both daemons; list and import across primaries;
  * stats across shards; rm --purge. */
+/* Unique followers in a cluster: the day's key is one key on one primary,
+ * each HyperLogLog lives in its own slot, and two nodes agree. 300
+ * clients follow c00 through both nodes: one follower each, for the link
+ * and its campaign; hopctl stats reads the count wherever it lives. */
+static void test_uniques_cluster(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(start_daemons(f, 2, "tracking.uniques = on\n"), 0);
+    for (int i = 0; i < 2; i++) {
+        long long deadline = h_now_ms() + 5000;
+        while (h_metric(&f->d[i], "hopcount_uniques_keyed_workers") != 2 &&
+               h_now_ms() < deadline)
+            h_sleep_ms(20);
+        assert_int_equal(h_metric(&f->d[i], "hopcount_uniques_keyed_workers"), 2);
+    }
+    const char *req = "GET /c00 HTTP/1.1\r\nHost: go.example\r\nUser-Agent: Mozilla/5.0 "
+                      "Firefox/120.0\r\nConnection: close\r\n\r\n";
+    char resp[4096], src[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(src, sizeof(src), "127.5.%d.%d", i / 250, i % 250 + 1);
+        for (int n = 0; n < 2; n++)
+            assert_true(
+                h_raw_from(f->d[n].port, src, req, strlen(req), resp, sizeof(resp)) > 0);
+    }
+    assert_true(h_wait_flushed(&f->d[0], 5000));
+    assert_true(h_wait_flushed(&f->d[1], 5000));
+    expect_exact(f, 600, 5000);
+    char date[16], key[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+    const char *fmt[] = {"hc:uniq:c00:%s", "hc:campaign:even:uniq:%s"};
+    long long people[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(key, sizeof(key), fmt[k], date);
+        redisReply *r = hc_cmd(&f->c, key, "PFCOUNT %s", key);
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+        people[k] = r->integer;
+        freeReplyObject(r);
+        printf("  %s: %lld unique followers of 300\n", key, people[k]);
+        assert_in_range(people[k], 294, 306);
+    }
+    assert_int_equal(ctl(f, "stats", "c00", "--format", "json", "--days", "1"), 0);
+    snprintf(key, sizeof(key), "\"uniques\": %lld}", people[0]);
+    if (strstr(out, key) == NULL)
+        fail_msg("hopctl stats c00: %s", out);
+}
+
 static void test_hopctl_cluster(void **state)
 {
     struct fx *f = *state;
@@ -478,6 +529,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manual_failover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hopctl_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uniques_cluster, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

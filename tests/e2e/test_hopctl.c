@@ -597,9 +597,16 @@ static void test_rm_live(void **state)
     assert_int_equal(ctl(f, "add", "both", "https://example.com/b"), 0);
     assert_in_range(wait_status(f, "/both", 302, 1000), 0, 1000);
     assert_int_equal(h_wait_hget(&f->r, "hc:clicks:both", "total", 1, 3000), 1);
+    /* Its unique followers' days go with its counts; another code's stay. */
+    assert_int_equal(h_redis_int(&f->r, "PFADD hc:uniq:both:2026-11-28 a"), 1);
+    assert_int_equal(h_redis_int(&f->r, "PFADD hc:uniq:both:2026-11-29 a"), 1);
+    assert_int_equal(h_redis_int(&f->r, "PFADD hc:uniq:both2:2026-11-29 a"), 1);
     assert_int_equal(ctl(f, "rm", "both", "--purge"), 0);
     assert_string_equal(f->out, "both: removed, counts purged\n");
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:link:both hc:clicks:both"), 0);
+    assert_int_equal(
+        h_redis_int(&f->r, "EXISTS hc:uniq:both:2026-11-28 hc:uniq:both:2026-11-29"), 0);
+    assert_int_equal(h_redis_int(&f->r, "EXISTS hc:uniq:both2:2026-11-29"), 1);
     assert_in_range(wait_status(f, "/both", 404, 1000), 0, 1000);
     assert_int_equal(ctl(f, "rm", "bad/code"), 1);
 }
