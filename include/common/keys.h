@@ -31,10 +31,11 @@ int keys_prune_state(char *buf, const char *prefix);
 /* Unique followers (uniques = on), per UTC day: the HyperLogLogs
  * P:uniq:CODE:YYYY-MM-DD and P:campaign:NAME:uniq:YYYY-MM-DD, and the
  * day's random hash key P:uniqkey:YYYY-MM-DD (gone just after the day).
- * hour is any hour of the day. */
-int keys_uniq(char *buf, const char *prefix, const char *code, size_t len, int64_t hour);
+ * date is the day's keys_date; hour is any hour of the day. */
+int keys_uniq(char *buf, const char *prefix, const char *code, size_t len,
+              const char *date);
 int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t len,
-                       int64_t hour);
+                       const char *date);
 int keys_uniq_key(char *buf, const char *prefix, int64_t hour);
 /* The UTC day (days since the epoch) a unique followers' key of prefix
  * names (P:uniq:CODE:DATE, P:campaign:NAME:uniq:DATE), or -1 for any other

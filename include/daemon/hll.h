@@ -46,11 +46,15 @@ bool hll_cell_valid(hll_cell c);
 void hll_element(hll_cell c, unsigned char out[8]);
 
 /* The cells of one key: each register's highest rank, in a small open
- * hash (at most HLL_REGISTERS cells). Zeroed is empty. */
+ * hash (at most HLL_REGISTERS cells), held in the set itself while it has
+ * room (most keys see a few followers between two flushes). Zeroed is
+ * empty. */
+#define HLL_SET_INLINE 4
 struct hll_set {
-    hll_cell *slots;
-    uint32_t cap; /* power of two, or 0 */
-    uint32_t n;   /* registers held */
+    hll_cell *slots; /* when cap > HLL_SET_INLINE */
+    uint32_t cap;    /* power of two, or 0 */
+    uint32_t n;      /* registers held */
+    hll_cell inline_slots[HLL_SET_INLINE];
 };
 
 /* Note c (a valid cell): 1 when it added a register, 0 when the register
@@ -60,7 +64,7 @@ int hll_set_add(struct hll_set *s, hll_cell c);
 /* The i-th slot's cell, 0 for an empty slot (i < s->cap). */
 static inline hll_cell hll_set_slot(const struct hll_set *s, uint32_t i)
 {
-    return s->slots[i];
+    return s->cap > HLL_SET_INLINE ? s->slots[i] : s->inline_slots[i];
 }
 
 void hll_set_free(struct hll_set *s);

@@ -70,14 +70,13 @@ static int read_counts(struct store *st, const char *key, struct day *days, int 
  * with the reason said. */
 static int read_uniques(struct ctl *ctl, const char *name,
                         int (*uniq_key)(char *, const char *, const char *, size_t,
-                                        int64_t),
+                                        const char *),
                         struct day *days, int ndays)
 {
-    int64_t today = (int64_t)(util_wall_ms() / 1000 / 86400);
     char key[KEYS_MAX], err[600] = "key too long";
     for (int i = 0; i < ndays; i++) {
-        int64_t hour = (today - (ndays - 1 - i)) * 24;
-        if (uniq_key(key, store_prefix(ctl->store), name, strlen(name), hour) < 0 ||
+        if (uniq_key(key, store_prefix(ctl->store), name, strlen(name), days[i].date) <
+                0 ||
             store_uniques(ctl->store, key, &days[i].uniques, err, sizeof(err)) != 0)
             return ctl_fail("%s", err);
     }

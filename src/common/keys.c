@@ -114,23 +114,26 @@ int keys_date(char *buf, int64_t hour)
                     tm.tm_mon + 1, tm.tm_mday);
 }
 
-int keys_uniq(char *buf, const char *prefix, const char *code, size_t len, int64_t hour)
+int keys_uniq(char *buf, const char *prefix, const char *code, size_t len,
+              const char *date)
 {
-    char date[KEYS_DATE_MAX + 1] = ":";
-    keys_date(date + 1, hour);
     char name[KEYS_MAX];
-    if (len + strlen(date) >= sizeof(name))
+    size_t dl = strlen(date);
+    if (len + 1 + dl >= sizeof(name))
         return -1;
     memcpy(name, code, len);
-    memcpy(name + len, date, strlen(date) + 1);
-    return key(buf, prefix, "uniq:", name, len + strlen(date), "");
+    name[len] = ':';
+    memcpy(name + len + 1, date, dl + 1);
+    return key(buf, prefix, "uniq:", name, len + 1 + dl, "");
 }
 
 int keys_campaign_uniq(char *buf, const char *prefix, const char *name, size_t len,
-                       int64_t hour)
+                       const char *date)
 {
     char suffix[KEYS_DATE_MAX + 8] = ":uniq:";
-    keys_date(suffix + 6, hour);
+    if (strlen(date) >= KEYS_DATE_MAX)
+        return -1;
+    strcat(suffix, date);
     return key(buf, prefix, "campaign:", name, len, suffix);
 }
 

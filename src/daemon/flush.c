@@ -80,6 +80,8 @@ struct flush {
     struct event *pace; /* spaces the batches of a round */
     struct event *wait_ev; /* sends the WAITs that confirm applied batches */
     struct flush_fields fields;
+    int64_t date_day; /* the day date holds, formatted once a day */
+    char date[KEYS_DATE_MAX];
     char writer[BATCH_WRITER_MAX];
     char sha[41]; /* SHA1 of the flush script, for EVALSHA */
     bool cluster;
@@ -215,9 +217,11 @@ static struct batch *pop(struct flush *f, struct stream *s)
     return b;
 }
 
+static const char *date_of(struct flush *f, int64_t hour);
+
 /* Build the key of e (a counter hash, or a day's HyperLogLog) into key
  * (KEYS_MAX); its length. */
-static int entry_key(const struct flush *f, const struct tally_entry *e, char *key)
+static int entry_key(struct flush *f, const struct tally_entry *e, char *key)
 {
     const char *p = f->conf->key_prefix;
     switch ((enum tally_kind)e->kind) {
@@ -226,9 +230,9 @@ static int entry_key(const struct flush *f, const struct tally_entry *e, char *k
     case TALLY_CAMPAIGN:
         return keys_campaign_clicks(key, p, e->name, e->len);
     case TALLY_LINK_UNIQ:
-        return keys_uniq(key, p, e->name, e->len, e->hour);
+        return keys_uniq(key, p, e->name, e->len, date_of(f, e->hour));
     case TALLY_CAMPAIGN_UNIQ:
-        return keys_campaign_uniq(key, p, e->name, e->len, e->hour);
+        return keys_campaign_uniq(key, p, e->name, e->len, date_of(f, e->hour));
     }
     return -1;
 }
@@ -240,11 +244,13 @@ static const char *const kind_names[] = {
     [TALLY_CAMPAIGN_UNIQ] = "campaign_uniques",
 };
 
-static unsigned entry_slot(const struct flush *f, const struct tally_entry *e)
+static unsigned entry_slot(struct flush *f, const struct tally_entry *e)
 {
+    if (!f->cluster)
+        return 0;
     char key[KEYS_MAX];
     int len = entry_key(f, e, key);
-    return f->cluster && len > 0 ? slot_of(key, (size_t)len) : 0;
+    return len > 0 ? slot_of(key, (size_t)len) : 0;
 }
 
 /* The writer id of a batch of `writer` in slot: in mode cluster each slot's
@@ -575,6 +581,17 @@ static const struct flush_fields *fields_of(struct flush *f, int64_t hour)
     return ff;
 }
 
+/* "YYYY-MM-DD" of hour's UTC day, for unique followers' keys. */
+static const char *date_of(struct flush *f, int64_t hour)
+{
+    int64_t day = hour / 24;
+    if (f->date[0] == '\0' || f->date_day != day) {
+        f->date_day = day;
+        keys_date(f->date, hour);
+    }
+    return f->date;
+}
+
 /* The batch's marker key: P:flush:WRITER, or in mode cluster
  * P:flush:{TAG}:WRITER with TAG hashing to the batch's slot. */
 static int marker_key(const struct flush *f, const struct batch *b, char *key)
@@ -586,20 +603,25 @@ static int marker_key(const struct flush *f, const struct batch *b, char *key)
     return keys_flush_marker_tagged(key, f->conf->key_prefix, tag, b->writer);
 }
 
-/* A unique entry's arguments: minus the number of its cells, then each
- * cell's PFADD element (hll.h: 8 bytes made from the cell alone). */
+/* A unique entry's arguments: minus the number of its cells, then their
+ * PFADD elements (hll.h: 8 bytes each, made from the cell alone) end to end
+ * in one argument: one argument per key, not per cell, for hiredis to
+ * format and Redis to parse. */
 static void uniq_args(struct argv_buf *a, const struct tally_entry *e)
 {
     char num[24];
     arg_copy(a, num, snprintf(num, sizeof(num), "-%" PRIu32, e->cells.n));
+    char *blob = a->text + a->used;
+    size_t len = 0;
     for (uint32_t i = 0; i < e->cells.cap; i++) {
         hll_cell c = hll_set_slot(&e->cells, i);
-        if (c == 0)
-            continue;
-        unsigned char el[8];
-        hll_element(c, el);
-        arg_copy(a, (const char *)el, (int)sizeof(el));
+        if (c != 0) {
+            hll_element(c, (unsigned char *)blob + len);
+            len += 8;
+        }
     }
+    a->used += len;
+    arg(a, blob, len);
 }
 
 /* Send one batch; false when it could not be sent. */
@@ -610,7 +632,7 @@ static bool send_batch(struct flush *f, struct batch *b, bool force)
     for (size_t i = 0; i < b->n; i++)
         cells += b->entries[i]->cells.n;
     /* EVALSHA sha numkeys marker seq force, then per key */
-    size_t maxargs = 6 + b->n * (1 + PER_KEY) + cells;
+    size_t maxargs = 6 + b->n * (1 + PER_KEY);
     struct argv_buf a = {0};
     a.argv = xmalloc(maxargs * sizeof(*a.argv));
     a.len = xmalloc(maxargs * sizeof(*a.len));

@@ -69,41 +69,60 @@ static uint32_t slot_of(hll_cell c, uint32_t cap)
     return (uint32_t)((hll_cell_register(c) * 2654435761u) >> 8) & (cap - 1);
 }
 
+static hll_cell *slots(struct hll_set *s)
+{
+    return s->cap > HLL_SET_INLINE ? s->slots : s->inline_slots;
+}
+
 /* Place c in s (room assured): 1 new register, 0 present. */
 static int place(struct hll_set *s, hll_cell c)
 {
+    hll_cell *v = slots(s);
     for (uint32_t i = slot_of(c, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        hll_cell have = s->slots[i];
+        hll_cell have = v[i];
         if (have == 0) {
-            s->slots[i] = c;
+            v[i] = c;
             s->n++;
             return 1;
         }
         if (hll_cell_register(have) == hll_cell_register(c)) {
             if (hll_cell_rank(c) > hll_cell_rank(have))
-                s->slots[i] = c;
+                v[i] = c;
             return 0;
         }
     }
 }
 
+/* Twice the room (the first room is the set's own), the cells placed
+ * again. */
+static void grow(struct hll_set *s)
+{
+    uint32_t had = s->cap;
+    hll_cell small[HLL_SET_INLINE];
+    hll_cell *old = had > HLL_SET_INLINE ? s->slots : small;
+    if (had <= HLL_SET_INLINE)
+        memcpy(small, s->inline_slots, sizeof(small));
+    memset(s->inline_slots, 0, sizeof(s->inline_slots));
+    s->cap = had ? had * 2 : HLL_SET_INLINE;
+    s->slots = s->cap > HLL_SET_INLINE ? xcalloc(s->cap, sizeof(*s->slots)) : NULL;
+    s->n = 0;
+    for (uint32_t i = 0; i < had; i++)
+        if (old[i] != 0)
+            place(s, old[i]);
+    if (old != small)
+        free(old);
+}
+
 int hll_set_add(struct hll_set *s, hll_cell c)
 {
-    if (2 * (s->n + 1) > s->cap) { /* at most half full */
-        struct hll_set g = {0};
-        g.cap = s->cap ? s->cap * 2 : 8;
-        g.slots = xcalloc(g.cap, sizeof(*g.slots));
-        for (uint32_t i = 0; i < s->cap; i++)
-            if (s->slots[i] != 0)
-                place(&g, s->slots[i]);
-        free(s->slots);
-        *s = g;
-    }
+    if (4 * (s->n + 1) > 3 * s->cap) /* at most three quarters full */
+        grow(s);
     return place(s, c);
 }
 
 void hll_set_free(struct hll_set *s)
 {
-    free(s->slots);
+    if (s->cap > HLL_SET_INLINE)
+        free(s->slots);
     memset(s, 0, sizeof(*s));
 }

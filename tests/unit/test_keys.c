@@ -29,8 +29,8 @@ static void test_keys(void **state)
     memset(prefix, 'p', 32);
     prefix[32] = '\0';
     assert_true(keys_campaign_clicks(k, prefix, name, 64) > 0); /* the longest fits */
-    assert_true(keys_campaign_uniq(k, prefix, name, 64, 0) > 0);
-    assert_true(keys_uniq(k, prefix, name, 64, 0) > 0);
+    assert_true(keys_campaign_uniq(k, prefix, name, 64, "2026-11-30") > 0);
+    assert_true(keys_uniq(k, prefix, name, 64, "2026-11-30") > 0);
 }
 
 /* Unique followers' keys, by UTC day: any hour of the day names it. */
@@ -40,19 +40,22 @@ static void test_uniq_keys(void **state)
     char k[KEYS_MAX];
     struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 30, .tm_hour = 23};
     int64_t hour = (int64_t)(timegm(&tm) / 3600);
-    assert_int_equal(keys_uniq(k, "hc", "spring24", 8, hour), 27);
-    assert_string_equal(k, "hc:uniq:spring24:2026-11-30");
-    keys_campaign_uniq(k, "hc", "spring", 6, hour - 23);
-    assert_string_equal(k, "hc:campaign:spring:uniq:2026-11-30");
-    keys_uniq_key(k, "hc", hour + 1);
-    assert_string_equal(k, "hc:uniqkey:2026-12-01");
     char d[KEYS_DATE_MAX];
     assert_int_equal(keys_date(d, hour), 10);
     assert_string_equal(d, "2026-11-30");
+    assert_int_equal(keys_uniq(k, "hc", "spring24", 8, d), 27);
+    assert_string_equal(k, "hc:uniq:spring24:2026-11-30");
+    keys_date(d, hour - 23);
+    keys_campaign_uniq(k, "hc", "spring", 6, d);
+    assert_string_equal(k, "hc:campaign:spring:uniq:2026-11-30");
+    keys_uniq_key(k, "hc", hour + 1);
+    assert_string_equal(k, "hc:uniqkey:2026-12-01");
     /* A unique key's day, from its name; other keys and dates are -1. */
-    keys_uniq(k, "hc", "spring24", 8, hour);
+    keys_date(d, hour);
+    keys_uniq(k, "hc", "spring24", 8, d);
     assert_int_equal(keys_uniq_day(k, strlen(k), "hc"), hour / 24);
-    keys_campaign_uniq(k, "hc", "a.b", 3, hour + 1);
+    keys_date(d, hour + 1);
+    keys_campaign_uniq(k, "hc", "a.b", 3, d);
     assert_int_equal(keys_uniq_day(k, strlen(k), "hc"), hour / 24 + 1);
     const char *no[] = {"hc:uniqkey:2026-11-30",         "hc:uniq:2026-11-30",
                         "hc:uniq:x:2026-02-30",          "hc:uniq:x:2026-11-3x",

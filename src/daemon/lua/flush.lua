@@ -14,8 +14,9 @@
 --              writer's marker was lost: the gap path), else "0"
 -- ARGV[3..]    for each key in KEYS order: a counter hash's number of
 --              fields n, then n field/increment pairs; a HyperLogLog's
---              minus number of elements -n, then the n elements (PFADD is
---              idempotent; the marker keeps the batch exactly-once anyway)
+--              minus number of elements -n, then one argument of the n
+--              8-byte elements end to end (PFADD is idempotent; the marker
+--              keeps the batch exactly-once anyway)
 --
 -- Answers {1}: applied before (a retry whose reply was lost; nothing done);
 -- {2}: the marker is not at seq - 1, a batch before it is missing (nothing
@@ -42,13 +43,16 @@ for k = 2, #KEYS do
   local n, failed = tonumber(ARGV[a]), false
   a = a + 1
   if n < 0 then
+    local blob, els = ARGV[a], {}
+    for i = 1, -8 * n, 8 do
+      els[#els + 1] = string.sub(blob, i, i + 7)
+    end
     -- unpack's stack is bounded: the elements go 1,000 at a time
-    local last = a - n - 1
-    for from = a, last, 1000 do
-      local r = redis.pcall('PFADD', KEYS[k], unpack(ARGV, from, math.min(from + 999, last)))
+    for from = 1, #els, 1000 do
+      local r = redis.pcall('PFADD', KEYS[k], unpack(els, from, math.min(from + 999, #els)))
       failed = refused(r, k, failed)
     end
-    a = last + 1
+    a = a + 1
   end
   for i = 1, n do
     local r = redis.pcall('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
