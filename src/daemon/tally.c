@@ -128,9 +128,13 @@ static struct tally_entry *entry(struct tally *t, enum tally_kind kind,
         return e;
     if (full(t) || len > CODE_MAX_LEN)
         return NULL;
-    e = xcalloc(1, sizeof(*e));
+    e = xmalloc(sizeof(*e)); /* each field set: no zeroing of the name's room */
     e->hash = h;
     e->hour = hour;
+    e->human = 0;
+    e->bot = 0;
+    e->scan = 0;
+    memset(&e->cells, 0, sizeof(e->cells));
     e->kind = (unsigned char)kind;
     e->len = (unsigned char)len;
     memcpy(e->name, name, len);
