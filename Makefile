@@ -35,10 +35,10 @@ endif
 # Three wings (docs/architecture.md): what both programs share, the
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
-COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr
+COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr json
 DAEMON_SRC := privacy hll tally reply batch spool rconn sentinel route links offload flush access \
 	proxyproto realip lists burst held uniq http handler \
-	metrics admin priv worker server main
+	metrics admin dashboard priv worker server main
 CLI_SRC := rnodes store csv ctl output links import stats markers prune main
 
 # Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string
@@ -54,7 +54,8 @@ UNIT_TESTS := test_conf test_hll test_code test_url test_privacy test_keys test_
 	test_access test_cache test_flush test_rconn test_slot test_cidr test_realip test_burst
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
-	$(BUILD)/tests/test_scripts $(BUILD)/tests/test_scanners $(BUILD)/tests/test_uniques
+	$(BUILD)/tests/test_scripts $(BUILD)/tests/test_scanners $(BUILD)/tests/test_uniques \
+	$(BUILD)/tests/test_dashboard
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow

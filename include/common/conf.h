@@ -41,6 +41,8 @@ struct conf {
     /* [server] */
     char *listen;       /* "host:port" of the public listener */
     char *admin_listen; /* "host:port" or "off" */
+    char *dashboard_listen;        /* "host:port" or "off" (dashboard.c) */
+    char *dashboard_password_file; /* "" when unset */
     int threads;        /* workers; 0 in the file means one per CPU */
     int redirect_status;
     char *fallback_url; /* "" when unset */
@@ -103,6 +105,7 @@ struct conf {
     /* Derived at load time, not directives. */
     char *path;           /* the file this came from */
     char *redis_password; /* contents of password_file, or NULL */
+    char *dashboard_password; /* contents of dashboard_password_file, or NULL */
     int *lines;           /* each directive's line in path (0: not set there) */
 };
 

@@ -61,6 +61,10 @@ static const struct directive directives[] = {
     {"server", "listen", CT_HOSTPORT, 0, 0, "127.0.0.1:8080", O(listen), false, NULL},
     {"server", "admin_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9090", O(admin_listen),
      false, NULL},
+    {"server", "dashboard_listen", CT_HOSTPORT_OFF, 0, 0, "127.0.0.1:9091",
+     O(dashboard_listen), false, NULL},
+    {"server", "dashboard_password_file", CT_PATH_OPT, 0, 0, "",
+     O(dashboard_password_file), false, NULL},
     {"server", "threads", CT_INT_AUTO, 1, 256, "auto", O(threads), false, NULL},
     {"server", "redirect_status", CT_STATUS, 0, 0, "302", O(redirect_status), true, NULL},
     {"server", "fallback_url", CT_URL_OPT, 0, 0, "", O(fallback_url), true, NULL},
@@ -536,6 +540,11 @@ static bool value_equal(const struct directive *d, const struct conf *a,
     return *(const int *)x == *(const int *)y;
 }
 
+static bool same_secret(const char *a, const char *b)
+{
+    return (a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0);
+}
+
 void conf_free(struct conf *c)
 {
     if (c == NULL)
@@ -545,6 +554,7 @@ void conf_free(struct conf *c)
             free(*(char **)((char *)c + directives[i].offset));
     free(c->path);
     free(c->redis_password);
+    free(c->dashboard_password);
     free(c->lines);
     free(c);
 }
@@ -556,6 +566,7 @@ struct conf *conf_dup(const struct conf *c)
         copy_value(&directives[i], d, c);
     d->path = c->path ? xstrdup(c->path) : NULL;
     d->redis_password = c->redis_password ? xstrdup(c->redis_password) : NULL;
+    d->dashboard_password = c->dashboard_password ? xstrdup(c->dashboard_password) : NULL;
     memcpy(d->lines, c->lines, NDIRECTIVES * sizeof(*d->lines));
     return d;
 }
@@ -592,12 +603,16 @@ int conf_restart_changes(const struct conf *a, const struct conf *b, conf_change
         if (fn != NULL)
             fn(d->section, d->name, arg);
     }
-    /* The password is read from password_file at load: a new one needs a restart. */
-    if ((a->redis_password == NULL) != (b->redis_password == NULL) ||
-        (a->redis_password && strcmp(a->redis_password, b->redis_password) != 0)) {
+    /* Passwords are read from their files at load: a new one needs a restart. */
+    if (!same_secret(a->redis_password, b->redis_password)) {
         n++;
         if (fn != NULL)
             fn("redis", "password_file", arg);
+    }
+    if (!same_secret(a->dashboard_password, b->dashboard_password)) {
+        n++;
+        if (fn != NULL)
+            fn("server", "dashboard_password_file", arg);
     }
     return n;
 }
@@ -750,22 +765,65 @@ static int on_directive(void *user, const char *section, const char *name,
     return 1;
 }
 
-/* admin_listen takes the public listener's port on an address it also
- * covers (the same one, or a wildcard on either side). */
-static bool listeners_clash(const struct conf *c)
+/* Listener b takes listener a's port on an address a also covers (the
+ * same one, or a wildcard on either side). */
+static bool listeners_clash(const char *a, const char *b)
 {
     char *h1 = NULL, *h2 = NULL;
     int p1, p2;
     bool clash = false;
-    if (strcmp(c->admin_listen, "off") != 0 &&
-        conf_split_hostport(c->listen, &h1, &p1) == 0 &&
-        conf_split_hostport(c->admin_listen, &h2, &p2) == 0 && p1 == p2)
+    if (strcmp(a, "off") != 0 && strcmp(b, "off") != 0 &&
+        conf_split_hostport(a, &h1, &p1) == 0 && conf_split_hostport(b, &h2, &p2) == 0 &&
+        p1 == p2)
         clash = strcmp(h1, h2) == 0 || strcmp(h1, "0.0.0.0") == 0 ||
                 strcmp(h1, "::") == 0 || strcmp(h2, "0.0.0.0") == 0 ||
                 strcmp(h2, "::") == 0;
     free(h1);
     free(h2);
     return clash;
+}
+
+/* Whether "host:port" listens on a loopback address only. */
+static bool loopback_only(const char *hostport)
+{
+    char *h = NULL;
+    int p;
+    bool lo = false;
+    if (conf_split_hostport(hostport, &h, &p) == 0)
+        lo = strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0;
+    free(h);
+    return lo;
+}
+
+/* The listeners' own checks: no two on one address, and a dashboard
+ * reachable from elsewhere only behind a password. Errors written. */
+static int check_listeners(const struct conf *c, FILE *err)
+{
+    char where[400];
+    int errors = 0;
+    if (listeners_clash(c->listen, c->admin_listen)) {
+        fprintf(err, "%s: the same address as listen (%s)\n",
+                conf_where(c, "server", "admin_listen", where, sizeof(where)), c->listen);
+        errors++;
+    }
+    const char *other = listeners_clash(c->listen, c->dashboard_listen) ? "listen"
+                        : listeners_clash(c->admin_listen, c->dashboard_listen)
+                            ? "admin_listen"
+                            : NULL;
+    if (other != NULL) {
+        fprintf(err, "%s: the same address as %s\n",
+                conf_where(c, "server", "dashboard_listen", where, sizeof(where)), other);
+        errors++;
+    }
+    if (strcmp(c->dashboard_listen, "off") != 0 && !loopback_only(c->dashboard_listen) &&
+        c->dashboard_password == NULL) {
+        fprintf(err,
+                "%s: a dashboard on a non-loopback address needs dashboard_password_file "
+                "(or listen on 127.0.0.1 behind your own proxy)\n",
+                conf_where(c, "server", "dashboard_listen", where, sizeof(where)));
+        errors++;
+    }
+    return errors;
 }
 
 /* The [redis] keys each mode needs, and the ones it cannot use. Returns the
@@ -815,27 +873,28 @@ static int check_redis_mode(const struct conf *c, FILE *err)
     return errors;
 }
 
-/* Read the password file: its first line, without the newline. */
-static int read_password(struct conf *c, FILE *err)
+/* Read a password file (the conf key `key` names it): its first line,
+ * without the newline, into *out. */
+static int read_password(const struct conf *c, const char *key, const char *file,
+                         char **out, FILE *err)
 {
-    FILE *f = fopen(c->redis_password_file, "r");
+    FILE *f = fopen(file, "r");
     if (f == NULL) {
-        fprintf(err, "%s: password_file: cannot open %s: %s\n", c->path,
-                c->redis_password_file, strerror(errno));
+        fprintf(err, "%s: %s: cannot open %s: %s\n", c->path, key, file, strerror(errno));
         return -1;
     }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, f);
     fclose(f);
-    if (n <= 0) {
-        free(line);
-        fprintf(err, "%s: password_file: %s is empty\n", c->path, c->redis_password_file);
-        return -1;
-    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    c->redis_password = line;
+    if (n <= 0) {
+        free(line);
+        fprintf(err, "%s: %s: %s is empty\n", c->path, key, file);
+        return -1;
+    }
+    *out = line;
     return 0;
 }
 
@@ -858,16 +917,17 @@ struct conf *conf_load_stream(FILE *in, const char *name, FILE *err)
         fprintf(err, "%s: read error: %s\n", name, strerror(errno));
         ps.errors++;
     }
-    if (ps.errors == 0 && ps.conf->redis_password_file[0] != '\0' &&
-        read_password(ps.conf, err) != 0)
+    struct conf *c = ps.conf;
+    if (ps.errors == 0 && c->redis_password_file[0] != '\0' &&
+        read_password(c, "password_file", c->redis_password_file, &c->redis_password,
+                      err) != 0)
         ps.errors++;
-    if (ps.errors == 0 && listeners_clash(ps.conf)) {
-        char where[400];
-        fprintf(err, "%s: the same address as listen (%s)\n",
-                conf_where(ps.conf, "server", "admin_listen", where, sizeof(where)),
-                ps.conf->listen);
+    if (ps.errors == 0 && c->dashboard_password_file[0] != '\0' &&
+        read_password(c, "dashboard_password_file", c->dashboard_password_file,
+                      &c->dashboard_password, err) != 0)
         ps.errors++;
-    }
+    if (ps.errors == 0)
+        ps.errors += check_listeners(c, err);
     if (ps.errors == 0)
         ps.errors += check_redis_mode(ps.conf, err);
     if (ps.errors > 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "dashboard.h"
 #include "burst.h"
 #include "http.h"
 #include "conf.h"
@@ -34,6 +35,7 @@ struct server {
     struct metrics_process process;
     int n;
     struct admin *admin;
+    struct dashboard *dashboard; /* NULL when dashboard_listen = off */
     struct http_limit limit; /* max_connections over all workers */
     struct burst *burst;     /* the burst rule's client table, shared by workers */
     struct event *sigterm, *sigint, *sighup, *sigusr1;
@@ -250,6 +252,13 @@ static int create_parts(struct server *s)
             return -1;
         }
     }
+    if (strcmp(s->conf->dashboard_listen, "off") != 0) {
+        s->dashboard = dashboard_new(s->base, s->conf, err, sizeof(err));
+        if (s->dashboard == NULL) {
+            log_error("event=start_failed reason=\"%s\"", err);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -332,6 +341,7 @@ static void free_parts(struct server *s)
         worker_free(s->workers[i]);
     burst_free(s->burst);
     admin_free(s->admin);
+    dashboard_free(s->dashboard);
     struct event *signals[] = {s->sigusr1, s->sighup, s->sigint, s->sigterm};
     for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
         if (signals[i] != NULL)

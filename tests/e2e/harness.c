@@ -325,6 +325,7 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
         return -1;
     snprintf(lines[n++], 600, "server.listen = 127.0.0.1:%d", d->port);
     snprintf(lines[n++], 600, "server.admin_listen = 127.0.0.1:%d", d->admin_port);
+    snprintf(lines[n++], 600, "server.dashboard_listen = 127.0.0.1:%d", d->dash_port);
     snprintf(lines[n++], 600, "redis.host = 127.0.0.1");
     snprintf(lines[n++], 600, "redis.port = %d", r->port);
     snprintf(lines[n++], 600, "tracking.bots_file = %s", bots);
@@ -379,6 +380,7 @@ int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra
     d->port = h_free_port();
     d->exited = false;
     d->admin_port = h_free_port();
+    d->dash_port = h_free_port();
     snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
     snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
     return write_conf(d, r, extra);

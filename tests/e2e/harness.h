@@ -29,6 +29,7 @@ struct h_daemon {
     pid_t pid;
     int port;
     int admin_port;
+    int dash_port; /* the dashboard listener's */
     char conf[300];
     char log[300];
     bool exited; /* reaped: exit_status holds its status */

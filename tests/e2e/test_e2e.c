@@ -794,6 +794,14 @@ static void test_dash_t_runs_start_checks(void **state)
         {"[server]\nallow_root = on\nlisten = 0.0.0.0:18182\n"
          "admin_listen = 127.0.0.1:18182\n",
          "6: admin_listen: the same address as listen (0.0.0.0:18182)"},
+        {"[server]\nallow_root = on\nlisten = 127.0.0.1:18183\n"
+         "dashboard_listen = 127.0.0.1:18183\n",
+         "6: dashboard_listen: the same address as listen"},
+        {"[server]\nallow_root = on\ndashboard_listen = 0.0.0.0:18184\n",
+         "5: dashboard_listen: a dashboard on a non-loopback address needs "
+         "dashboard_password_file"},
+        {"[server]\nallow_root = on\ndashboard_password_file = /nonexistent/hc-pw\n",
+         " dashboard_password_file: cannot open /nonexistent/hc-pw: No such file"},
         {"[server]\nallow_root = on\n[log]\nfile = /nonexistent/hc-dir/hopcount.log\n",
          "6: file: cannot open log file /nonexistent/hc-dir/hopcount.log: No such file"},
     };

@@ -1,0 +1,617 @@
+/* dashboard: the read-only JSON API (docs/api.md) on its own listener. Off
+ * the hot path: evhttp on the main thread, Redis through a router of its
+ * own. */
+#include "dashboard.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <hiredis.h>
+#include <inttypes.h>
+#include <nettle/base64.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "code.h"
+#include "conf.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "route.h"
+#include "util.h"
+
+#define DAY_S 86400
+#define DAYS_DEFAULT 14 /* as hopctl stats */
+#define URI_MAX 512
+
+/* A cached answer. */
+struct cached {
+    char uri[URI_MAX];
+    int status;
+    char *body;
+    size_t len;
+    uint64_t expires_ms; /* monotonic; 0: empty */
+};
+
+struct dashboard {
+    const struct conf *conf;
+    struct evhttp *http;
+    struct route *r;
+    struct metrics metrics; /* the router's own counters: not exported */
+    unsigned char secret[SHA256_DIGEST_SIZE]; /* SHA-256 of the password */
+    bool has_password;
+    size_t jobs;
+    uint64_t auth_logged_ms;
+    unsigned long auth_failures;
+    struct cached cache[DASHBOARD_CACHE];
+};
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void send_body(struct evhttp_request *req, int status, const char *body,
+                      size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(b, body, len);
+    const char *reason = status == 200   ? "OK"
+                         : status == 400 ? "Bad Request"
+                         : status == 401 ? "Unauthorized"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Internal Server Error";
+    evhttp_send_reply(req, status, reason, b);
+    evbuffer_free(b);
+}
+
+/* {"error": why} with status. */
+static void send_error(struct evhttp_request *req, int status, const char *why)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    fputs("{\"error\": ", m);
+    json_string(m, why, strlen(why));
+    fputs("}\n", m);
+    fclose(m);
+    send_body(req, status, text, len);
+    free(text);
+}
+
+static struct cached *cache_find(struct dashboard *d, const char *uri)
+{
+    uint64_t now = util_coarse_ms();
+    for (size_t i = 0; i < DASHBOARD_CACHE; i++)
+        if (d->cache[i].expires_ms > now && strcmp(d->cache[i].uri, uri) == 0)
+            return &d->cache[i];
+    return NULL;
+}
+
+/* Keep an answer for DASHBOARD_CACHE_MS, in the slot that expires first. */
+static void cache_put(struct dashboard *d, const char *uri, int status, const char *body,
+                      size_t len)
+{
+    struct cached *c = &d->cache[0];
+    for (size_t i = 1; i < DASHBOARD_CACHE; i++)
+        if (d->cache[i].expires_ms < c->expires_ms)
+            c = &d->cache[i];
+    if (strlen(uri) >= sizeof(c->uri))
+        return;
+    free(c->body);
+    c->body = xmalloc(len ? len : 1);
+    memcpy(c->body, body, len);
+    c->len = len;
+    c->status = status;
+    util_strlcpy(c->uri, uri, sizeof(c->uri));
+    c->expires_ms = util_coarse_ms() + DASHBOARD_CACHE_MS;
+}
+
+/* ---- access ------------------------------------------------------------ */
+
+/* Whether the request carries the password (HTTP Basic, any user name),
+ * compared in constant time through its SHA-256. */
+static bool authorized(struct dashboard *d, struct evhttp_request *req)
+{
+    if (!d->has_password)
+        return true;
+    const char *h =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (h == NULL || strncasecmp(h, "Basic ", 6) != 0)
+        return false;
+    h += 6;
+    size_t in = strlen(h), out = BASE64_DECODE_LENGTH(in);
+    if (in > 1024)
+        return false;
+    unsigned char *plain = xmalloc(out + 1);
+    struct base64_decode_ctx ctx;
+    base64_decode_init(&ctx);
+    bool ok = base64_decode_update(&ctx, &out, plain, in, h) && base64_decode_final(&ctx);
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    if (ok) {
+        plain[out] = '\0';
+        const unsigned char *colon = memchr(plain, ':', out);
+        ok = colon != NULL;
+        if (ok) {
+            struct sha256_ctx s;
+            sha256_init(&s);
+            sha256_update(&s, out - (size_t)(colon + 1 - plain), colon + 1);
+            sha256_digest(&s, sizeof(digest), digest);
+            ok = memeql_sec(digest, d->secret, sizeof(digest));
+        }
+    }
+    explicit_bzero(plain, out + 1);
+    free(plain);
+    return ok;
+}
+
+/* A refused password: 401, and a log line (at most one a second, with the
+ * count since) naming neither the password nor the client. */
+static void refuse(struct dashboard *d, struct evhttp_request *req)
+{
+    d->auth_failures++;
+    uint64_t now = util_coarse_ms();
+    if (d->auth_logged_ms == 0 || now - d->auth_logged_ms >= 1000) {
+        log_warn("event=dashboard_auth_failed count=%lu", d->auth_failures);
+        d->auth_logged_ms = now;
+        d->auth_failures = 0;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                      "Basic realm=\"hopcount\", charset=\"UTF-8\"");
+    send_error(req, 401, "authentication required");
+}
+
+/* ---- a link's counts ---------------------------------------------------- */
+
+/* What one API request reads, and its answers as they come. */
+struct job {
+    struct dashboard *d;
+    struct evhttp_request *req; /* NULL once the client has gone */
+    struct evhttp_connection *conn;
+    char uri[URI_MAX];
+    char code[CODE_MAX_LEN + 1];
+    int64_t first_day; /* days since the epoch */
+    int ndays;
+    int pending;
+    char failed[200]; /* the first failure, or "" */
+    char *url, *campaign;
+    long long created;
+    bool notrack, any;
+    long long totals[3];
+    long long *series; /* ndays x (follows, bot, scan, uniques) */
+};
+
+/* One command's answer: which part of the job it fills. */
+enum part_kind { PART_LINK, PART_COUNTS, PART_UNIQUES };
+struct part {
+    struct job *j;
+    enum part_kind kind;
+    int day;
+};
+
+static void job_free(struct job *j)
+{
+    free(j->url);
+    free(j->campaign);
+    free(j->series);
+    free(j);
+}
+
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+    struct job *j = arg;
+    (void)conn;
+    j->req = NULL; /* the answers still come; nothing is sent */
+}
+
+static void fail(struct job *j, const char *fmt, const char *what)
+{
+    if (j->failed[0] == '\0')
+        snprintf(j->failed, sizeof(j->failed), fmt, what);
+}
+
+/* A count field's value: absent is 0; anything but an integer fails j. */
+static long long count_of(struct job *j, const redisReply *r, const char *key)
+{
+    long long v = 0;
+    if (r->type == REDIS_REPLY_STRING && util_parse_ll(r->str, &v) != 0)
+        fail(j, "%s holds a field that is not a count", key);
+    return v;
+}
+
+static void read_link(struct job *j, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        fail(j, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+        return;
+    }
+    const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2],
+                     *n = r->element[3];
+    if (u->type == REDIS_REPLY_STRING)
+        j->url = xstrndup(u->str, u->len);
+    if (c->type == REDIS_REPLY_STRING && c->len > 0)
+        j->campaign = xstrndup(c->str, c->len);
+    if (t->type == REDIS_REPLY_STRING)
+        util_parse_ll(t->str, &j->created);
+    j->notrack = n->type == REDIS_REPLY_STRING && n->len == 1 && n->str[0] == '1';
+}
+
+static void read_counts(struct job *j, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 + 3 * (size_t)j->ndays) {
+        fail(j, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        long long v = count_of(j, r->element[i], "the link's counters");
+        j->any |= r->element[i]->type == REDIS_REPLY_STRING;
+        if (i < 3)
+            j->totals[i] = v;
+        else
+            j->series[4 * ((i - 3) / 3) + (i - 3) % 3] = v;
+    }
+}
+
+static void respond(struct job *j);
+
+static void on_part(redisReply *reply, const struct route_via *via, void *arg)
+{
+    struct part *p = arg;
+    struct job *j = p->j;
+    (void)via;
+    if (reply == NULL)
+        fail(j, "%s", "Redis did not answer");
+    else if (p->kind == PART_LINK)
+        read_link(j, reply);
+    else if (p->kind == PART_COUNTS)
+        read_counts(j, reply);
+    else if (reply->type == REDIS_REPLY_INTEGER)
+        j->series[4 * p->day + 3] = reply->integer;
+    else
+        fail(j, "%s",
+             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+    free(p);
+    if (--j->pending == 0)
+        respond(j);
+}
+
+/* Send argv for part kind (day) of j to key's server; false when no server
+ * for it is connected. */
+static bool ask(struct job *j, const char *key, enum part_kind kind, int day, int argc,
+                const char **argv)
+{
+    struct part *p = xmalloc(sizeof(*p));
+    *p = (struct part){j, kind, day};
+    j->pending++;
+    if (route_command(j->d->r, key, strlen(key), NULL, 0, on_part, p, argc, argv, NULL) ==
+        0)
+        return true;
+    j->pending--;
+    free(p);
+    return false;
+}
+
+static void date_of_day(int64_t day, char *buf)
+{
+    keys_date(buf, day * 24);
+}
+
+/* The link's JSON: hopctl stats --format json's fields, and created. */
+static void write_link(const struct job *j, FILE *m)
+{
+    fputs("{\"code\": ", m);
+    json_string(m, j->code, strlen(j->code));
+    fputs(", \"url\": ", m);
+    json_string_or_null(m, j->url, j->url ? strlen(j->url) : 0);
+    fputs(", \"campaign\": ", m);
+    json_string_or_null(m, j->campaign, j->campaign ? strlen(j->campaign) : 0);
+    if (j->created > 0) {
+        char d[KEYS_DATE_MAX];
+        date_of_day(j->created / DAY_S, d);
+        fprintf(m, ", \"created\": \"%s\"", d);
+    } else {
+        fputs(", \"created\": null", m);
+    }
+    fprintf(
+        m, ", \"track\": %s, \"total\": %lld, \"bot\": %lld, \"scan\": %lld, \"days\": [",
+        j->notrack ? "false" : "true", j->totals[0], j->totals[1], j->totals[2]);
+    for (int i = 0; i < j->ndays; i++) {
+        char d[KEYS_DATE_MAX];
+        date_of_day(j->first_day + i, d);
+        const long long *v = &j->series[4 * i];
+        fprintf(m,
+                "%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld, "
+                "\"uniques\": %lld}",
+                i ? ", " : "", d, v[0], v[1], v[2], v[3]);
+    }
+    fputs("]}\n", m);
+}
+
+static void respond(struct job *j)
+{
+    struct dashboard *d = j->d;
+    d->jobs--;
+    if (j->req != NULL)
+        evhttp_connection_set_closecb(j->conn, NULL, NULL);
+    char *text = NULL;
+    size_t len = 0;
+    int status = 200;
+    if (j->failed[0] != '\0') {
+        log_warn("event=dashboard_read_failed code=%s reason=\"%s\"", j->code, j->failed);
+        if (j->req != NULL)
+            send_error(j->req, 503, j->failed);
+        job_free(j);
+        return;
+    }
+    FILE *m = open_memstream(&text, &len);
+    if (m != NULL) {
+        if (j->url == NULL && !j->any) {
+            status = 404;
+            fputs("{\"error\": ", m);
+            char why[100];
+            snprintf(why, sizeof(why), "no such link: %s", j->code);
+            json_string(m, why, strlen(why));
+            fputs("}\n", m);
+        } else {
+            write_link(j, m);
+        }
+        fclose(m);
+        cache_put(d, j->uri, status, text, len);
+        if (j->req != NULL)
+            send_body(j->req, status, text, len);
+    } else if (j->req != NULL) {
+        send_error(j->req, 500, "out of memory");
+    }
+    free(text);
+    job_free(j);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* A day given as YYYY-MM-DD: days since the epoch, or -1. */
+static int64_t parse_day(const char *s)
+{
+    int y, mo, dd, n = 0;
+    if (s == NULL || strlen(s) != 10 ||
+        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &dd, &n) != 3 || n != 10)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = dd};
+    time_t t = timegm(&tm);
+    char back[KEYS_DATE_MAX];
+    date_of_day((int64_t)t / DAY_S, back);
+    return strcmp(back, s) == 0 ? (int64_t)t / DAY_S : -1;
+}
+
+/* The days asked for (days=N, or from= and to=, inclusive; by default the
+ * last DAYS_DEFAULT): 0, or -1 with why. */
+static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
+                       const char **why)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    int64_t today = (int64_t)(util_wall_ms() / 1000 / DAY_S);
+    *first = today - (DAYS_DEFAULT - 1);
+    *n = DAYS_DEFAULT;
+    if (query == NULL)
+        return 0;
+    if (evhttp_parse_query_str(query, &q) != 0) {
+        *why = "the query string does not parse";
+        return -1;
+    }
+    int rc = 0;
+    const char *days = evhttp_find_header(&q, "days"),
+               *from = evhttp_find_header(&q, "from"), *to = evhttp_find_header(&q, "to");
+    for (struct evkeyval *kv = q.tqh_first; kv != NULL && rc == 0; kv = kv->next.tqe_next)
+        if (strcmp(kv->key, "days") != 0 && strcmp(kv->key, "from") != 0 &&
+            strcmp(kv->key, "to") != 0) {
+            *why = "unknown parameter (days, from, to are)";
+            rc = -1;
+        }
+    long long v = 0;
+    if (rc == 0 && days != NULL && (from != NULL || to != NULL)) {
+        *why = "days and from/to are one or the other";
+        rc = -1;
+    } else if (rc == 0 && days != NULL) {
+        if (util_parse_ll(days, &v) != 0 || v < 1 || v > DASHBOARD_DAYS_MAX) {
+            *why = "days must be 1 to 366";
+            rc = -1;
+        } else {
+            *n = (int)v;
+            *first = today - (v - 1);
+        }
+    } else if (rc == 0 && (from != NULL || to != NULL)) {
+        int64_t f = parse_day(from), t = to ? parse_day(to) : today;
+        if (from == NULL || f < 0 || t < 0) {
+            *why = "from (and to) must be dates, YYYY-MM-DD";
+            rc = -1;
+        } else if (t < f || t - f + 1 > DASHBOARD_DAYS_MAX) {
+            *why = "to must not be before from, and at most 366 days after";
+            rc = -1;
+        } else {
+            *first = f;
+            *n = (int)(t - f + 1);
+        }
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+/* GET /api/v1/links/CODE: its definition, totals and days. */
+static void api_link(struct dashboard *d, struct evhttp_request *req, const char *code,
+                     const char *uri)
+{
+    const char *why = NULL;
+    if (!code_valid(code, strlen(code))) {
+        send_error(req, 404, "not a code");
+        return;
+    }
+    struct job *j = xcalloc(1, sizeof(*j));
+    if (parse_range(req, &j->first_day, &j->ndays, &why) != 0) {
+        free(j);
+        send_error(req, 400, why);
+        return;
+    }
+    j->d = d;
+    j->req = req;
+    j->conn = evhttp_request_get_connection(req);
+    util_strlcpy(j->uri, uri, sizeof(j->uri));
+    util_strlcpy(j->code, code, sizeof(j->code));
+    j->series = xcalloc((size_t)j->ndays * 4, sizeof(*j->series));
+    d->jobs++;
+    evhttp_connection_set_closecb(j->conn, on_close, j);
+
+    const char *p = d->conf->key_prefix;
+    char link[KEYS_MAX], clicks[KEYS_MAX];
+    keys_link(link, p, code, strlen(code));
+    keys_clicks(clicks, p, code, strlen(code));
+    const char *hmget[] = {
+        "HMGET",           link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED,
+        KEYS_FIELD_NOTRACK};
+    /* HMGET clicks total bot scan, then d:, bot:d:, scan:d: of each day. */
+    size_t nf = 5 + 3 * (size_t)j->ndays;
+    const char **fields = xcalloc(nf, sizeof(*fields));
+    char(*names)[KEYS_FIELD_MAX] = xcalloc(3 * (size_t)j->ndays, KEYS_FIELD_MAX);
+    fields[0] = "HMGET";
+    fields[1] = clicks;
+    fields[2] = KEYS_FIELD_TOTAL;
+    fields[3] = KEYS_FIELD_BOT;
+    fields[4] = KEYS_FIELD_SCAN;
+    for (int i = 0; i < j->ndays; i++) {
+        int64_t hour = (j->first_day + i) * 24;
+        keys_field_day(names[3 * i], hour);
+        keys_field_class_day(names[3 * i + 1], KEYS_FIELD_BOT, hour);
+        keys_field_class_day(names[3 * i + 2], KEYS_FIELD_SCAN, hour);
+        for (int k = 0; k < 3; k++)
+            fields[5 + 3 * i + k] = names[3 * i + k];
+    }
+    /* One more than the parts, so that no answer finishes the job while
+     * the rest are still being sent. */
+    j->pending = 1;
+    bool sent = ask(j, link, PART_LINK, 0, 6, hmget) &&
+                ask(j, clicks, PART_COUNTS, 0, (int)nf, fields);
+    for (int i = 0; i < j->ndays && sent; i++) {
+        char key[KEYS_MAX], date[KEYS_DATE_MAX];
+        date_of_day(j->first_day + i, date);
+        keys_uniq(key, p, code, strlen(code), date);
+        const char *pf[] = {"PFCOUNT", key};
+        sent = ask(j, key, PART_UNIQUES, i, 2, pf);
+    }
+    free(names);
+    free(fields);
+    if (!sent)
+        fail(j, "%s", "Redis is not reachable");
+    if (--j->pending == 0)
+        respond(j);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct dashboard *d = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    static const char links[] = "/api/v1/links/";
+
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        send_error(req, 405, "read-only: GET or HEAD");
+        return;
+    }
+    if (!authorized(d, req)) {
+        refuse(d, req);
+        return;
+    }
+    if (path == NULL || strlen(uri) >= URI_MAX) {
+        send_error(req, 400, "bad request target");
+        return;
+    }
+    if (strncmp(path, links, strlen(links)) != 0) {
+        send_error(req, 404, "no such page");
+        return;
+    }
+    const struct cached *c = cache_find(d, uri);
+    if (c != NULL) {
+        send_body(req, c->status, c->body, c->len);
+        return;
+    }
+    if (d->jobs >= DASHBOARD_JOBS) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        send_error(req, 503, "busy: too many requests reading Redis at once");
+        return;
+    }
+    api_link(d, req, path + strlen(links), uri);
+}
+
+struct dashboard *dashboard_new(struct event_base *base, const struct conf *conf,
+                                char *err, size_t errsz)
+{
+    char *host = NULL;
+    int port = 0;
+    struct dashboard *d = xcalloc(1, sizeof(*d));
+    d->conf = conf;
+    if (conf->dashboard_password != NULL) {
+        struct sha256_ctx s;
+        sha256_init(&s);
+        sha256_update(&s, strlen(conf->dashboard_password),
+                      (const uint8_t *)conf->dashboard_password);
+        sha256_digest(&s, sizeof(d->secret), d->secret);
+        d->has_password = true;
+    }
+    d->http = evhttp_new(base);
+    if (d->http == NULL ||
+        conf_split_hostport(conf->dashboard_listen, &host, &port) != 0) {
+        snprintf(err, errsz, "dashboard_listen: cannot set up %s",
+                 conf->dashboard_listen);
+        goto fail;
+    }
+    /* Every method reaches on_request, which answers 405 but to GET, HEAD. */
+    evhttp_set_allowed_methods(
+        d->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(d->http, 10);
+    evhttp_set_max_headers_size(d->http, 8192);
+    evhttp_set_max_body_size(d->http, 0);
+    evhttp_set_gencb(d->http, on_request, d);
+    if (evhttp_bind_socket(d->http, host, (ev_uint16_t)port) != 0) {
+        snprintf(err, errsz, "dashboard_listen: cannot bind %s", conf->dashboard_listen);
+        goto fail;
+    }
+    d->r = route_new(base, conf, &d->metrics, "dashboard", NULL, NULL);
+    free(host);
+    return d;
+fail:
+    free(host);
+    dashboard_free(d);
+    return NULL;
+}
+
+void dashboard_free(struct dashboard *d)
+{
+    if (d == NULL)
+        return;
+    route_free(d->r); /* reads in flight answer now, and are dropped */
+    if (d->http)
+        evhttp_free(d->http);
+    for (size_t i = 0; i < DASHBOARD_CACHE; i++)
+        free(d->cache[i].body);
+    explicit_bzero(d->secret, sizeof(d->secret));
+    free(d);
+}
