@@ -7,7 +7,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <hiredis.h>
 #include <inttypes.h>
 #include <nettle/base64.h>
 #include <nettle/memops.h>
@@ -20,7 +19,8 @@
 
 #include "code.h"
 #include "conf.h"
-#include "json.h"
+#include "dashjson.h"
+#include "dashread.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -89,9 +89,7 @@ static void send_error(struct evhttp_request *req, int status, const char *why)
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    fputs("{\"error\": ", m);
-    json_string(m, why, strlen(why));
-    fputs("}\n", m);
+    dash_json_error(m, why);
     fclose(m);
     send_body(req, status, text, len);
     free(text);
@@ -179,209 +177,60 @@ static void refuse(struct dashboard *d, struct evhttp_request *req)
     send_error(req, 401, "authentication required");
 }
 
-/* ---- a link's counts ---------------------------------------------------- */
+/* ---- a read in flight -------------------------------------------------- */
 
-/* What one API request reads, and its answers as they come. */
-struct job {
+/* An API request waiting for its read. */
+struct call {
     struct dashboard *d;
     struct evhttp_request *req; /* NULL once the client has gone */
     struct evhttp_connection *conn;
     char uri[URI_MAX];
-    char code[CODE_MAX_LEN + 1];
-    int64_t first_day; /* days since the epoch */
-    int ndays;
-    int pending;
-    char failed[200]; /* the first failure, or "" */
-    char *url, *campaign;
-    long long created;
-    bool notrack, any;
-    long long totals[3];
-    long long *series; /* ndays x (follows, bot, scan, uniques) */
 };
-
-/* One command's answer: which part of the job it fills. */
-enum part_kind { PART_LINK, PART_COUNTS, PART_UNIQUES };
-struct part {
-    struct job *j;
-    enum part_kind kind;
-    int day;
-};
-
-static void job_free(struct job *j)
-{
-    free(j->url);
-    free(j->campaign);
-    free(j->series);
-    free(j);
-}
 
 static void on_close(struct evhttp_connection *conn, void *arg)
 {
-    struct job *j = arg;
+    struct call *c = arg;
     (void)conn;
-    j->req = NULL; /* the answers still come; nothing is sent */
+    c->req = NULL; /* the read goes on; nothing is sent */
 }
 
-static void fail(struct job *j, const char *fmt, const char *what)
+/* The read is done: answer (and cache) its JSON, or say why it failed. */
+static void on_read(struct dash_read *rd, void *arg)
 {
-    if (j->failed[0] == '\0')
-        snprintf(j->failed, sizeof(j->failed), fmt, what);
-}
-
-/* A count field's value: absent is 0; anything but an integer fails j. */
-static long long count_of(struct job *j, const redisReply *r, const char *key)
-{
-    long long v = 0;
-    if (r->type == REDIS_REPLY_STRING && util_parse_ll(r->str, &v) != 0)
-        fail(j, "%s holds a field that is not a count", key);
-    return v;
-}
-
-static void read_link(struct job *j, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-        fail(j, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-        return;
-    }
-    const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2],
-                     *n = r->element[3];
-    if (u->type == REDIS_REPLY_STRING)
-        j->url = xstrndup(u->str, u->len);
-    if (c->type == REDIS_REPLY_STRING && c->len > 0)
-        j->campaign = xstrndup(c->str, c->len);
-    if (t->type == REDIS_REPLY_STRING)
-        util_parse_ll(t->str, &j->created);
-    j->notrack = n->type == REDIS_REPLY_STRING && n->len == 1 && n->str[0] == '1';
-}
-
-static void read_counts(struct job *j, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 + 3 * (size_t)j->ndays) {
-        fail(j, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-        return;
-    }
-    for (size_t i = 0; i < r->elements; i++) {
-        long long v = count_of(j, r->element[i], "the link's counters");
-        j->any |= r->element[i]->type == REDIS_REPLY_STRING;
-        if (i < 3)
-            j->totals[i] = v;
-        else
-            j->series[4 * ((i - 3) / 3) + (i - 3) % 3] = v;
-    }
-}
-
-static void respond(struct job *j);
-
-static void on_part(redisReply *reply, const struct route_via *via, void *arg)
-{
-    struct part *p = arg;
-    struct job *j = p->j;
-    (void)via;
-    if (reply == NULL)
-        fail(j, "%s", "Redis did not answer");
-    else if (p->kind == PART_LINK)
-        read_link(j, reply);
-    else if (p->kind == PART_COUNTS)
-        read_counts(j, reply);
-    else if (reply->type == REDIS_REPLY_INTEGER)
-        j->series[4 * p->day + 3] = reply->integer;
-    else
-        fail(j, "%s",
-             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
-    free(p);
-    if (--j->pending == 0)
-        respond(j);
-}
-
-/* Send argv for part kind (day) of j to key's server; false when no server
- * for it is connected. */
-static bool ask(struct job *j, const char *key, enum part_kind kind, int day, int argc,
-                const char **argv)
-{
-    struct part *p = xmalloc(sizeof(*p));
-    *p = (struct part){j, kind, day};
-    j->pending++;
-    if (route_command(j->d->r, key, strlen(key), NULL, 0, on_part, p, argc, argv, NULL) ==
-        0)
-        return true;
-    j->pending--;
-    free(p);
-    return false;
-}
-
-static void date_of_day(int64_t day, char *buf)
-{
-    keys_date(buf, day * 24);
-}
-
-/* The link's JSON: hopctl stats --format json's fields, and created. */
-static void write_link(const struct job *j, FILE *m)
-{
-    fputs("{\"code\": ", m);
-    json_string(m, j->code, strlen(j->code));
-    fputs(", \"url\": ", m);
-    json_string_or_null(m, j->url, j->url ? strlen(j->url) : 0);
-    fputs(", \"campaign\": ", m);
-    json_string_or_null(m, j->campaign, j->campaign ? strlen(j->campaign) : 0);
-    if (j->created > 0) {
-        char d[KEYS_DATE_MAX];
-        date_of_day(j->created / DAY_S, d);
-        fprintf(m, ", \"created\": \"%s\"", d);
-    } else {
-        fputs(", \"created\": null", m);
-    }
-    fprintf(
-        m, ", \"track\": %s, \"total\": %lld, \"bot\": %lld, \"scan\": %lld, \"days\": [",
-        j->notrack ? "false" : "true", j->totals[0], j->totals[1], j->totals[2]);
-    for (int i = 0; i < j->ndays; i++) {
-        char d[KEYS_DATE_MAX];
-        date_of_day(j->first_day + i, d);
-        const long long *v = &j->series[4 * i];
-        fprintf(m,
-                "%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld, "
-                "\"uniques\": %lld}",
-                i ? ", " : "", d, v[0], v[1], v[2], v[3]);
-    }
-    fputs("]}\n", m);
-}
-
-static void respond(struct job *j)
-{
-    struct dashboard *d = j->d;
+    struct call *c = arg;
+    struct dashboard *d = c->d;
     d->jobs--;
-    if (j->req != NULL)
-        evhttp_connection_set_closecb(j->conn, NULL, NULL);
-    char *text = NULL;
-    size_t len = 0;
-    int status = 200;
-    if (j->failed[0] != '\0') {
-        log_warn("event=dashboard_read_failed code=%s reason=\"%s\"", j->code, j->failed);
-        if (j->req != NULL)
-            send_error(j->req, 503, j->failed);
-        job_free(j);
-        return;
-    }
-    FILE *m = open_memstream(&text, &len);
-    if (m != NULL) {
-        if (j->url == NULL && !j->any) {
-            status = 404;
-            fputs("{\"error\": ", m);
-            char why[100];
-            snprintf(why, sizeof(why), "no such link: %s", j->code);
-            json_string(m, why, strlen(why));
-            fputs("}\n", m);
-        } else {
-            write_link(j, m);
+    if (c->req != NULL)
+        evhttp_connection_set_closecb(c->conn, NULL, NULL);
+    if (rd->failed[0] != '\0') {
+        log_warn("event=dashboard_read_failed name=%s reason=\"%s\"", rd->name,
+                 rd->failed);
+        if (c->req != NULL)
+            send_error(c->req, 503, rd->failed);
+    } else {
+        char *text = NULL, why[120];
+        size_t len = 0;
+        int status = rd->found ? 200 : 404;
+        FILE *m = open_memstream(&text, &len);
+        if (m != NULL) {
+            if (rd->found) {
+                dash_json(m, rd);
+            } else {
+                snprintf(why, sizeof(why), "no such %s: %s",
+                         rd->kind == DASH_LINK ? "link" : "campaign", rd->name);
+                dash_json_error(m, why);
+            }
+            fclose(m);
+            cache_put(d, c->uri, status, text, len);
+            if (c->req != NULL)
+                send_body(c->req, status, text, len);
+        } else if (c->req != NULL) {
+            send_error(c->req, 500, "out of memory");
         }
-        fclose(m);
-        cache_put(d, j->uri, status, text, len);
-        if (j->req != NULL)
-            send_body(j->req, status, text, len);
-    } else if (j->req != NULL) {
-        send_error(j->req, 500, "out of memory");
+        free(text);
     }
-    free(text);
-    job_free(j);
+    dash_read_free(rd);
+    free(c);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -396,7 +245,7 @@ static int64_t parse_day(const char *s)
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = dd};
     time_t t = timegm(&tm);
     char back[KEYS_DATE_MAX];
-    date_of_day((int64_t)t / DAY_S, back);
+    keys_date(back, (int64_t)t / 3600);
     return strcmp(back, s) == 0 ? (int64_t)t / DAY_S : -1;
 }
 
@@ -454,72 +303,32 @@ static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
     return rc;
 }
 
-/* GET /api/v1/links/CODE: its definition, totals and days. */
-static void api_link(struct dashboard *d, struct evhttp_request *req, const char *code,
-                     const char *uri)
+/* GET /api/v1/links/CODE or /api/v1/campaigns/NAME: read it and answer
+ * when Redis has. */
+static void api_read(struct dashboard *d, struct evhttp_request *req, enum dash_kind kind,
+                     const char *name, const char *uri)
 {
     const char *why = NULL;
-    if (!code_valid(code, strlen(code))) {
-        send_error(req, 404, "not a code");
+    int64_t first;
+    int ndays;
+    bool valid = kind == DASH_LINK ? code_valid(name, strlen(name))
+                                   : code_campaign_valid(name, strlen(name));
+    if (!valid) {
+        send_error(req, 404, kind == DASH_LINK ? "not a code" : "not a campaign name");
         return;
     }
-    struct job *j = xcalloc(1, sizeof(*j));
-    if (parse_range(req, &j->first_day, &j->ndays, &why) != 0) {
-        free(j);
+    if (parse_range(req, &first, &ndays, &why) != 0) {
         send_error(req, 400, why);
         return;
     }
-    j->d = d;
-    j->req = req;
-    j->conn = evhttp_request_get_connection(req);
-    util_strlcpy(j->uri, uri, sizeof(j->uri));
-    util_strlcpy(j->code, code, sizeof(j->code));
-    j->series = xcalloc((size_t)j->ndays * 4, sizeof(*j->series));
+    struct call *c = xcalloc(1, sizeof(*c));
+    c->d = d;
+    c->req = req;
+    c->conn = evhttp_request_get_connection(req);
+    util_strlcpy(c->uri, uri, sizeof(c->uri));
     d->jobs++;
-    evhttp_connection_set_closecb(j->conn, on_close, j);
-
-    const char *p = d->conf->key_prefix;
-    char link[KEYS_MAX], clicks[KEYS_MAX];
-    keys_link(link, p, code, strlen(code));
-    keys_clicks(clicks, p, code, strlen(code));
-    const char *hmget[] = {
-        "HMGET",           link, KEYS_FIELD_URL, KEYS_FIELD_CAMPAIGN, KEYS_FIELD_CREATED,
-        KEYS_FIELD_NOTRACK};
-    /* HMGET clicks total bot scan, then d:, bot:d:, scan:d: of each day. */
-    size_t nf = 5 + 3 * (size_t)j->ndays;
-    const char **fields = xcalloc(nf, sizeof(*fields));
-    char(*names)[KEYS_FIELD_MAX] = xcalloc(3 * (size_t)j->ndays, KEYS_FIELD_MAX);
-    fields[0] = "HMGET";
-    fields[1] = clicks;
-    fields[2] = KEYS_FIELD_TOTAL;
-    fields[3] = KEYS_FIELD_BOT;
-    fields[4] = KEYS_FIELD_SCAN;
-    for (int i = 0; i < j->ndays; i++) {
-        int64_t hour = (j->first_day + i) * 24;
-        keys_field_day(names[3 * i], hour);
-        keys_field_class_day(names[3 * i + 1], KEYS_FIELD_BOT, hour);
-        keys_field_class_day(names[3 * i + 2], KEYS_FIELD_SCAN, hour);
-        for (int k = 0; k < 3; k++)
-            fields[5 + 3 * i + k] = names[3 * i + k];
-    }
-    /* One more than the parts, so that no answer finishes the job while
-     * the rest are still being sent. */
-    j->pending = 1;
-    bool sent = ask(j, link, PART_LINK, 0, 6, hmget) &&
-                ask(j, clicks, PART_COUNTS, 0, (int)nf, fields);
-    for (int i = 0; i < j->ndays && sent; i++) {
-        char key[KEYS_MAX], date[KEYS_DATE_MAX];
-        date_of_day(j->first_day + i, date);
-        keys_uniq(key, p, code, strlen(code), date);
-        const char *pf[] = {"PFCOUNT", key};
-        sent = ask(j, key, PART_UNIQUES, i, 2, pf);
-    }
-    free(names);
-    free(fields);
-    if (!sent)
-        fail(j, "%s", "Redis is not reachable");
-    if (--j->pending == 0)
-        respond(j);
+    evhttp_connection_set_closecb(c->conn, on_close, c);
+    dash_read_start(d->r, d->conf->key_prefix, kind, name, first, ndays, on_read, c);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -527,7 +336,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct dashboard *d = arg;
     const char *uri = evhttp_request_get_uri(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    static const char links[] = "/api/v1/links/";
+    static const char links[] = "/api/v1/links/", camps[] = "/api/v1/campaigns/";
 
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
@@ -543,7 +352,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 400, "bad request target");
         return;
     }
-    if (strncmp(path, links, strlen(links)) != 0) {
+    bool link = strncmp(path, links, strlen(links)) == 0;
+    if (!link && strncmp(path, camps, strlen(camps)) != 0) {
         send_error(req, 404, "no such page");
         return;
     }
@@ -557,7 +367,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 503, "busy: too many requests reading Redis at once");
         return;
     }
-    api_link(d, req, path + strlen(links), uri);
+    if (link)
+        api_read(d, req, DASH_LINK, path + strlen(links), uri);
+    else
+        api_read(d, req, DASH_CAMPAIGN, path + strlen(camps), uri);
 }
 
 struct dashboard *dashboard_new(struct event_base *base, const struct conf *conf,

@@ -29,6 +29,10 @@ static const char *BROWSER = "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120
 static void seed(const struct h_redis *r)
 {
     h_link_add(r, "d1", "https://example.com/d1", "launch");
+    h_link_add(r, "d2", "https://example.com/d2", "launch");
+    /* hopctl keeps the campaign's set; a member that is not a code (another
+     * tool's) is left out. */
+    assert_int_equal(h_redis_int(r, "SADD hc:campaign:launch:links d1 d2 bad:member"), 3);
     /* Values another tool wrote: served as data, never as markup. */
     assert_int_equal(
         h_redis_int(r, "HSET hc:link:evil url %s campaign %s created 1700000000",
@@ -135,6 +139,38 @@ static void test_link_numbers(void **state)
     assert_int_equal(n, 14);
 }
 
+/* A campaign: its counters, its days and its links, most followed first,
+ * as Redis holds them. */
+static void test_campaign_numbers(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(h_get(f->d.port, "GET", "/d1", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "GET", "/d2", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "HEAD", "/d2", "", f->resp, RESP), 302);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    assert_int_equal(h_hget(&f->r, "hc:campaign:launch:clicks", "total"), 4);
+    if (api(f, "/api/v1/campaigns/launch?days=1", NULL) != 200)
+        fail_msg("%s", f->resp);
+    char want[600], d0[16];
+    today(d0, sizeof(d0), 0);
+    snprintf(
+        want, sizeof(want),
+        /* links: the set's size, as hopctl stats says it */
+        "{\"campaign\": \"launch\", \"links\": 3, \"total\": 4, \"bot\": 1, \"scan\": 0, "
+        "\"days\": [{\"day\": \"%s\", \"follows\": 4, \"bot\": 1, \"scan\": 0, "
+        "\"uniques\": 0}], \"by_link\": [{\"code\": \"d1\", \"url\": "
+        "\"https://example.com/d1\", \"total\": 3, \"bot\": 0, \"scan\": 0}, "
+        "{\"code\": \"d2\", \"url\": \"https://example.com/d2\", \"total\": 1, "
+        "\"bot\": 1, \"scan\": 0}]}\n",
+        d0);
+    assert_string_equal(body(f), want);
+    assert_int_equal(api(f, "/api/v1/campaigns/nosuch", NULL), 404);
+    assert_string_equal(body(f), "{\"error\": \"no such campaign: nosuch\"}\n");
+    assert_int_equal(api(f, "/api/v1/campaigns/bad%3Aname", NULL), 404);
+    assert_int_equal(api(f, "/api/v1/campaigns/launch?days=0", NULL), 400);
+}
+
 /* Bad parameters are 400, unknown links and paths 404, as JSON. */
 static void test_errors(void **state)
 {
@@ -221,6 +257,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_link_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_campaign_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),

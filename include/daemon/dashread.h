@@ -1,0 +1,71 @@
+/* dashread: what the dashboard reads from Redis for one page or API call —
+ * a link, or a campaign and its links — sent at once through a router and
+ * gathered as the answers come. No formatting: dashjson.c and the pages
+ * turn a read into text. */
+#ifndef HOPCOUNT_DASHREAD_H
+#define HOPCOUNT_DASHREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "code.h"
+
+#define DASHREAD_LINKS_MAX 5000 /* a campaign's links read for its page */
+
+struct route;
+
+/* Counts of one day. */
+struct dash_day {
+    long long follows, bot, scan, uniques;
+};
+
+/* All-time counts. */
+struct dash_totals {
+    long long total, bot, scan;
+};
+
+/* One of a campaign's links. */
+struct dash_row {
+    char code[CODE_MAX_LEN + 1];
+    char *url; /* NULL when the link is gone */
+    struct dash_totals t;
+};
+
+enum dash_kind { DASH_LINK, DASH_CAMPAIGN };
+
+struct dash_read {
+    enum dash_kind kind;
+    char name[CAMPAIGN_MAX_LEN + 1]; /* the code, or the campaign */
+    int64_t first_day;               /* days since the epoch */
+    int ndays;
+    char failed[200]; /* why the read failed, or "" */
+    bool found;       /* the link or campaign exists (or has counts) */
+    struct dash_totals t;
+    struct dash_day *days; /* ndays */
+    /* DASH_LINK */
+    char *url, *campaign;
+    long long created; /* Unix seconds, 0 unknown */
+    bool notrack;
+    /* DASH_CAMPAIGN: its links, most followed first */
+    long long nlinks;
+    struct dash_row *rows;
+    size_t nrows;
+    /* private */
+    struct route *r;
+    const char *prefix;
+    int pending;
+    void (*done)(struct dash_read *rd, void *arg);
+    void *arg;
+};
+
+/* Read kind `name` (a valid code or campaign) and its days
+ * [first_day, first_day + ndays) through r with key prefix; done(rd, arg)
+ * runs exactly once, maybe before this returns, with rd->failed set when
+ * something could not be read; done owns rd (dash_read_free). */
+void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
+                     const char *name, int64_t first_day, int ndays,
+                     void (*done)(struct dash_read *rd, void *arg), void *arg);
+void dash_read_free(struct dash_read *rd);
+
+#endif

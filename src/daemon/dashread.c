@@ -1,0 +1,306 @@
+/* dashread: a link's or a campaign's counts, read from Redis for the
+ * dashboard: every command sent at once, answers gathered as they come. */
+#include "dashread.h"
+
+#include <hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "route.h"
+#include "util.h"
+
+enum part_kind {
+    PART_LINK,       /* HMGET P:link:CODE url campaign created notrack */
+    PART_COUNTS,     /* HMGET the counter hash: totals, then each day's fields */
+    PART_UNIQUES,    /* PFCOUNT of one day */
+    PART_MEMBERS,    /* SMEMBERS P:campaign:NAME:links */
+    PART_ROW_LINK,   /* HGET P:link:CODE url, of one of the campaign's links */
+    PART_ROW_COUNTS, /* HMGET P:clicks:CODE total bot scan, of one of them */
+};
+
+/* One command's answer: which part of the read it fills. */
+struct part {
+    struct dash_read *rd;
+    enum part_kind kind;
+    size_t i; /* the day, or the row */
+};
+
+static void fail(struct dash_read *rd, const char *why)
+{
+    if (rd->failed[0] == '\0')
+        snprintf(rd->failed, sizeof(rd->failed), "%s", why);
+}
+
+/* A reply that is not the shape asked for: fail with Redis's words. */
+static void unexpected(struct dash_read *rd, const redisReply *r)
+{
+    fail(rd, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer from Redis");
+}
+
+/* A count field: absent is 0; anything but an integer fails the read. */
+static long long count_of(struct dash_read *rd, const redisReply *r)
+{
+    long long v = 0;
+    if (r->type == REDIS_REPLY_STRING && util_parse_ll(r->str, &v) != 0)
+        fail(rd, "a counter field is not a count");
+    return v;
+}
+
+static void finish(struct dash_read *rd);
+
+static void on_part(redisReply *reply, const struct route_via *via, void *arg);
+
+/* Send argv for part (kind, i) to the server of key; false when none is
+ * connected (the read then fails). */
+static bool ask(struct dash_read *rd, const char *key, enum part_kind kind, size_t i,
+                int argc, const char **argv)
+{
+    struct part *p = xmalloc(sizeof(*p));
+    *p = (struct part){rd, kind, i};
+    rd->pending++;
+    if (route_command(rd->r, key, strlen(key), NULL, 0, on_part, p, argc, argv, NULL) ==
+        0)
+        return true;
+    rd->pending--;
+    free(p);
+    fail(rd, "Redis is not reachable");
+    return false;
+}
+
+static void read_link(struct dash_read *rd, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        unexpected(rd, r);
+        return;
+    }
+    const redisReply *u = r->element[0], *c = r->element[1], *t = r->element[2],
+                     *n = r->element[3];
+    if (u->type == REDIS_REPLY_STRING) {
+        rd->url = xstrndup(u->str, u->len);
+        rd->found = true;
+    }
+    if (c->type == REDIS_REPLY_STRING && c->len > 0)
+        rd->campaign = xstrndup(c->str, c->len);
+    if (t->type == REDIS_REPLY_STRING && util_parse_ll(t->str, &rd->created) != 0)
+        rd->created = 0;
+    rd->notrack = n->type == REDIS_REPLY_STRING && n->len == 1 && n->str[0] == '1';
+}
+
+static void read_counts(struct dash_read *rd, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 + 3 * (size_t)rd->ndays) {
+        unexpected(rd, r);
+        return;
+    }
+    long long v[3];
+    for (size_t i = 0; i < r->elements; i++) {
+        rd->found |= r->element[i]->type == REDIS_REPLY_STRING;
+        v[i % 3] = count_of(rd, r->element[i]);
+        if (i % 3 != 2)
+            continue;
+        if (i == 2)
+            rd->t = (struct dash_totals){v[0], v[1], v[2]};
+        else {
+            struct dash_day *d = &rd->days[i / 3 - 1];
+            d->follows = v[0];
+            d->bot = v[1];
+            d->scan = v[2];
+        }
+    }
+}
+
+/* The campaign's links: read each one's target and totals (the first
+ * DASHREAD_LINKS_MAX, by code). */
+static int by_code(const void *a, const void *b)
+{
+    return strcmp(((const struct dash_row *)a)->code, ((const struct dash_row *)b)->code);
+}
+
+static void read_members(struct dash_read *rd, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY) {
+        unexpected(rd, r);
+        return;
+    }
+    rd->nlinks = (long long)r->elements;
+    rd->found |= r->elements > 0;
+    rd->rows = xcalloc(r->elements ? r->elements : 1, sizeof(*rd->rows));
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *m = r->element[i];
+        if (m->type == REDIS_REPLY_STRING && code_valid(m->str, m->len))
+            memcpy(rd->rows[rd->nrows++].code, m->str, m->len); /* zeroed: terminated */
+    }
+    qsort(rd->rows, rd->nrows, sizeof(*rd->rows), by_code);
+    if (rd->nrows > DASHREAD_LINKS_MAX)
+        rd->nrows = DASHREAD_LINKS_MAX;
+    for (size_t i = 0; i < rd->nrows; i++) {
+        const char *code = rd->rows[i].code;
+        char link[KEYS_MAX], clicks[KEYS_MAX];
+        keys_link(link, rd->prefix, code, strlen(code));
+        keys_clicks(clicks, rd->prefix, code, strlen(code));
+        const char *hget[] = {"HGET", link, KEYS_FIELD_URL};
+        const char *hmget[] = {"HMGET", clicks, KEYS_FIELD_TOTAL, KEYS_FIELD_BOT,
+                               KEYS_FIELD_SCAN};
+        if (!ask(rd, link, PART_ROW_LINK, i, 3, hget) ||
+            !ask(rd, clicks, PART_ROW_COUNTS, i, 5, hmget))
+            return;
+    }
+}
+
+static void read_row(struct dash_read *rd, const struct part *p, const redisReply *r)
+{
+    struct dash_row *row = &rd->rows[p->i];
+    if (p->kind == PART_ROW_LINK) {
+        if (r->type == REDIS_REPLY_STRING)
+            row->url = xstrndup(r->str, r->len);
+        else if (r->type != REDIS_REPLY_NIL)
+            unexpected(rd, r);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        row->t =
+            (struct dash_totals){count_of(rd, r->element[0]), count_of(rd, r->element[1]),
+                                 count_of(rd, r->element[2])};
+    } else {
+        unexpected(rd, r);
+    }
+}
+
+static void on_part(redisReply *reply, const struct route_via *via, void *arg)
+{
+    struct part *p = arg;
+    struct dash_read *rd = p->rd;
+    (void)via;
+    if (reply == NULL)
+        fail(rd, "Redis did not answer");
+    else if (p->kind == PART_LINK)
+        read_link(rd, reply);
+    else if (p->kind == PART_COUNTS)
+        read_counts(rd, reply);
+    else if (p->kind == PART_UNIQUES && reply->type == REDIS_REPLY_INTEGER)
+        rd->days[p->i].uniques = reply->integer;
+    else if (p->kind == PART_UNIQUES)
+        unexpected(rd, reply);
+    else if (p->kind == PART_MEMBERS)
+        read_members(rd, reply);
+    else
+        read_row(rd, p, reply);
+    free(p);
+    if (--rd->pending == 0)
+        finish(rd);
+}
+
+/* Most followed first; ties by code. */
+static int by_total(const void *a, const void *b)
+{
+    const struct dash_row *x = a, *y = b;
+    if (x->t.total != y->t.total)
+        return x->t.total < y->t.total ? 1 : -1;
+    return strcmp(x->code, y->code);
+}
+
+static void finish(struct dash_read *rd)
+{
+    if (rd->kind == DASH_CAMPAIGN)
+        qsort(rd->rows, rd->nrows, sizeof(*rd->rows), by_total);
+    rd->done(rd, rd->arg);
+}
+
+/* The counter hash's fields asked for: totals, then d:, bot:d:, scan:d:
+ * of each day. */
+static void ask_counts(struct dash_read *rd, const char *key)
+{
+    size_t nf = 5 + 3 * (size_t)rd->ndays;
+    const char **argv = xcalloc(nf, sizeof(*argv));
+    char(*names)[KEYS_FIELD_MAX] = xcalloc(3 * (size_t)rd->ndays, KEYS_FIELD_MAX);
+    argv[0] = "HMGET";
+    argv[1] = key;
+    argv[2] = KEYS_FIELD_TOTAL;
+    argv[3] = KEYS_FIELD_BOT;
+    argv[4] = KEYS_FIELD_SCAN;
+    for (int i = 0; i < rd->ndays; i++) {
+        int64_t hour = (rd->first_day + i) * 24;
+        keys_field_day(names[3 * i], hour);
+        keys_field_class_day(names[3 * i + 1], KEYS_FIELD_BOT, hour);
+        keys_field_class_day(names[3 * i + 2], KEYS_FIELD_SCAN, hour);
+        for (int k = 0; k < 3; k++)
+            argv[5 + 3 * i + k] = names[3 * i + k];
+    }
+    ask(rd, key, PART_COUNTS, 0, (int)nf, argv);
+    free(names);
+    free(argv);
+}
+
+static void ask_uniques(struct dash_read *rd)
+{
+    bool link = rd->kind == DASH_LINK;
+    for (int i = 0; i < rd->ndays; i++) {
+        char key[KEYS_MAX], date[KEYS_DATE_MAX];
+        keys_date(date, (rd->first_day + i) * 24);
+        if (link)
+            keys_uniq(key, rd->prefix, rd->name, strlen(rd->name), date);
+        else
+            keys_campaign_uniq(key, rd->prefix, rd->name, strlen(rd->name), date);
+        const char *argv[] = {"PFCOUNT", key};
+        if (!ask(rd, key, PART_UNIQUES, (size_t)i, 2, argv))
+            return;
+    }
+}
+
+void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
+                     const char *name, int64_t first_day, int ndays,
+                     void (*done)(struct dash_read *rd, void *arg), void *arg)
+{
+    struct dash_read *rd = xcalloc(1, sizeof(*rd));
+    rd->kind = kind;
+    util_strlcpy(rd->name, name, sizeof(rd->name));
+    rd->first_day = first_day;
+    rd->ndays = ndays;
+    rd->days = xcalloc((size_t)ndays, sizeof(*rd->days));
+    rd->r = r;
+    rd->prefix = prefix;
+    rd->done = done;
+    rd->arg = arg;
+    /* One more than the parts, so that no answer finishes the read while
+     * the rest are still being sent. */
+    rd->pending = 1;
+    size_t len = strlen(name);
+    char key[KEYS_MAX];
+    if (kind == DASH_LINK) {
+        char link[KEYS_MAX];
+        keys_link(link, prefix, name, len);
+        const char *argv[] = {"HMGET",
+                              link,
+                              KEYS_FIELD_URL,
+                              KEYS_FIELD_CAMPAIGN,
+                              KEYS_FIELD_CREATED,
+                              KEYS_FIELD_NOTRACK};
+        ask(rd, link, PART_LINK, 0, 6, argv);
+        keys_clicks(key, prefix, name, len);
+    } else {
+        char set[KEYS_MAX];
+        keys_campaign_links(set, prefix, name, len);
+        const char *argv[] = {"SMEMBERS", set};
+        ask(rd, set, PART_MEMBERS, 0, 2, argv);
+        keys_campaign_clicks(key, prefix, name, len);
+    }
+    if (rd->failed[0] == '\0')
+        ask_counts(rd, key);
+    if (rd->failed[0] == '\0')
+        ask_uniques(rd);
+    if (--rd->pending == 0)
+        finish(rd);
+}
+
+void dash_read_free(struct dash_read *rd)
+{
+    if (rd == NULL)
+        return;
+    for (size_t i = 0; i < rd->nrows; i++)
+        free(rd->rows[i].url);
+    free(rd->rows);
+    free(rd->days);
+    free(rd->url);
+    free(rd->campaign);
+    free(rd);
+}
