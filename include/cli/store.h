@@ -99,6 +99,11 @@ int store_read_links(struct store *s, struct store_read *v, size_t n, char *err,
 int store_read_counts(struct store *s, const char *key, const char *const *fields,
                       size_t n, long long *out, bool *any, char *err, size_t errsz);
 
+/* SADD the campaign names[0..n) to P:campaigns (the dashboard's list of
+ * campaigns). 0, or -1 with err. */
+int store_index_campaigns(struct store *s, char *const *names, size_t n, char *err,
+                          size_t errsz);
+
 /* SCARD key into *n. 0, or -1 with err. */
 int store_set_size(struct store *s, const char *key, long long *n, char *err,
                    size_t errsz);

@@ -25,6 +25,9 @@ int keys_clicks(char *buf, const char *prefix, const char *code, size_t len);
 int keys_campaign_clicks(char *buf, const char *prefix, const char *name, size_t len);
 int keys_campaign_links(char *buf, const char *prefix, const char *name, size_t len);
 int keys_events(char *buf, const char *prefix);
+/* P:campaigns: the set of campaign names, for listing them (hopctl adds a
+ * link's campaign; hopctl prune adds every campaign with counters). */
+int keys_campaigns(char *buf, const char *prefix);
 /* P:prune:done: where the last completed hopctl prune pass cut, so the
  * next one removes only what left the windows since (docs/redis-schema.md). */
 int keys_prune_state(char *buf, const char *prefix);

@@ -11,7 +11,8 @@
 
 #include "code.h"
 
-#define DASHREAD_LINKS_MAX 5000 /* a campaign's links read for its page */
+#define DASHREAD_LINKS_MAX 5000     /* a campaign's links read for its page */
+#define DASHREAD_CAMPAIGNS_MAX 1000 /* campaigns read for the list */
 
 struct route;
 
@@ -25,14 +26,18 @@ struct dash_totals {
     long long total, bot, scan;
 };
 
-/* One of a campaign's links. */
+/* One of a campaign's links, or (DASH_CAMPAIGNS) one campaign. */
 struct dash_row {
-    char code[CODE_MAX_LEN + 1];
-    char *url; /* NULL when the link is gone */
+    char code[CAMPAIGN_MAX_LEN + 1]; /* the code, or the campaign */
+    char *url;                       /* a link's; NULL when the link is gone */
     struct dash_totals t;
+    long long nlinks;      /* a campaign's */
+    struct dash_day *days; /* a campaign's, ndays */
+    long long period;      /* a campaign's human follows over those days */
 };
 
-enum dash_kind { DASH_LINK, DASH_CAMPAIGN };
+/* A link; a campaign and its links; every campaign (P:campaigns). */
+enum dash_kind { DASH_LINK, DASH_CAMPAIGN, DASH_CAMPAIGNS };
 
 struct dash_read {
     enum dash_kind kind;
@@ -47,7 +52,8 @@ struct dash_read {
     char *url, *campaign;
     long long created; /* Unix seconds, 0 unknown */
     bool notrack;
-    /* DASH_CAMPAIGN: its links, most followed first */
+    /* DASH_CAMPAIGN: its links, most followed first; DASH_CAMPAIGNS: the
+     * campaigns, most followed over the days first */
     long long nlinks;
     struct dash_row *rows;
     size_t nrows;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "code.h"
 #include "ctl.h"
 #include "keys.h"
 #include "util.h"
@@ -138,6 +139,34 @@ static int prune_uniques(struct ctl *ctl, int64_t before_day, bool dry, long lon
     return rv;
 }
 
+/* Put every campaign with counters (P:campaign:NAME:clicks among keys)
+ * in P:campaigns, the dashboard's list: campaigns of links other tools
+ * wrote, or written before the list existed, are in it after a pass. */
+static int index_campaigns(struct ctl *ctl, const struct store_keys *k, char *err,
+                           size_t errsz)
+{
+    const char *prefix = store_prefix(ctl->store);
+    char head[KEYS_MAX];
+    int hl = keys_campaign_clicks(head, prefix, "", 0) - (int)strlen(":clicks");
+    char **names = xcalloc(k->n ? k->n : 1, sizeof(*names));
+    size_t n = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        const char *key = k->v[i];
+        size_t len = strlen(key);
+        if (hl <= 0 || len <= (size_t)hl + 7 || strncmp(key, head, (size_t)hl) != 0 ||
+            strcmp(key + len - 7, ":clicks") != 0)
+            continue;
+        size_t nl = len - (size_t)hl - 7;
+        if (code_campaign_valid(key + hl, nl))
+            names[n++] = xstrndup(key + hl, nl);
+    }
+    int rv = store_index_campaigns(ctl->store, names, n, err, errsz);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rv;
+}
+
 int cmd_prune(struct ctl *ctl)
 {
     struct store_keys k = {0};
@@ -184,6 +213,8 @@ int cmd_prune(struct ctl *ctl)
     }
     if (now.day >= 0 &&
         prune_uniques(ctl, now.day, dry, &uniq_days, err, sizeof(err)) != 0)
+        goto fail;
+    if (!dry && index_campaigns(ctl, &k, err, sizeof(err)) != 0)
         goto fail;
     char sv[96];
     snprintf(sv, sizeof(sv), "%lld %lld %lld", (long long)now.hour, (long long)now.day,

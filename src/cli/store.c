@@ -20,6 +20,7 @@
 #define STORE_READ_BATCH 1024 /* pipelined reads in flight at once */
 #define STORE_ATTEMPTS 5      /* a command redirected (a slot moving) is tried again */
 #define STORE_QUEUE_MAX 65536 /* link writes queued and unanswered */
+#define STORE_INDEXED_MAX 1024 /* campaigns a run remembers having indexed */
 
 enum { SCRIPT_SET = 0, SCRIPT_RM = 1, SCRIPT_PRUNE = 2, NSCRIPTS = 3 };
 
@@ -29,6 +30,7 @@ struct queued {
     redisContext *c;
     char code[CODE_MAX_LEN + 1];
     char newset[KEYS_MAX]; /* "" when the link has no campaign */
+    char newcamp[CAMPAIGN_MAX_LEN + 1]; /* its campaign, for P:campaigns */
     char oldset[KEYS_MAX]; /* "" when no set is left */
 };
 
@@ -48,6 +50,11 @@ struct store {
     size_t head, count, cap;
     struct followup *follow;
     size_t nfollow, follow_cap;
+    char campaigns[KEYS_MAX]; /* P:campaigns */
+    /* Campaigns put in P:campaigns by this run (the first STORE_INDEXED_MAX),
+     * so that an import adds each once. */
+    char (*indexed)[CAMPAIGN_MAX_LEN + 1];
+    size_t nindexed;
 };
 
 struct store *store_open(const struct conf *c, char *err, size_t errsz)
@@ -63,6 +70,8 @@ struct store *store_open(const struct conf *c, char *err, size_t errsz)
         return NULL;
     }
     keys_events(s->events, c->key_prefix);
+    keys_campaigns(s->campaigns, c->key_prefix);
+    s->indexed = xcalloc(STORE_INDEXED_MAX, sizeof(*s->indexed));
     return s;
 }
 
@@ -73,6 +82,7 @@ void store_free(struct store *s)
     rnodes_free(s->nodes);
     free(s->queue);
     free(s->follow);
+    free(s->indexed);
     free(s);
 }
 
@@ -351,6 +361,30 @@ int store_uniques(struct store *s, const char *key, long long *n, char *err, siz
     return key_integer(s, "PFCOUNT", key, n, err, errsz);
 }
 
+int store_index_campaigns(struct store *s, char *const *names, size_t n, char *err,
+                          size_t errsz)
+{
+    for (size_t base = 0; base < n; base += STORE_READ_BATCH) {
+        size_t k = n - base < STORE_READ_BATCH ? n - base : STORE_READ_BATCH;
+        const char **argv = xcalloc(k + 2, sizeof(*argv));
+        argv[0] = "SADD";
+        argv[1] = s->campaigns;
+        for (size_t i = 0; i < k; i++)
+            argv[2 + i] = names[base + i];
+        redisReply *r = command(s, s->campaigns, (int)(k + 2), argv, NULL, err, errsz);
+        free(argv);
+        if (r == NULL)
+            return -1;
+        int rv = r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        if (rv != 0)
+            bad_answer(r, s->campaigns, err, errsz);
+        freeReplyObject(r);
+        if (rv != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The set key of campaign[0..len) into buf, or "" when it names no set the
  * daemon would accept (a link other tools wrote). */
 static void set_key(const struct store *s, const char *campaign, size_t len, char *buf)
@@ -421,11 +455,28 @@ int store_set_append(struct store *s, const struct store_link *l, bool force,
     memcpy(q->code, l->code, l->code_len);
     q->code[l->code_len] = '\0';
     set_key(s, l->campaign, l->campaign_len, q->newset);
+    q->newcamp[0] = '\0';
+    if (q->newset[0] != '\0') {
+        memcpy(q->newcamp, l->campaign, l->campaign_len);
+        q->newcamp[l->campaign_len] = '\0';
+    }
     /* The set it leaves: its believed campaign's, when that is another. */
     q->oldset[0] = '\0';
     if (blen > 0 && (blen != l->campaign_len || memcmp(believed, l->campaign, blen) != 0))
         set_key(s, believed, blen, q->oldset);
     return 0;
+}
+
+/* Whether this run put campaign in P:campaigns already; notes it if not
+ * (while there is room to remember it). */
+static bool indexed(struct store *s, const char *campaign)
+{
+    for (size_t i = 0; i < s->nindexed; i++)
+        if (strcmp(s->indexed[i], campaign) == 0)
+            return true;
+    if (s->nindexed < STORE_INDEXED_MAX)
+        util_strlcpy(s->indexed[s->nindexed++], campaign, sizeof(*s->indexed));
+    return false;
 }
 
 static void follow(struct store *s, bool add, const char *set, const char *code)
@@ -521,6 +572,8 @@ int store_set_reply(struct store *s, enum store_result *res, char *err, size_t e
          * out of the one it left. */
         if (q.newset[0] != '\0')
             follow(s, true, q.newset, q.code);
+        if (q.newcamp[0] != '\0' && !indexed(s, q.newcamp))
+            follow(s, true, s->campaigns, q.newcamp);
         if (q.oldset[0] != '\0' && *res != STORE_UNCHANGED)
             follow(s, false, q.oldset, q.code);
     }

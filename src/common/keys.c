@@ -95,6 +95,11 @@ int keys_events(char *buf, const char *prefix)
     return key(buf, prefix, "events", "", 0, "");
 }
 
+int keys_campaigns(char *buf, const char *prefix)
+{
+    return key(buf, prefix, "campaigns", "", 0, "");
+}
+
 int keys_prune_state(char *buf, const char *prefix)
 {
     return key(buf, prefix, "prune:done", "", 0, "");

@@ -28,7 +28,9 @@
 #include "util.h"
 
 #define DAY_S 86400
-#define DAYS_DEFAULT 14 /* as hopctl stats */
+#define DAYS_DEFAULT 14      /* as hopctl stats */
+#define LIST_DAYS_DEFAULT 30 /* the campaigns' list: a month's sparkline */
+#define LIST_DAYS_MAX 90     /* ... every campaign's days are read */
 #define URI_MAX 512
 
 /* A cached answer. */
@@ -250,19 +252,20 @@ static int64_t parse_day(const char *s)
 }
 
 /* The days asked for (days=N, or from= and to=, inclusive; by default the
- * last DAYS_DEFAULT): 0, or -1 with why. */
-static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
-                       const char **why)
+ * last n_default), at most max: 0, or -1 with why (WHY_MAX bytes). */
+#define WHY_MAX 120
+static int parse_range(struct evhttp_request *req, int n_default, int max, int64_t *first,
+                       int *n, char *why)
 {
     struct evkeyvalq q;
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     int64_t today = (int64_t)(util_wall_ms() / 1000 / DAY_S);
-    *first = today - (DAYS_DEFAULT - 1);
-    *n = DAYS_DEFAULT;
+    *first = today - (n_default - 1);
+    *n = n_default;
     if (query == NULL)
         return 0;
     if (evhttp_parse_query_str(query, &q) != 0) {
-        *why = "the query string does not parse";
+        snprintf(why, WHY_MAX, "the query string does not parse");
         return -1;
     }
     int rc = 0;
@@ -271,16 +274,16 @@ static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
     for (struct evkeyval *kv = q.tqh_first; kv != NULL && rc == 0; kv = kv->next.tqe_next)
         if (strcmp(kv->key, "days") != 0 && strcmp(kv->key, "from") != 0 &&
             strcmp(kv->key, "to") != 0) {
-            *why = "unknown parameter (days, from, to are)";
+            snprintf(why, WHY_MAX, "unknown parameter (days, from, to are)");
             rc = -1;
         }
     long long v = 0;
     if (rc == 0 && days != NULL && (from != NULL || to != NULL)) {
-        *why = "days and from/to are one or the other";
+        snprintf(why, WHY_MAX, "days and from/to are one or the other");
         rc = -1;
     } else if (rc == 0 && days != NULL) {
-        if (util_parse_ll(days, &v) != 0 || v < 1 || v > DASHBOARD_DAYS_MAX) {
-            *why = "days must be 1 to 366";
+        if (util_parse_ll(days, &v) != 0 || v < 1 || v > max) {
+            snprintf(why, WHY_MAX, "days must be 1 to %d", max);
             rc = -1;
         } else {
             *n = (int)v;
@@ -289,10 +292,11 @@ static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
     } else if (rc == 0 && (from != NULL || to != NULL)) {
         int64_t f = parse_day(from), t = to ? parse_day(to) : today;
         if (from == NULL || f < 0 || t < 0) {
-            *why = "from (and to) must be dates, YYYY-MM-DD";
+            snprintf(why, WHY_MAX, "from (and to) must be dates, YYYY-MM-DD");
             rc = -1;
-        } else if (t < f || t - f + 1 > DASHBOARD_DAYS_MAX) {
-            *why = "to must not be before from, and at most 366 days after";
+        } else if (t < f || t - f + 1 > max) {
+            snprintf(why, WHY_MAX,
+                     "to must not be before from, and at most %d days in all", max);
             rc = -1;
         } else {
             *first = f;
@@ -303,21 +307,25 @@ static int parse_range(struct evhttp_request *req, int64_t *first, int *n,
     return rc;
 }
 
-/* GET /api/v1/links/CODE or /api/v1/campaigns/NAME: read it and answer
- * when Redis has. */
+/* GET /api/v1/links/CODE, /api/v1/campaigns/NAME or /api/v1/campaigns:
+ * read it and answer when Redis has. */
 static void api_read(struct dashboard *d, struct evhttp_request *req, enum dash_kind kind,
                      const char *name, const char *uri)
 {
-    const char *why = NULL;
+    char why[WHY_MAX];
     int64_t first;
     int ndays;
-    bool valid = kind == DASH_LINK ? code_valid(name, strlen(name))
-                                   : code_campaign_valid(name, strlen(name));
+    bool valid = kind == DASH_LINK       ? code_valid(name, strlen(name))
+                 : kind == DASH_CAMPAIGN ? code_campaign_valid(name, strlen(name))
+                                         : true;
     if (!valid) {
         send_error(req, 404, kind == DASH_LINK ? "not a code" : "not a campaign name");
         return;
     }
-    if (parse_range(req, &first, &ndays, &why) != 0) {
+    bool list = kind == DASH_CAMPAIGNS;
+    if (parse_range(req, list ? LIST_DAYS_DEFAULT : DAYS_DEFAULT,
+                    list ? LIST_DAYS_MAX : DASHBOARD_DAYS_MAX, &first, &ndays,
+                    why) != 0) {
         send_error(req, 400, why);
         return;
     }
@@ -336,7 +344,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct dashboard *d = arg;
     const char *uri = evhttp_request_get_uri(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    static const char links[] = "/api/v1/links/", camps[] = "/api/v1/campaigns/";
+    static const char links[] = "/api/v1/links/", camps[] = "/api/v1/campaigns/",
+                      list[] = "/api/v1/campaigns";
 
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
@@ -353,7 +362,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     bool link = strncmp(path, links, strlen(links)) == 0;
-    if (!link && strncmp(path, camps, strlen(camps)) != 0) {
+    bool all = strcmp(path, list) == 0;
+    if (!link && !all && strncmp(path, camps, strlen(camps)) != 0) {
         send_error(req, 404, "no such page");
         return;
     }
@@ -367,7 +377,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 503, "busy: too many requests reading Redis at once");
         return;
     }
-    if (link)
+    if (all)
+        api_read(d, req, DASH_CAMPAIGNS, "", uri);
+    else if (link)
         api_read(d, req, DASH_LINK, path + strlen(links), uri);
     else
         api_read(d, req, DASH_CAMPAIGN, path + strlen(camps), uri);

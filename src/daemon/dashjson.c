@@ -7,13 +7,14 @@
 #include "json.h"
 #include "keys.h"
 
-static void write_days(FILE *out, const struct dash_read *rd)
+/* The days of rd's range, counted in days[]. */
+static void write_days(FILE *out, const struct dash_read *rd, const struct dash_day *days)
 {
     fputs(", \"days\": [", out);
     for (int i = 0; i < rd->ndays; i++) {
         char date[KEYS_DATE_MAX];
         keys_date(date, (rd->first_day + i) * 24);
-        const struct dash_day *d = &rd->days[i];
+        const struct dash_day *d = &days[i];
         fprintf(out,
                 "%s{\"day\": \"%s\", \"follows\": %lld, \"bot\": %lld, \"scan\": %lld, "
                 "\"uniques\": %lld}",
@@ -45,7 +46,7 @@ static void write_link(FILE *out, const struct dash_read *rd)
     }
     fprintf(out, ", \"track\": %s, ", rd->notrack ? "false" : "true");
     write_totals(out, &rd->t);
-    write_days(out, rd);
+    write_days(out, rd, rd->days);
     fputs("}\n", out);
 }
 
@@ -55,7 +56,7 @@ static void write_campaign(FILE *out, const struct dash_read *rd)
     json_string(out, rd->name, strlen(rd->name));
     fprintf(out, ", \"links\": %lld, ", rd->nlinks);
     write_totals(out, &rd->t);
-    write_days(out, rd);
+    write_days(out, rd, rd->days);
     fputs(", \"by_link\": [", out);
     for (size_t i = 0; i < rd->nrows; i++) {
         const struct dash_row *row = &rd->rows[i];
@@ -70,12 +71,29 @@ static void write_campaign(FILE *out, const struct dash_read *rd)
     fputs("]}\n", out);
 }
 
+static void write_list(FILE *out, const struct dash_read *rd)
+{
+    fputs("{\"campaigns\": [", out);
+    for (size_t i = 0; i < rd->nrows; i++) {
+        const struct dash_row *row = &rd->rows[i];
+        fputs(i ? ", {\"campaign\": " : "{\"campaign\": ", out);
+        json_string(out, row->code, strlen(row->code));
+        fprintf(out, ", \"links\": %lld, ", row->nlinks);
+        write_totals(out, &row->t);
+        write_days(out, rd, row->days);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
+}
+
 void dash_json(FILE *out, const struct dash_read *rd)
 {
     if (rd->kind == DASH_LINK)
         write_link(out, rd);
-    else
+    else if (rd->kind == DASH_CAMPAIGN)
         write_campaign(out, rd);
+    else
+        write_list(out, rd);
 }
 
 void dash_json_error(FILE *out, const char *why)

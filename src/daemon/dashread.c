@@ -18,6 +18,8 @@ enum part_kind {
     PART_MEMBERS,    /* SMEMBERS P:campaign:NAME:links */
     PART_ROW_LINK,   /* HGET P:link:CODE url, of one of the campaign's links */
     PART_ROW_COUNTS, /* HMGET P:clicks:CODE total bot scan, of one of them */
+    PART_ROW_SERIES, /* HMGET a listed campaign's counters: totals and days */
+    PART_ROW_SIZE,   /* SCARD a listed campaign's links */
 };
 
 /* One command's answer: which part of the read it fills. */
@@ -88,27 +90,32 @@ static void read_link(struct dash_read *rd, const redisReply *r)
     rd->notrack = n->type == REDIS_REPLY_STRING && n->len == 1 && n->str[0] == '1';
 }
 
-static void read_counts(struct dash_read *rd, const redisReply *r)
+/* A counter hash's totals and days (ask_counts's fields) into t and days;
+ * whether any field was there. */
+static bool read_series(struct dash_read *rd, const redisReply *r, struct dash_totals *t,
+                        struct dash_day *days)
 {
+    bool any = false;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 + 3 * (size_t)rd->ndays) {
         unexpected(rd, r);
-        return;
+        return false;
     }
     long long v[3];
     for (size_t i = 0; i < r->elements; i++) {
-        rd->found |= r->element[i]->type == REDIS_REPLY_STRING;
+        any |= r->element[i]->type == REDIS_REPLY_STRING;
         v[i % 3] = count_of(rd, r->element[i]);
         if (i % 3 != 2)
             continue;
         if (i == 2)
-            rd->t = (struct dash_totals){v[0], v[1], v[2]};
+            *t = (struct dash_totals){v[0], v[1], v[2]};
         else {
-            struct dash_day *d = &rd->days[i / 3 - 1];
+            struct dash_day *d = &days[i / 3 - 1];
             d->follows = v[0];
             d->bot = v[1];
             d->scan = v[2];
         }
     }
+    return any;
 }
 
 /* The campaign's links: read each one's target and totals (the first
@@ -118,23 +125,51 @@ static int by_code(const void *a, const void *b)
     return strcmp(((const struct dash_row *)a)->code, ((const struct dash_row *)b)->code);
 }
 
+static void ask_counts(struct dash_read *rd, const char *key, enum part_kind kind,
+                       size_t i);
+
+/* Each listed campaign's counters and size. */
+static void ask_campaign_rows(struct dash_read *rd)
+{
+    for (size_t i = 0; i < rd->nrows; i++) {
+        const char *name = rd->rows[i].code;
+        char clicks[KEYS_MAX], set[KEYS_MAX];
+        keys_campaign_clicks(clicks, rd->prefix, name, strlen(name));
+        keys_campaign_links(set, rd->prefix, name, strlen(name));
+        rd->rows[i].days = xcalloc((size_t)rd->ndays, sizeof(*rd->rows[i].days));
+        const char *scard[] = {"SCARD", set};
+        ask_counts(rd, clicks, PART_ROW_SERIES, i);
+        if (rd->failed[0] != '\0' || !ask(rd, set, PART_ROW_SIZE, i, 2, scard))
+            return;
+    }
+}
+
 static void read_members(struct dash_read *rd, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY) {
         unexpected(rd, r);
         return;
     }
+    bool campaigns = rd->kind == DASH_CAMPAIGNS;
     rd->nlinks = (long long)r->elements;
-    rd->found |= r->elements > 0;
+    rd->found |= r->elements > 0 || campaigns; /* an empty list is a list */
     rd->rows = xcalloc(r->elements ? r->elements : 1, sizeof(*rd->rows));
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *m = r->element[i];
-        if (m->type == REDIS_REPLY_STRING && code_valid(m->str, m->len))
+        bool ok = m->type == REDIS_REPLY_STRING &&
+                  (campaigns ? code_campaign_valid(m->str, m->len)
+                             : code_valid(m->str, m->len));
+        if (ok)
             memcpy(rd->rows[rd->nrows++].code, m->str, m->len); /* zeroed: terminated */
     }
     qsort(rd->rows, rd->nrows, sizeof(*rd->rows), by_code);
-    if (rd->nrows > DASHREAD_LINKS_MAX)
-        rd->nrows = DASHREAD_LINKS_MAX;
+    size_t max = campaigns ? DASHREAD_CAMPAIGNS_MAX : DASHREAD_LINKS_MAX;
+    if (rd->nrows > max)
+        rd->nrows = max;
+    if (campaigns) {
+        ask_campaign_rows(rd);
+        return;
+    }
     for (size_t i = 0; i < rd->nrows; i++) {
         const char *code = rd->rows[i].code;
         char link[KEYS_MAX], clicks[KEYS_MAX];
@@ -152,7 +187,16 @@ static void read_members(struct dash_read *rd, const redisReply *r)
 static void read_row(struct dash_read *rd, const struct part *p, const redisReply *r)
 {
     struct dash_row *row = &rd->rows[p->i];
-    if (p->kind == PART_ROW_LINK) {
+    if (p->kind == PART_ROW_SERIES) {
+        read_series(rd, r, &row->t, row->days);
+        for (int d = 0; d < rd->ndays; d++)
+            row->period += row->days[d].follows;
+    } else if (p->kind == PART_ROW_SIZE) {
+        if (r->type == REDIS_REPLY_INTEGER)
+            row->nlinks = r->integer;
+        else
+            unexpected(rd, r);
+    } else if (p->kind == PART_ROW_LINK) {
         if (r->type == REDIS_REPLY_STRING)
             row->url = xstrndup(r->str, r->len);
         else if (r->type != REDIS_REPLY_NIL)
@@ -176,7 +220,7 @@ static void on_part(redisReply *reply, const struct route_via *via, void *arg)
     else if (p->kind == PART_LINK)
         read_link(rd, reply);
     else if (p->kind == PART_COUNTS)
-        read_counts(rd, reply);
+        rd->found |= read_series(rd, reply, &rd->t, rd->days);
     else if (p->kind == PART_UNIQUES && reply->type == REDIS_REPLY_INTEGER)
         rd->days[p->i].uniques = reply->integer;
     else if (p->kind == PART_UNIQUES)
@@ -199,16 +243,27 @@ static int by_total(const void *a, const void *b)
     return strcmp(x->code, y->code);
 }
 
+/* Most followed over the days read first; ties by all time, then name. */
+static int by_period(const void *a, const void *b)
+{
+    const struct dash_row *x = a, *y = b;
+    if (x->period != y->period)
+        return x->period < y->period ? 1 : -1;
+    return by_total(a, b);
+}
+
 static void finish(struct dash_read *rd)
 {
-    if (rd->kind == DASH_CAMPAIGN)
-        qsort(rd->rows, rd->nrows, sizeof(*rd->rows), by_total);
+    if (rd->kind != DASH_LINK)
+        qsort(rd->rows, rd->nrows, sizeof(*rd->rows),
+              rd->kind == DASH_CAMPAIGN ? by_total : by_period);
     rd->done(rd, rd->arg);
 }
 
-/* The counter hash's fields asked for: totals, then d:, bot:d:, scan:d:
- * of each day. */
-static void ask_counts(struct dash_read *rd, const char *key)
+/* The counter hash's fields asked for, as part (kind, i): totals, then
+ * d:, bot:d:, scan:d: of each day. */
+static void ask_counts(struct dash_read *rd, const char *key, enum part_kind kind,
+                       size_t i)
 {
     size_t nf = 5 + 3 * (size_t)rd->ndays;
     const char **argv = xcalloc(nf, sizeof(*argv));
@@ -218,15 +273,15 @@ static void ask_counts(struct dash_read *rd, const char *key)
     argv[2] = KEYS_FIELD_TOTAL;
     argv[3] = KEYS_FIELD_BOT;
     argv[4] = KEYS_FIELD_SCAN;
-    for (int i = 0; i < rd->ndays; i++) {
-        int64_t hour = (rd->first_day + i) * 24;
-        keys_field_day(names[3 * i], hour);
-        keys_field_class_day(names[3 * i + 1], KEYS_FIELD_BOT, hour);
-        keys_field_class_day(names[3 * i + 2], KEYS_FIELD_SCAN, hour);
+    for (int d = 0; d < rd->ndays; d++) {
+        int64_t hour = (rd->first_day + d) * 24;
+        keys_field_day(names[3 * d], hour);
+        keys_field_class_day(names[3 * d + 1], KEYS_FIELD_BOT, hour);
+        keys_field_class_day(names[3 * d + 2], KEYS_FIELD_SCAN, hour);
         for (int k = 0; k < 3; k++)
-            argv[5 + 3 * i + k] = names[3 * i + k];
+            argv[5 + 3 * d + k] = names[3 * d + k];
     }
-    ask(rd, key, PART_COUNTS, 0, (int)nf, argv);
+    ask(rd, key, kind, i, (int)nf, argv);
     free(names);
     free(argv);
 }
@@ -266,6 +321,14 @@ void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
     rd->pending = 1;
     size_t len = strlen(name);
     char key[KEYS_MAX];
+    if (kind == DASH_CAMPAIGNS) {
+        keys_campaigns(key, prefix);
+        const char *argv[] = {"SMEMBERS", key};
+        ask(rd, key, PART_MEMBERS, 0, 2, argv);
+        if (--rd->pending == 0)
+            finish(rd);
+        return;
+    }
     if (kind == DASH_LINK) {
         char link[KEYS_MAX];
         keys_link(link, prefix, name, len);
@@ -285,7 +348,7 @@ void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
         keys_campaign_clicks(key, prefix, name, len);
     }
     if (rd->failed[0] == '\0')
-        ask_counts(rd, key);
+        ask_counts(rd, key, PART_COUNTS, 0);
     if (rd->failed[0] == '\0')
         ask_uniques(rd);
     if (--rd->pending == 0)
@@ -296,8 +359,10 @@ void dash_read_free(struct dash_read *rd)
 {
     if (rd == NULL)
         return;
-    for (size_t i = 0; i < rd->nrows; i++)
+    for (size_t i = 0; i < rd->nrows; i++) {
         free(rd->rows[i].url);
+        free(rd->rows[i].days);
+    }
     free(rd->rows);
     free(rd->days);
     free(rd->url);

@@ -33,6 +33,9 @@ static void seed(const struct h_redis *r)
     /* hopctl keeps the campaign's set; a member that is not a code (another
      * tool's) is left out. */
     assert_int_equal(h_redis_int(r, "SADD hc:campaign:launch:links d1 d2 bad:member"), 3);
+    /* The list of campaigns (hopctl and hopctl prune keep it). */
+    assert_int_equal(h_redis_int(r, "SADD hc:campaigns launch quiet bad:name"), 3);
+    h_link_add(r, "q1", "https://example.com/q1", "quiet");
     /* Values another tool wrote: served as data, never as markup. */
     assert_int_equal(
         h_redis_int(r, "HSET hc:link:evil url %s campaign %s created 1700000000",
@@ -171,6 +174,35 @@ static void test_campaign_numbers(void **state)
     assert_int_equal(api(f, "/api/v1/campaigns/launch?days=0", NULL), 400);
 }
 
+/* Every campaign of P:campaigns, most followed over the days first, each
+ * with its links' number, counts and days (30 by default). */
+static void test_campaigns_list(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_get(f->d.port, "GET", "/d1", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "GET", "/q1", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "GET", "/d2", BROWSER, f->resp, RESP), 302);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    assert_int_equal(api(f, "/api/v1/campaigns?days=1", NULL), 200);
+    char want[800], d0[16];
+    today(d0, sizeof(d0), 0);
+    snprintf(want, sizeof(want),
+             "{\"campaigns\": [{\"campaign\": \"launch\", \"links\": 3, \"total\": 2, "
+             "\"bot\": 0, \"scan\": 0, \"days\": [{\"day\": \"%s\", \"follows\": 2, "
+             "\"bot\": 0, \"scan\": 0, \"uniques\": 0}]}, {\"campaign\": \"quiet\", "
+             "\"links\": 0, \"total\": 1, \"bot\": 0, \"scan\": 0, \"days\": [{\"day\": "
+             "\"%s\", \"follows\": 1, \"bot\": 0, \"scan\": 0, \"uniques\": 0}]}]}\n",
+             d0, d0);
+    assert_string_equal(body(f), want);
+    assert_int_equal(api(f, "/api/v1/campaigns", NULL), 200);
+    int n = 0;
+    for (const char *p = body(f); (p = strstr(p, "\"day\":")) != NULL; p++)
+        n++;
+    assert_int_equal(n, 2 * 30);
+    assert_int_equal(api(f, "/api/v1/campaigns?days=91", NULL), 400);
+    assert_string_equal(body(f), "{\"error\": \"days must be 1 to 90\"}\n");
+}
+
 /* Bad parameters are 400, unknown links and paths 404, as JSON. */
 static void test_errors(void **state)
 {
@@ -258,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_link_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_campaign_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_campaigns_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),

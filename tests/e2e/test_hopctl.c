@@ -346,6 +346,10 @@ static void test_prune(void **state)
     }
     assert_int_equal(h_redis_int(&f->r, "HLEN other:clicks:pr1"), before);
     assert_non_null(strstr(f->out, "keys that are not hashes were left alone"));
+    /* Campaigns with counters join the dashboard's list (links other tools
+     * wrote, or from before the list). */
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaigns news"), 1);
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaigns"), 1);
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:prune:done"), 1);
     assert_int_equal(ctl(f, "prune"), 0); /* nothing more, by name this time */
     assert_non_null(strstr(f->out, "prune (daily: "));
@@ -677,7 +681,8 @@ static void test_list(void **state)
     assert_int_equal(
         ctl_conf(f, other.conf, NULL, "list", "--format", "csv", (char *)NULL), 0);
     assert_string_equal(f->out, csv);
-    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 5); /* db 0 untouched */
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"),
+                     6); /* db 0 untouched (hc:campaigns too) */
     assert_int_equal(
         ctl_conf(f, other.conf, NULL, "list", "--campaign", "s", (char *)NULL), 0);
     assert_int_equal(lines(f->out), 3);
@@ -728,7 +733,7 @@ static void test_import(void **state)
     assert_string_equal(hget_str(&f->r, "hc:link:i2", "url", buf, sizeof(buf)),
                         "https://example.com/2?a=1,2");
     assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaign:nl:links"), 2);
-    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 4);
+    assert_int_equal(h_redis_int(&f->r, "DBSIZE"), 5); /* with hc:campaigns */
 
     /* Again, from stdin: the good rows are unchanged; names say stdin. */
     assert_int_equal(ctl_in(f, path, "import", "-"), 1);
@@ -914,6 +919,9 @@ static void test_stats(void **state)
         ctl(f, "add", "st", "https://example.com/st", "--campaign", "launch"), 0);
     assert_int_equal(
         ctl(f, "add", "st2", "https://example.com/st2", "--campaign", "launch"), 0);
+    /* The campaign is in the dashboard's list, once. */
+    assert_int_equal(h_redis_int(&f->r, "SCARD hc:campaigns"), 1);
+    assert_int_equal(h_redis_int(&f->r, "SISMEMBER hc:campaigns launch"), 1);
     assert_in_range(wait_status(f, "/st", 302, 1000), 0, 1000); /* follow 1 */
     for (int i = 0; i < 4; i++)
         assert_int_equal(
