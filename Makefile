@@ -38,7 +38,7 @@ endif
 COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr json
 DAEMON_SRC := privacy hll tally reply batch spool rconn sentinel route links offload flush access \
 	proxyproto realip lists burst held uniq http handler \
-	metrics admin dashread dashjson dashboard priv worker server main
+	metrics admin dashread dashjson dashhtml dashboard priv worker server main
 CLI_SRC := rnodes store csv ctl output links import stats markers prune main
 
 # Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string

@@ -13,6 +13,7 @@
 
 #define DASHREAD_LINKS_MAX 5000     /* a campaign's links read for its page */
 #define DASHREAD_CAMPAIGNS_MAX 1000 /* campaigns read for the list */
+#define DASHREAD_HOURS 48           /* a link's last hours, human follows each */
 
 struct route;
 
@@ -52,6 +53,8 @@ struct dash_read {
     char *url, *campaign;
     long long created; /* Unix seconds, 0 unknown */
     bool notrack;
+    int64_t first_hour; /* hours since the epoch: the last DASHREAD_HOURS */
+    long long hours[DASHREAD_HOURS];
     /* DASH_CAMPAIGN: its links, most followed first; DASH_CAMPAIGNS: the
      * campaigns, most followed over the days first */
     long long nlinks;

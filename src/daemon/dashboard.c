@@ -19,6 +19,7 @@
 
 #include "code.h"
 #include "conf.h"
+#include "dashhtml.h"
 #include "dashjson.h"
 #include "dashread.h"
 #include "keys.h"
@@ -31,12 +32,23 @@
 #define DAYS_DEFAULT 14      /* as hopctl stats */
 #define LIST_DAYS_DEFAULT 30 /* the campaigns' list: a month's sparkline */
 #define LIST_DAYS_MAX 90     /* ... every campaign's days are read */
+#define PAGE_DAYS_DEFAULT 30 /* a campaign's or a link's page */
 #define URI_MAX 512
+
+/* What an answer is written as. */
+enum format { FMT_JSON, FMT_HTML, FMT_CSV };
+
+static const char *const content_types[] = {
+    [FMT_JSON] = "application/json; charset=utf-8",
+    [FMT_HTML] = "text/html; charset=utf-8",
+    [FMT_CSV] = "text/csv; charset=utf-8",
+};
 
 /* A cached answer. */
 struct cached {
     char uri[URI_MAX];
     int status;
+    enum format fmt;
     char *body;
     size_t len;
     uint64_t expires_ms; /* monotonic; 0: empty */
@@ -57,13 +69,20 @@ struct dashboard {
 
 /* ---- answers ----------------------------------------------------------- */
 
-static void send_body(struct evhttp_request *req, int status, const char *body,
-                      size_t len)
+static void send_body(struct evhttp_request *req, int status, enum format fmt,
+                      const char *body, size_t len)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    evhttp_add_header(h, "Content-Type", content_types[fmt]);
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    /* Pages load nothing but themselves: no script, no request elsewhere. */
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'none'; style-src 'unsafe-inline'; "
+                      "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    if (fmt == FMT_CSV)
+        evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"links.csv\"");
     struct evbuffer *b = evbuffer_new();
     if (b == NULL) {
         evhttp_send_error(req, 500, NULL);
@@ -81,8 +100,9 @@ static void send_body(struct evhttp_request *req, int status, const char *body,
     evbuffer_free(b);
 }
 
-/* {"error": why} with status. */
-static void send_error(struct evhttp_request *req, int status, const char *why)
+/* An error with status: {"error": why} to the API, a page to a browser. */
+static void send_error(struct evhttp_request *req, int status, enum format fmt,
+                       const char *why)
 {
     char *text = NULL;
     size_t len = 0;
@@ -91,9 +111,12 @@ static void send_error(struct evhttp_request *req, int status, const char *why)
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    dash_json_error(m, why);
+    if (fmt == FMT_JSON)
+        dash_json_error(m, why);
+    else
+        dash_html_error(m, why);
     fclose(m);
-    send_body(req, status, text, len);
+    send_body(req, status, fmt == FMT_JSON ? FMT_JSON : FMT_HTML, text, len);
     free(text);
 }
 
@@ -107,8 +130,8 @@ static struct cached *cache_find(struct dashboard *d, const char *uri)
 }
 
 /* Keep an answer for DASHBOARD_CACHE_MS, in the slot that expires first. */
-static void cache_put(struct dashboard *d, const char *uri, int status, const char *body,
-                      size_t len)
+static void cache_put(struct dashboard *d, const char *uri, int status, enum format fmt,
+                      const char *body, size_t len)
 {
     struct cached *c = &d->cache[0];
     for (size_t i = 1; i < DASHBOARD_CACHE; i++)
@@ -121,6 +144,7 @@ static void cache_put(struct dashboard *d, const char *uri, int status, const ch
     memcpy(c->body, body, len);
     c->len = len;
     c->status = status;
+    c->fmt = fmt;
     util_strlcpy(c->uri, uri, sizeof(c->uri));
     c->expires_ms = util_coarse_ms() + DASHBOARD_CACHE_MS;
 }
@@ -165,7 +189,7 @@ static bool authorized(struct dashboard *d, struct evhttp_request *req)
 
 /* A refused password: 401, and a log line (at most one a second, with the
  * count since) naming neither the password nor the client. */
-static void refuse(struct dashboard *d, struct evhttp_request *req)
+static void refuse(struct dashboard *d, struct evhttp_request *req, enum format fmt)
 {
     d->auth_failures++;
     uint64_t now = util_coarse_ms();
@@ -176,16 +200,17 @@ static void refuse(struct dashboard *d, struct evhttp_request *req)
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                       "Basic realm=\"hopcount\", charset=\"UTF-8\"");
-    send_error(req, 401, "authentication required");
+    send_error(req, 401, fmt, "authentication required");
 }
 
 /* ---- a read in flight -------------------------------------------------- */
 
-/* An API request waiting for its read. */
+/* A request waiting for its read. */
 struct call {
     struct dashboard *d;
     struct evhttp_request *req; /* NULL once the client has gone */
     struct evhttp_connection *conn;
+    enum format fmt;
     char uri[URI_MAX];
 };
 
@@ -196,7 +221,18 @@ static void on_close(struct evhttp_connection *conn, void *arg)
     c->req = NULL; /* the read goes on; nothing is sent */
 }
 
-/* The read is done: answer (and cache) its JSON, or say why it failed. */
+/* The read as fmt, into m. */
+static void render(FILE *m, const struct dash_read *rd, enum format fmt)
+{
+    if (fmt == FMT_JSON)
+        dash_json(m, rd);
+    else if (fmt == FMT_HTML)
+        dash_html(m, rd);
+    else
+        dash_csv(m, rd);
+}
+
+/* The read is done: answer (and cache) it, or say why it failed. */
 static void on_read(struct dash_read *rd, void *arg)
 {
     struct call *c = arg;
@@ -208,26 +244,30 @@ static void on_read(struct dash_read *rd, void *arg)
         log_warn("event=dashboard_read_failed name=%s reason=\"%s\"", rd->name,
                  rd->failed);
         if (c->req != NULL)
-            send_error(c->req, 503, rd->failed);
+            send_error(c->req, 503, c->fmt, rd->failed);
     } else {
         char *text = NULL, why[120];
         size_t len = 0;
         int status = rd->found ? 200 : 404;
         FILE *m = open_memstream(&text, &len);
         if (m != NULL) {
+            enum format fmt = rd->found || c->fmt == FMT_JSON ? c->fmt : FMT_HTML;
             if (rd->found) {
-                dash_json(m, rd);
+                render(m, rd, fmt);
             } else {
                 snprintf(why, sizeof(why), "no such %s: %s",
                          rd->kind == DASH_LINK ? "link" : "campaign", rd->name);
-                dash_json_error(m, why);
+                if (fmt == FMT_JSON)
+                    dash_json_error(m, why);
+                else
+                    dash_html_error(m, why);
             }
             fclose(m);
-            cache_put(d, c->uri, status, text, len);
+            cache_put(d, c->uri, status, fmt, text, len);
             if (c->req != NULL)
-                send_body(c->req, status, text, len);
+                send_body(c->req, status, fmt, text, len);
         } else if (c->req != NULL) {
-            send_error(c->req, 500, "out of memory");
+            send_error(c->req, 500, c->fmt, "out of memory");
         }
         free(text);
     }
@@ -307,36 +347,103 @@ static int parse_range(struct evhttp_request *req, int n_default, int max, int64
     return rc;
 }
 
-/* GET /api/v1/links/CODE, /api/v1/campaigns/NAME or /api/v1/campaigns:
- * read it and answer when Redis has. */
-static void api_read(struct dashboard *d, struct evhttp_request *req, enum dash_kind kind,
-                     const char *name, const char *uri)
+/* What a request target asks for. */
+struct target {
+    enum dash_kind kind;
+    enum format fmt;
+    const char *name; /* within the path: the code or campaign, up to end */
+    size_t len;
+    int days_default, days_max;
+};
+
+/* The target of path: 1 when it is one, 0 for /privacy, -1 for nothing. */
+static int parse_target(const char *path, struct target *t)
 {
-    char why[WHY_MAX];
+    static const struct {
+        const char *prefix, *suffix; /* suffix NULL: the whole path is prefix */
+        enum dash_kind kind;
+        enum format fmt;
+        int days_default, days_max;
+    } routes[] = {
+        {"/api/v1/campaigns", NULL, DASH_CAMPAIGNS, FMT_JSON, LIST_DAYS_DEFAULT,
+         LIST_DAYS_MAX},
+        {"/api/v1/campaigns/", "", DASH_CAMPAIGN, FMT_JSON, DAYS_DEFAULT,
+         DASHBOARD_DAYS_MAX},
+        {"/api/v1/links/", "", DASH_LINK, FMT_JSON, DAYS_DEFAULT, DASHBOARD_DAYS_MAX},
+        {"/", NULL, DASH_CAMPAIGNS, FMT_HTML, LIST_DAYS_DEFAULT, LIST_DAYS_MAX},
+        {"/campaigns/", "/links.csv", DASH_CAMPAIGN, FMT_CSV, 1, 1},
+        {"/campaigns/", "", DASH_CAMPAIGN, FMT_HTML, PAGE_DAYS_DEFAULT,
+         DASHBOARD_DAYS_MAX},
+        {"/links/", "", DASH_LINK, FMT_HTML, PAGE_DAYS_DEFAULT, DASHBOARD_DAYS_MAX},
+    };
+    if (strcmp(path, "/privacy") == 0)
+        return 0;
+    size_t plen = strlen(path);
+    for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++) {
+        size_t pre = strlen(routes[i].prefix);
+        if (routes[i].suffix == NULL ? strcmp(path, routes[i].prefix) != 0
+                                     : strncmp(path, routes[i].prefix, pre) != 0)
+            continue;
+        size_t suf = routes[i].suffix ? strlen(routes[i].suffix) : 0;
+        if (routes[i].suffix != NULL &&
+            (plen < pre + suf || strcmp(path + plen - suf, routes[i].suffix) != 0))
+            continue;
+        *t = (struct target){routes[i].kind,
+                             routes[i].fmt,
+                             path + pre,
+                             routes[i].suffix ? plen - pre - suf : 0,
+                             routes[i].days_default,
+                             routes[i].days_max};
+        return 1;
+    }
+    return -1;
+}
+
+/* Read what t names and answer when Redis has. */
+static void start_read(struct dashboard *d, struct evhttp_request *req,
+                       const struct target *t, const char *uri)
+{
+    char why[WHY_MAX], name[CAMPAIGN_MAX_LEN + 1] = "";
     int64_t first;
     int ndays;
-    bool valid = kind == DASH_LINK       ? code_valid(name, strlen(name))
-                 : kind == DASH_CAMPAIGN ? code_campaign_valid(name, strlen(name))
-                                         : true;
+    bool valid = t->kind == DASH_CAMPAIGNS ||
+                 (t->kind == DASH_LINK ? code_valid(t->name, t->len)
+                                       : code_campaign_valid(t->name, t->len));
     if (!valid) {
-        send_error(req, 404, kind == DASH_LINK ? "not a code" : "not a campaign name");
+        send_error(req, 404, t->fmt,
+                   t->kind == DASH_LINK ? "not a code" : "not a campaign name");
         return;
     }
-    bool list = kind == DASH_CAMPAIGNS;
-    if (parse_range(req, list ? LIST_DAYS_DEFAULT : DAYS_DEFAULT,
-                    list ? LIST_DAYS_MAX : DASHBOARD_DAYS_MAX, &first, &ndays,
-                    why) != 0) {
-        send_error(req, 400, why);
+    memcpy(name, t->name, t->len);
+    name[t->len] = '\0';
+    if (parse_range(req, t->days_default, t->days_max, &first, &ndays, why) != 0) {
+        send_error(req, 400, t->fmt, why);
         return;
     }
     struct call *c = xcalloc(1, sizeof(*c));
     c->d = d;
     c->req = req;
     c->conn = evhttp_request_get_connection(req);
+    c->fmt = t->fmt;
     util_strlcpy(c->uri, uri, sizeof(c->uri));
     d->jobs++;
     evhttp_connection_set_closecb(c->conn, on_close, c);
-    dash_read_start(d->r, d->conf->key_prefix, kind, name, first, ndays, on_read, c);
+    dash_read_start(d->r, d->conf->key_prefix, t->kind, name, first, ndays, on_read, c);
+}
+
+static void send_privacy(struct evhttp_request *req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    dash_html_privacy(m);
+    fclose(m);
+    send_body(req, 200, FMT_HTML, text, len);
+    free(text);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -344,45 +451,45 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct dashboard *d = arg;
     const char *uri = evhttp_request_get_uri(req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    static const char links[] = "/api/v1/links/", camps[] = "/api/v1/campaigns/",
-                      list[] = "/api/v1/campaigns";
+    struct target t = {DASH_LINK, FMT_HTML, "", 0, 1, 1};
+    int what = path != NULL ? parse_target(path, &t) : -1;
+    enum format fmt = what > 0                                         ? t.fmt
+                      : path != NULL && strncmp(path, "/api/", 5) == 0 ? FMT_JSON
+                                                                       : FMT_HTML;
 
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        send_error(req, 405, "read-only: GET or HEAD");
+        send_error(req, 405, fmt, "read-only: GET or HEAD");
         return;
     }
     if (!authorized(d, req)) {
-        refuse(d, req);
+        refuse(d, req, fmt);
         return;
     }
     if (path == NULL || strlen(uri) >= URI_MAX) {
-        send_error(req, 400, "bad request target");
+        send_error(req, 400, fmt, "bad request target");
         return;
     }
-    bool link = strncmp(path, links, strlen(links)) == 0;
-    bool all = strcmp(path, list) == 0;
-    if (!link && !all && strncmp(path, camps, strlen(camps)) != 0) {
-        send_error(req, 404, "no such page");
+    if (what < 0) {
+        send_error(req, 404, fmt, "no such page");
+        return;
+    }
+    if (what == 0) {
+        send_privacy(req);
         return;
     }
     const struct cached *c = cache_find(d, uri);
     if (c != NULL) {
-        send_body(req, c->status, c->body, c->len);
+        send_body(req, c->status, c->fmt, c->body, c->len);
         return;
     }
     if (d->jobs >= DASHBOARD_JOBS) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        send_error(req, 503, "busy: too many requests reading Redis at once");
+        send_error(req, 503, fmt, "busy: too many requests reading Redis at once");
         return;
     }
-    if (all)
-        api_read(d, req, DASH_CAMPAIGNS, "", uri);
-    else if (link)
-        api_read(d, req, DASH_LINK, path + strlen(links), uri);
-    else
-        api_read(d, req, DASH_CAMPAIGN, path + strlen(camps), uri);
+    start_read(d, req, &t, uri);
 }
 
 struct dashboard *dashboard_new(struct event_base *base, const struct conf *conf,

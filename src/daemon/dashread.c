@@ -20,6 +20,7 @@ enum part_kind {
     PART_ROW_COUNTS, /* HMGET P:clicks:CODE total bot scan, of one of them */
     PART_ROW_SERIES, /* HMGET a listed campaign's counters: totals and days */
     PART_ROW_SIZE,   /* SCARD a listed campaign's links */
+    PART_HOURS,      /* HMGET a link's h: fields of its last hours */
 };
 
 /* One command's answer: which part of the read it fills. */
@@ -221,6 +222,12 @@ static void on_part(redisReply *reply, const struct route_via *via, void *arg)
         read_link(rd, reply);
     else if (p->kind == PART_COUNTS)
         rd->found |= read_series(rd, reply, &rd->t, rd->days);
+    else if (p->kind == PART_HOURS && reply->type == REDIS_REPLY_ARRAY &&
+             reply->elements == DASHREAD_HOURS)
+        for (size_t h = 0; h < DASHREAD_HOURS; h++)
+            rd->hours[h] = count_of(rd, reply->element[h]);
+    else if (p->kind == PART_HOURS)
+        unexpected(rd, reply);
     else if (p->kind == PART_UNIQUES && reply->type == REDIS_REPLY_INTEGER)
         rd->days[p->i].uniques = reply->integer;
     else if (p->kind == PART_UNIQUES)
@@ -286,6 +293,21 @@ static void ask_counts(struct dash_read *rd, const char *key, enum part_kind kin
     free(argv);
 }
 
+/* A link's human follows of each of its last DASHREAD_HOURS hours. */
+static void ask_hours(struct dash_read *rd, const char *key)
+{
+    const char *argv[2 + DASHREAD_HOURS];
+    char names[DASHREAD_HOURS][KEYS_FIELD_MAX];
+    rd->first_hour = (int64_t)(util_wall_ms() / 3600000u) - (DASHREAD_HOURS - 1);
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (int h = 0; h < DASHREAD_HOURS; h++) {
+        keys_field_hour(names[h], rd->first_hour + h);
+        argv[2 + h] = names[h];
+    }
+    ask(rd, key, PART_HOURS, 0, 2 + DASHREAD_HOURS, argv);
+}
+
 static void ask_uniques(struct dash_read *rd)
 {
     bool link = rd->kind == DASH_LINK;
@@ -349,6 +371,8 @@ void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
     }
     if (rd->failed[0] == '\0')
         ask_counts(rd, key, PART_COUNTS, 0);
+    if (rd->failed[0] == '\0' && kind == DASH_LINK)
+        ask_hours(rd, key);
     if (rd->failed[0] == '\0')
         ask_uniques(rd);
     if (--rd->pending == 0)

@@ -203,6 +203,104 @@ static void test_campaigns_list(void **state)
     assert_string_equal(body(f), "{\"error\": \"days must be 1 to 90\"}\n");
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* The pages, server-rendered after known traffic: the numbers in the text,
+ * the charts' bars (one per day or hour, each with its value and a title),
+ * the tables beside them, the CSV; nothing loads from anywhere else. */
+static void test_pages(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(h_get(f->d.port, "GET", "/d1", BROWSER, f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "HEAD", "/d1", "", f->resp, RESP), 302);
+    assert_int_equal(h_get(f->d.port, "GET", "/d2", BROWSER, f->resp, RESP), 302);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    char d0[16], want[300];
+    today(d0, sizeof(d0), 0);
+
+    assert_int_equal(api(f, "/", NULL), 200);
+    assert_non_null(strstr(f->resp, "Content-Type: text/html; charset=utf-8"));
+    assert_non_null(strstr(f->resp, "Content-Security-Policy: default-src 'none'"));
+    assert_non_null(strstr(body(f),
+                           "<a href=\"/campaigns/launch\">launch</a></td><td>3</td>"
+                           "<td>4</td><td>1</td><td>0</td><td>4</td>"));
+    assert_int_equal(count_of(body(f), "<svg class=\"spark\""), 2);
+    assert_int_equal(count_of(body(f), "<rect class=\"h\""), 2 * 30);
+    assert_null(strstr(body(f), "bad:name"));
+
+    assert_int_equal(api(f, "/campaigns/launch?days=3", NULL), 200);
+    assert_non_null(strstr(body(f), "<h1>Campaign launch</h1>"));
+    assert_non_null(strstr(body(f), "<dd id=\"links\">3</dd>"));
+    assert_non_null(strstr(body(f), "<dd id=\"total\">4</dd>"));
+    snprintf(want, sizeof(want), "<title>%s: 4 people, 1 bots, 0 scanners</title>", d0);
+    assert_non_null(strstr(body(f), want));
+    assert_non_null(strstr(body(f), "data-v=\"4\"/>"));
+    assert_int_equal(count_of(body(f), "<g><title>"), 3);
+    snprintf(want, sizeof(want),
+             "<tr><td>%s</td><td>4</td><td>1</td><td>0</td><td>0</td>", d0);
+    assert_non_null(strstr(body(f), want));
+    const char *d1row = strstr(body(f), "<a href=\"/links/d1\">d1</a>");
+    const char *d2row = strstr(body(f), "<a href=\"/links/d2\">d2</a>");
+    assert_true(d1row != NULL && d2row != NULL &&
+                d1row < d2row); /* most followed first */
+    assert_non_null(strstr(body(f), "href=\"/campaigns/launch/links.csv\""));
+
+    assert_int_equal(api(f, "/campaigns/launch/links.csv", NULL), 200);
+    assert_non_null(strstr(f->resp, "Content-Type: text/csv"));
+    assert_string_equal(body(f), "code,url,follows,bot,scan\r\n"
+                                 "d1,https://example.com/d1,3,1,0\r\n"
+                                 "d2,https://example.com/d2,1,0,0\r\n");
+
+    assert_int_equal(api(f, "/links/d1", NULL), 200);
+    assert_non_null(
+        strstr(body(f), "<dd id=\"target\"><a href=\"https://example.com/d1\""));
+    assert_non_null(
+        strstr(body(f), "<dd id=\"campaign\"><a href=\"/campaigns/launch\">"));
+    assert_non_null(strstr(body(f), "<dd id=\"tracked\">yes</dd>"));
+    assert_int_equal(count_of(body(f), "<svg class=\"hours\""), 1);
+    assert_int_equal(count_of(body(f), "<rect class=\"h\" x="),
+                     48 + 1); /* + today's bar */
+    assert_non_null(strstr(body(f), "data-v=\"3\"><title>"));
+
+    assert_int_equal(api(f, "/privacy", NULL), 200);
+    assert_non_null(strstr(body(f), "<code>DNT: 1</code>"));
+    assert_int_equal(api(f, "/links/nosuch", NULL), 404);
+    assert_non_null(strstr(body(f), "<h1>no such link: nosuch</h1>"));
+    assert_int_equal(api(f, "/nothing", NULL), 404);
+    assert_non_null(strstr(f->resp, "text/html"));
+    /* No page asks for anything elsewhere: no script, no external URL but
+     * the link targets themselves. */
+    const char *pages[] = {"/", "/campaigns/launch", "/links/d1", "/privacy"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(api(f, pages[i], NULL), 200);
+        assert_null(strstr(body(f), "<script"));
+        assert_null(strstr(body(f), "src="));
+        assert_null(strstr(body(f), "<link"));
+    }
+}
+
+/* Hostile values in pages: text, never markup, and a target that is not
+ * one hopcount would redirect to is not made a link. */
+static void test_hostile_pages(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(api(f, "/links/evil", NULL), 200);
+    const char *b = body(f);
+    assert_null(strstr(b, "</script><b>"));
+    assert_null(strstr(b, "<i>"));
+    assert_non_null(
+        strstr(b, "<dd id=\"target\">https://example.com/?q=&quot;&lt;/script&gt;"
+                  "&lt;b&gt;&amp;amp;</dd>"));
+    assert_non_null(strstr(b, "<dd id=\"campaign\">x&quot;&lt;i&gt;\\&#xfffd;</dd>"));
+}
+
 /* Bad parameters are 400, unknown links and paths 404, as JSON. */
 static void test_errors(void **state)
 {
@@ -291,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_campaign_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_campaigns_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
