@@ -100,17 +100,26 @@ static void send_body(struct evhttp_request *req, int status, enum format fmt,
     evbuffer_free(b);
 }
 
+/* A stream for an answer's text into *text; NULL (and a bare 500 sent)
+ * when there is no memory for it. */
+static FILE *body_stream(struct evhttp_request *req, char **text, size_t *len)
+{
+    *text = NULL;
+    FILE *m = open_memstream(text, len);
+    if (m == NULL)
+        evhttp_send_error(req, 500, NULL);
+    return m;
+}
+
 /* An error with status: {"error": why} to the API, a page to a browser. */
 static void send_error(struct evhttp_request *req, int status, enum format fmt,
                        const char *why)
 {
-    char *text = NULL;
+    char *text;
     size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    if (m == NULL) {
-        evhttp_send_error(req, 500, NULL);
+    FILE *m = body_stream(req, &text, &len);
+    if (m == NULL)
         return;
-    }
     if (fmt == FMT_JSON)
         dash_json_error(m, why);
     else
@@ -433,13 +442,11 @@ static void start_read(struct dashboard *d, struct evhttp_request *req,
 
 static void send_privacy(struct evhttp_request *req)
 {
-    char *text = NULL;
+    char *text;
     size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    if (m == NULL) {
-        evhttp_send_error(req, 500, NULL);
+    FILE *m = body_stream(req, &text, &len);
+    if (m == NULL)
         return;
-    }
     dash_html_privacy(m);
     fclose(m);
     send_body(req, 200, FMT_HTML, text, len);
