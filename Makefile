@@ -55,7 +55,7 @@ UNIT_TESTS := test_conf test_hll test_code test_url test_privacy test_keys test_
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
 	$(BUILD)/tests/test_scripts $(BUILD)/tests/test_scanners $(BUILD)/tests/test_uniques \
-	$(BUILD)/tests/test_dashboard
+	$(BUILD)/tests/test_dashboard $(BUILD)/tests/test_browser
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow

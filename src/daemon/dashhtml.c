@@ -57,7 +57,8 @@ static const char style[] =
     "dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}"
     ".scroll{overflow-x:auto}table{border-collapse:collapse;min-width:100%}"
     "th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}"
-    "th:first-child,td:first-child,td.t{text-align:left}td.t{overflow-wrap:anywhere}"
+    "th:first-child,td:first-child,td.t,th.t{text-align:left}td.t{overflow-wrap:anywhere}"
+    ".axis{display:flex;justify-content:space-between;font-size:.85rem;color:#555}"
     "svg{display:block;width:100%;height:auto;max-height:14rem}"
     "svg.spark{width:8rem;height:2rem;display:inline-block;vertical-align:middle}"
     ".h{fill:#1f5fbf}.b{fill:#6b6b6b}.s{fill:#b35c00}"
@@ -139,7 +140,13 @@ static void day_chart(FILE *out, const struct dash_read *rd, const struct dash_d
         }
         fputs("</g>\n", out);
     }
-    fputs("</svg>\n", out);
+    char first[KEYS_DATE_MAX], last[KEYS_DATE_MAX];
+    date_of(rd, 0, first);
+    date_of(rd, rd->ndays - 1, last);
+    fprintf(out,
+            "</svg>\n<div class=\"axis\" aria-hidden=\"true\"><span>%s</span>"
+            "<span>highest day: %lld</span><span>%s</span></div>\n",
+            first, max, last);
     key_legend(out);
 }
 
@@ -264,7 +271,7 @@ static void page_campaign(FILE *out, const struct dash_read *rd)
     fputs(
         "/links.csv\" download>Download as CSV</a></p>\n<div class=\"scroll\"><table "
         "id=\"links-table\"><thead><tr><th scope=\"col\">Code</th><th "
-        "scope=\"col\">Target"
+        "scope=\"col\" class=\"t\">Target"
         "</th><th scope=\"col\">People</th><th scope=\"col\">Bots</th><th scope=\"col\">"
         "Scanners</th></tr></thead><tbody>\n",
         out);
@@ -303,8 +310,15 @@ static void hour_chart(FILE *out, const struct dash_read *rd)
                 h * BAR_W + 1, CHART_H - height, BAR_W - 2, height, rd->hours[h], f + 2,
                 rd->hours[h]);
     }
+    char first[KEYS_FIELD_MAX], last[KEYS_FIELD_MAX];
+    keys_field_hour(first, rd->first_hour);
+    keys_field_hour(last, rd->first_hour + DASHREAD_HOURS - 1);
+    fprintf(out,
+            "</svg>\n<div class=\"axis\" aria-hidden=\"true\"><span>%s:00</span>"
+            "<span>highest hour: %lld</span><span>%s:00</span></div>\n",
+            first + 2, max, last + 2);
     fputs(
-        "</svg>\n<details><summary>The hours as a table</summary><div class=\"scroll\">"
+        "<details><summary>The hours as a table</summary><div class=\"scroll\">"
         "<table><thead><tr><th scope=\"col\">Hour (UTC)</th><th scope=\"col\">People</th>"
         "</tr></thead><tbody>\n",
         out);
