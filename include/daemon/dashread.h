@@ -14,6 +14,12 @@
 #define DASHREAD_LINKS_MAX 5000     /* a campaign's links read for its page */
 #define DASHREAD_CAMPAIGNS_MAX 1000 /* campaigns read for the list */
 #define DASHREAD_HOURS 48           /* a link's last hours, human follows each */
+/* Commands of one read on the wire at once: the rest wait their turn, so a
+ * big campaign never reaches Redis as one burst the workers' flushes (and,
+ * on a shared CPU, the workers) would wait behind. */
+#define DASHREAD_INFLIGHT 16
+
+struct dash_cmd;
 
 struct route;
 
@@ -63,17 +69,21 @@ struct dash_read {
     /* private */
     struct route *r;
     const char *prefix;
-    int pending;
+    bool uniques; /* read unique followers (uniques = on) */
+    int pending;  /* commands not answered (queued too), + 1 while sending */
+    int inflight; /* of those, on the wire */
+    struct dash_cmd *queue, **queue_tail; /* waiting for room on the wire */
     void (*done)(struct dash_read *rd, void *arg);
     void *arg;
 };
 
 /* Read kind `name` (a valid code or campaign) and its days
- * [first_day, first_day + ndays) through r with key prefix; done(rd, arg)
- * runs exactly once, maybe before this returns, with rd->failed set when
- * something could not be read; done owns rd (dash_read_free). */
-void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
-                     const char *name, int64_t first_day, int ndays,
+ * [first_day, first_day + ndays) through r with key prefix (and each day's
+ * unique followers when uniques; else 0); done(rd, arg) runs exactly once,
+ * maybe before this returns, with rd->failed set when something could not
+ * be read; done owns rd (dash_read_free). */
+void dash_read_start(struct route *r, const char *prefix, bool uniques,
+                     enum dash_kind kind, const char *name, int64_t first_day, int ndays,
                      void (*done)(struct dash_read *rd, void *arg), void *arg);
 void dash_read_free(struct dash_read *rd);
 

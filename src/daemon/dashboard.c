@@ -437,7 +437,8 @@ static void start_read(struct dashboard *d, struct evhttp_request *req,
     util_strlcpy(c->uri, uri, sizeof(c->uri));
     d->jobs++;
     evhttp_connection_set_closecb(c->conn, on_close, c);
-    dash_read_start(d->r, d->conf->key_prefix, t->kind, name, first, ndays, on_read, c);
+    dash_read_start(d->r, d->conf->key_prefix, d->conf->uniques, t->kind, name, first,
+                    ndays, on_read, c);
 }
 
 static void send_privacy(struct evhttp_request *req)

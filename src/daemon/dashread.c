@@ -55,21 +55,63 @@ static void finish(struct dash_read *rd);
 
 static void on_part(redisReply *reply, const struct route_via *via, void *arg);
 
-/* Send argv for part (kind, i) to the server of key; false when none is
- * connected (the read then fails). */
-static bool ask(struct dash_read *rd, const char *key, enum part_kind kind, size_t i,
-                int argc, const char **argv)
+/* A command waiting for room on the wire: its part and its words, copied. */
+struct dash_cmd {
+    struct dash_cmd *next;
+    struct part *p;
+    int argc;
+    char **argv; /* argv[1] is the key */
+};
+
+static void cmd_free(struct dash_cmd *c)
 {
-    struct part *p = xmalloc(sizeof(*p));
-    *p = (struct part){rd, kind, i};
+    for (int k = 0; k < c->argc; k++)
+        free(c->argv[k]);
+    free(c->argv);
+    free(c->p);
+    free(c);
+}
+
+/* Put queued commands on the wire while fewer than DASHREAD_INFLIGHT are;
+ * once one cannot be sent the read fails, and what waits is dropped. */
+static void pump(struct dash_read *rd)
+{
+    while (rd->queue != NULL && (rd->inflight < DASHREAD_INFLIGHT || rd->failed[0])) {
+        struct dash_cmd *c = rd->queue;
+        rd->queue = c->next;
+        if (rd->queue == NULL)
+            rd->queue_tail = &rd->queue;
+        bool sent = rd->failed[0] == '\0' &&
+                    route_command(rd->r, c->argv[1], strlen(c->argv[1]), NULL, 0, on_part,
+                                  c->p, c->argc, (const char **)c->argv, NULL) == 0;
+        if (sent) {
+            c->p = NULL; /* the answer frees it */
+            rd->inflight++;
+        } else {
+            fail(rd, "Redis is not reachable");
+            rd->pending--;
+        }
+        cmd_free(c);
+    }
+}
+
+/* Queue argv (argv[1] the key) for part (kind, i) and send what the wire
+ * has room for; false once the read has failed. */
+static bool ask(struct dash_read *rd, enum part_kind kind, size_t i, int argc,
+                const char **argv)
+{
+    struct dash_cmd *c = xcalloc(1, sizeof(*c));
+    c->p = xmalloc(sizeof(*c->p));
+    *c->p = (struct part){rd, kind, i};
+    c->argc = argc;
+    c->argv = xcalloc((size_t)argc, sizeof(*c->argv));
+    for (int k = 0; k < argc; k++)
+        c->argv[k] = xstrdup(argv[k]);
+    *rd->queue_tail = c;
+    rd->queue_tail = &c->next;
     rd->pending++;
-    if (route_command(rd->r, key, strlen(key), NULL, 0, on_part, p, argc, argv, NULL) ==
-        0)
-        return true;
-    rd->pending--;
-    free(p);
-    fail(rd, "Redis is not reachable");
-    return false;
+    pump(rd);
+    return rd->failed[0] == '\0';
 }
 
 static void read_link(struct dash_read *rd, const redisReply *r)
@@ -140,7 +182,7 @@ static void ask_campaign_rows(struct dash_read *rd)
         rd->rows[i].days = xcalloc((size_t)rd->ndays, sizeof(*rd->rows[i].days));
         const char *scard[] = {"SCARD", set};
         ask_counts(rd, clicks, PART_ROW_SERIES, i);
-        if (rd->failed[0] != '\0' || !ask(rd, set, PART_ROW_SIZE, i, 2, scard))
+        if (rd->failed[0] != '\0' || !ask(rd, PART_ROW_SIZE, i, 2, scard))
             return;
     }
 }
@@ -179,8 +221,7 @@ static void read_members(struct dash_read *rd, const redisReply *r)
         const char *hget[] = {"HGET", link, KEYS_FIELD_URL};
         const char *hmget[] = {"HMGET", clicks, KEYS_FIELD_TOTAL, KEYS_FIELD_BOT,
                                KEYS_FIELD_SCAN};
-        if (!ask(rd, link, PART_ROW_LINK, i, 3, hget) ||
-            !ask(rd, clicks, PART_ROW_COUNTS, i, 5, hmget))
+        if (!ask(rd, PART_ROW_LINK, i, 3, hget) || !ask(rd, PART_ROW_COUNTS, i, 5, hmget))
             return;
     }
 }
@@ -237,7 +278,10 @@ static void on_part(redisReply *reply, const struct route_via *via, void *arg)
     else
         read_row(rd, p, reply);
     free(p);
-    if (--rd->pending == 0)
+    rd->inflight--;
+    rd->pending--;
+    pump(rd);
+    if (rd->pending == 0)
         finish(rd);
 }
 
@@ -288,7 +332,7 @@ static void ask_counts(struct dash_read *rd, const char *key, enum part_kind kin
         for (int k = 0; k < 3; k++)
             argv[5 + 3 * d + k] = names[3 * d + k];
     }
-    ask(rd, key, kind, i, (int)nf, argv);
+    ask(rd, kind, i, (int)nf, argv);
     free(names);
     free(argv);
 }
@@ -305,7 +349,7 @@ static void ask_hours(struct dash_read *rd, const char *key)
         keys_field_hour(names[h], rd->first_hour + h);
         argv[2 + h] = names[h];
     }
-    ask(rd, key, PART_HOURS, 0, 2 + DASHREAD_HOURS, argv);
+    ask(rd, PART_HOURS, 0, 2 + DASHREAD_HOURS, argv);
 }
 
 static void ask_uniques(struct dash_read *rd)
@@ -319,16 +363,18 @@ static void ask_uniques(struct dash_read *rd)
         else
             keys_campaign_uniq(key, rd->prefix, rd->name, strlen(rd->name), date);
         const char *argv[] = {"PFCOUNT", key};
-        if (!ask(rd, key, PART_UNIQUES, (size_t)i, 2, argv))
+        if (!ask(rd, PART_UNIQUES, (size_t)i, 2, argv))
             return;
     }
 }
 
-void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
-                     const char *name, int64_t first_day, int ndays,
+void dash_read_start(struct route *r, const char *prefix, bool uniques,
+                     enum dash_kind kind, const char *name, int64_t first_day, int ndays,
                      void (*done)(struct dash_read *rd, void *arg), void *arg)
 {
     struct dash_read *rd = xcalloc(1, sizeof(*rd));
+    rd->queue_tail = &rd->queue;
+    rd->uniques = uniques;
     rd->kind = kind;
     util_strlcpy(rd->name, name, sizeof(rd->name));
     rd->first_day = first_day;
@@ -346,7 +392,7 @@ void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
     if (kind == DASH_CAMPAIGNS) {
         keys_campaigns(key, prefix);
         const char *argv[] = {"SMEMBERS", key};
-        ask(rd, key, PART_MEMBERS, 0, 2, argv);
+        ask(rd, PART_MEMBERS, 0, 2, argv);
         if (--rd->pending == 0)
             finish(rd);
         return;
@@ -360,20 +406,20 @@ void dash_read_start(struct route *r, const char *prefix, enum dash_kind kind,
                               KEYS_FIELD_CAMPAIGN,
                               KEYS_FIELD_CREATED,
                               KEYS_FIELD_NOTRACK};
-        ask(rd, link, PART_LINK, 0, 6, argv);
+        ask(rd, PART_LINK, 0, 6, argv);
         keys_clicks(key, prefix, name, len);
     } else {
         char set[KEYS_MAX];
         keys_campaign_links(set, prefix, name, len);
         const char *argv[] = {"SMEMBERS", set};
-        ask(rd, set, PART_MEMBERS, 0, 2, argv);
+        ask(rd, PART_MEMBERS, 0, 2, argv);
         keys_campaign_clicks(key, prefix, name, len);
     }
     if (rd->failed[0] == '\0')
         ask_counts(rd, key, PART_COUNTS, 0);
     if (rd->failed[0] == '\0' && kind == DASH_LINK)
         ask_hours(rd, key);
-    if (rd->failed[0] == '\0')
+    if (rd->failed[0] == '\0' && rd->uniques)
         ask_uniques(rd);
     if (--rd->pending == 0)
         finish(rd);

@@ -301,6 +301,33 @@ static void test_hostile_pages(void **state)
     assert_non_null(strstr(b, "<dd id=\"campaign\">x&quot;&lt;i&gt;\\&#xfffd;</dd>"));
 }
 
+/* A campaign of 300 links: its reads wait their turn (16 on the wire at
+ * once) and every link is there, most followed first. */
+static void test_big_campaign(void **state)
+{
+    struct fx *f = *state;
+    redisContext *c = h_redis_connect(&f->r);
+    for (int i = 0; i < 300; i++) {
+        redisAppendCommand(c, "SADD hc:campaign:big:links b%d", i);
+        redisAppendCommand(c, "HSET hc:link:b%d url https://example.com/%d campaign big",
+                           i, i);
+        redisAppendCommand(c, "HSET hc:clicks:b%d total %d", i, i);
+    }
+    for (int i = 0; i < 900; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    assert_int_equal(api(f, "/api/v1/campaigns/big?days=1", NULL), 200);
+    assert_int_equal(count_of(body(f), "{\"code\": \"b"), 300);
+    assert_non_null(strstr(body(f), "\"by_link\": [{\"code\": \"b299\", \"url\": "
+                                    "\"https://example.com/299\", \"total\": 299"));
+    assert_non_null(strstr(body(f),
+                           "{\"code\": \"b0\", \"url\": \"https://example.com/0\", "
+                           "\"total\": 0, \"bot\": 0, \"scan\": 0}]}"));
+}
+
 /* Bad parameters are 400, unknown links and paths 404, as JSON. */
 static void test_errors(void **state)
 {
@@ -390,6 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_campaign_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_campaigns_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_campaign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),

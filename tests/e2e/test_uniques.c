@@ -168,6 +168,16 @@ static void test_distinct_followers(void **state)
     redisFree(c);
     long long midnight = (h_now_wall_s() / 86400 + 1) * 86400;
     assert_int_equal(h_redis_int(&f->r, "EXPIRETIME hc:uniqkey:%s", date), midnight + 60);
+
+    /* The dashboard's API says the same. */
+    char want[64], resp[8192];
+    snprintf(want, sizeof(want), "\"uniques\": %lld}]",
+             pfcount(f, "hc:uniq:%s:%s", "u1", date));
+    assert_int_equal(
+        h_get(f->d.dash_port, "GET", "/api/v1/links/u1?days=1", "", resp, sizeof(resp)),
+        200);
+    if (strstr(resp, want) == NULL)
+        fail_msg("want %s in %s", want, resp);
 }
 
 /* With the burst rule: a held follow adds its follower once the window
