@@ -1037,7 +1037,7 @@ static void test_stats_uniques(void **state)
     char key[64];
     snprintf(key, sizeof(key), "hc:uniq:pu:%s", day);
     long long people = h_redis_int(&f->r, "PFCOUNT %s", key);
-    assert_in_range(people, 3, 4);
+    assert_in_range(people, 2, 4); /* two in one register count once */
 
     assert_int_equal(ctl(f, "stats", "pu", "--format", "json"), 0);
     snprintf(want, sizeof(want), "\"uniques\": %lld}]}\n", people);

@@ -115,6 +115,14 @@ static void keyed(const struct h_daemon *d)
     assert_int_equal(h_metric(d, "hopcount_uniques_keyed_workers"), 2);
 }
 
+/* A small count: HyperLogLog is exact but for two followers falling in
+ * one register (about 1% of runs at 20), which counts them once. */
+static void about(long long got, long long want)
+{
+    if (got < want - 2 || got > want)
+        fail_msg("unique followers: %lld, want %lld (or one or two fewer)", got, want);
+}
+
 /* Within 2% (HyperLogLog's error at these counts is far below it). */
 static void near(long long got, long long want)
 {
@@ -204,8 +212,8 @@ static void test_held_followers(void **state)
     assert_int_equal(h_hget(&f->r, "hc:clicks:u1", "total"), 20);
     assert_int_equal(h_hget(&f->r, "hc:clicks:u1", "scan"), 1);
     date_at(0, date, sizeof(date));
-    assert_int_equal(pfcount(f, "hc:uniq:%s:%s", "u1", date), 20);
-    assert_int_equal(pfcount(f, "hc:campaign:%s:uniq:%s", "news", date), 20);
+    about(pfcount(f, "hc:uniq:%s:%s", "u1", date), 20);
+    about(pfcount(f, "hc:campaign:%s:uniq:%s", "news", date), 20);
     assert_int_equal(h_redis_int(&f->r, "EXISTS hc:uniq:u3:%s", date), 0);
 }
 
@@ -263,8 +271,8 @@ static void test_off_then_reload(void **state)
     }
     assert_true(h_wait_flushed(&f->d, 5000));
     date_at(0, date, sizeof(date));
-    assert_int_equal(pfcount(f, "hc:uniq:%s:%s", "u1", date), 10);
-    assert_int_equal(pfcount(f, "hc:campaign:%s:uniq:%s", "news", date), 10);
+    about(pfcount(f, "hc:uniq:%s:%s", "u1", date), 10);
+    about(pfcount(f, "hc:campaign:%s:uniq:%s", "news", date), 10);
 }
 
 /* Midnight: hopcount's clock is moved to 12 s before a UTC midnight
@@ -304,8 +312,8 @@ static void test_day_turn(void **state)
         assert_int_equal(follow(f, f->d.port, src, "u1", FIREFOX, NULL), 302);
     }
     assert_true(h_wait_flushed(&f->d, 5000));
-    assert_int_equal(pfcount(f, "hc:uniq:%s:%s", "u1", before), 20);
-    assert_int_equal(pfcount(f, "hc:uniq:%s:%s", "u1", after), 30);
+    about(pfcount(f, "hc:uniq:%s:%s", "u1", before), 20);
+    about(pfcount(f, "hc:uniq:%s:%s", "u1", after), 30);
     assert_int_equal(h_metric(&f->d, "hopcount_uniques_unkeyed_total"), 0);
     assert_int_equal(h_metric(&f->d, "hopcount_uniques_keyed_workers"), 2);
     redisContext *c = h_redis_connect(&f->r);
