@@ -302,7 +302,7 @@ bench-import: check-deps
 	$(Q)loadtest/import
 
 # Human vs scanner accuracy on a replayed newsletter trace (not part of make test).
-$(BUILD)/loadtest/trace: loadtest/src/trace.c
+$(BUILD)/loadtest/trace: loadtest/src/trace.c loadtest/src/agents.h
 	@mkdir -p $(@D)
 	$(E) "  CC      $@"
 	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
@@ -317,7 +317,7 @@ bench-scanners: check-deps
 	$(Q)loadtest/scanners
 
 # Unique followers against known distinct clients (not part of make test).
-$(BUILD)/loadtest/clients: loadtest/src/clients.c
+$(BUILD)/loadtest/clients: loadtest/src/clients.c loadtest/src/agents.h
 	@mkdir -p $(@D)
 	$(E) "  CC      $@"
 	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<

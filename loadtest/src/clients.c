@@ -16,17 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static const char *const agents[] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/17.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
-    "like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Mobile Safari/537.36",
-};
+#include "agents.h"
 
 static uint64_t rng_state;
 
@@ -60,7 +50,7 @@ static int follow(int port, const char *code, long i)
     int n = snprintf(req, sizeof(req),
                      "GET /%s HTTP/1.1\r\nHost: go.example\r\nUser-Agent: %s\r\n"
                      "Connection: close\r\n\r\n",
-                     code, agents[i % 5]);
+                     code, browsers[i % (long)(sizeof(browsers) / sizeof(*browsers))]);
     int rc = -1;
     if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
         connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&

@@ -75,6 +75,18 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+/* dir/name holding body and the checksum line a writer adds. */
+static void write_spool_text(const char *dir, const char *name, const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%send 1 %016llx\n", body,
+            (unsigned long long)hash_bytes(body, strlen(body)));
+    fclose(f);
+}
+
 /* Every file of dir, in one read. */
 static long load_all(const char *dir, struct batch **list, int *corrupt)
 {
@@ -253,14 +265,11 @@ static void test_bad_cells_corrupt(void **state)
                          "U 24 c1 ",       "U 24 c1 7-1", "V 24 c:1 7:1", "U 24 c1 7:1 x",
                          "U 24 c1 ,7:1",   "U x c1 7:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        char path[512], body[256];
+        char name[64], body[256];
         snprintf(body, sizeof(body),
                  "hopcount-spool 3\nwriter w9-0\nbatch w9-0 4 1\n%s\n", bad[i]);
-        snprintf(path, sizeof(path), "%s/w9-0-%zu.spool", dir, i + 1);
-        FILE *f = fopen(path, "w");
-        fprintf(f, "%send 1 %016llx\n", body,
-                (unsigned long long)hash_bytes(body, strlen(body)));
-        fclose(f);
+        snprintf(name, sizeof(name), "w9-0-%zu.spool", i + 1);
+        write_spool_text(dir, name, body);
         struct batch *list = NULL;
         int corrupt = -1;
         assert_int_equal(load_all(dir, &list, &corrupt), 0);
@@ -273,14 +282,9 @@ static void test_bad_cells_corrupt(void **state)
 static void test_reads_version_1(void **state)
 {
     const char *dir = *state;
-    char path[512];
     const char *body = "hopcount-spool 1\nwriter w9-0\nbatch w9-0 4 2\n"
                        "L 493210 7 2 old\nC 493210 7 2 camp\n";
-    snprintf(path, sizeof(path), "%s/w9-0-1.spool", dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "%send 1 %016llx\n", body,
-            (unsigned long long)hash_bytes(body, strlen(body)));
-    fclose(f);
+    write_spool_text(dir, "w9-0-1.spool", body);
     struct batch *list = NULL;
     int corrupt = -1;
     assert_int_equal(load_all(dir, &list, &corrupt), 1);
