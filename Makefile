@@ -123,6 +123,8 @@ $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
+$(BUILD)/tests/test_browser: $(BUILD)/tests/e2e/cdp.o
+
 $(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka

@@ -17,7 +17,7 @@
 /* Commands of one read on the wire at once: the rest wait their turn, so a
  * big campaign never reaches Redis as one burst the workers' flushes (and,
  * on a shared CPU, the workers) would wait behind. */
-#define DASHREAD_INFLIGHT 16
+#define DASHREAD_INFLIGHT 128
 
 struct dash_cmd;
 

@@ -1,18 +1,25 @@
 /* json: JSON strings. */
 #include "json.h"
 
+#include <stdbool.h>
+
 void json_string(FILE *out, const char *s, size_t len)
 {
+    size_t run = 0; /* s[run..i) is written as it is */
     putc('"', out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
+        bool quote = c == '"' || c == '\\';
+        if (!quote && !(c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&'))
+            continue;
+        fwrite(s + run, 1, i - run, out);
+        run = i + 1;
+        if (quote)
             fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&')
-            fprintf(out, "\\u%04x", c);
         else
-            putc(c, out);
+            fprintf(out, "\\u%04x", c);
     }
+    fwrite(s + run, 1, len - run, out);
     putc('"', out);
 }
 

@@ -55,19 +55,17 @@ static void finish(struct dash_read *rd);
 
 static void on_part(redisReply *reply, const struct route_via *via, void *arg);
 
-/* A command waiting for room on the wire: its part and its words, copied. */
+/* A command waiting for room on the wire: its part and its words, copied
+ * into the same allocation, after it. */
 struct dash_cmd {
     struct dash_cmd *next;
     struct part *p;
     int argc;
-    char **argv; /* argv[1] is the key */
+    const char **argv; /* argv[1] is the key */
 };
 
 static void cmd_free(struct dash_cmd *c)
 {
-    for (int k = 0; k < c->argc; k++)
-        free(c->argv[k]);
-    free(c->argv);
     free(c->p);
     free(c);
 }
@@ -83,7 +81,7 @@ static void pump(struct dash_read *rd)
             rd->queue_tail = &rd->queue;
         bool sent = rd->failed[0] == '\0' &&
                     route_command(rd->r, c->argv[1], strlen(c->argv[1]), NULL, 0, on_part,
-                                  c->p, c->argc, (const char **)c->argv, NULL) == 0;
+                                  c->p, c->argc, c->argv, NULL) == 0;
         if (sent) {
             c->p = NULL; /* the answer frees it */
             rd->inflight++;
@@ -100,13 +98,21 @@ static void pump(struct dash_read *rd)
 static bool ask(struct dash_read *rd, enum part_kind kind, size_t i, int argc,
                 const char **argv)
 {
-    struct dash_cmd *c = xcalloc(1, sizeof(*c));
+    size_t words = 0;
+    for (int k = 0; k < argc; k++)
+        words += strlen(argv[k]) + 1;
+    struct dash_cmd *c = xmalloc(sizeof(*c) + (size_t)argc * sizeof(*c->argv) + words);
+    c->next = NULL;
     c->p = xmalloc(sizeof(*c->p));
     *c->p = (struct part){rd, kind, i};
     c->argc = argc;
-    c->argv = xcalloc((size_t)argc, sizeof(*c->argv));
-    for (int k = 0; k < argc; k++)
-        c->argv[k] = xstrdup(argv[k]);
+    c->argv = (const char **)(c + 1);
+    char *w = (char *)(c->argv + argc);
+    for (int k = 0; k < argc; k++) {
+        size_t n = strlen(argv[k]) + 1;
+        c->argv[k] = memcpy(w, argv[k], n);
+        w += n;
+    }
     *rd->queue_tail = c;
     rd->queue_tail = &c->next;
     rd->pending++;

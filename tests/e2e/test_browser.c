@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdp.h"
 #include "harness.h"
 
 #define OUT (1 << 20)
@@ -63,20 +64,9 @@ static void chromium(struct fx *f, const char *url, int width, const char *shot)
     snprintf(size, sizeof(size), "--window-size=%d,1400", width);
     char profarg[420];
     snprintf(profarg, sizeof(profarg), "--user-data-dir=%s", profile);
-    char *argv[20] = {"chromium",
-                      "--headless=new",
-                      "--no-sandbox", /* as root in CI */
-                      "--disable-gpu",
-                      "--no-first-run",
-                      "--disable-background-networking",
-                      "--disable-component-update",
-                      "--disable-sync",
-                      "--enable-logging=stderr",
-                      "--v=0",
-                      profarg,
-                      logarg,
-                      size};
-    int n = 13;
+    char *argv[CDP_ARGV_MAX] = {"--enable-logging=stderr", "--v=0", profarg, logarg,
+                                size};
+    int n = 5;
     if (shot != NULL) {
         snprintf(shotarg, sizeof(shotarg), "--screenshot=%s", shot);
         argv[n++] = shotarg;
@@ -84,7 +74,7 @@ static void chromium(struct fx *f, const char *url, int width, const char *shot)
         argv[n++] = "--dump-dom";
     }
     argv[n++] = (char *)url;
-    argv[n] = NULL;
+    cdp_chromium_argv(argv, n);
     int st = h_run(argv, NULL, dom, sizeof(dom), err, sizeof(err));
     if (st != 0)
         fail_msg("chromium exited %d (is it installed? scripts/install-deps):\n%s", st,
@@ -213,10 +203,39 @@ static void test_pages_in_chromium(void **state)
     shots(f, "/links/spring24", "link");
 }
 
+/* Each page passes tests/e2e/a11y.js (language, title, headings, names of
+ * charts and links, table headers, contrast from the computed styles, no
+ * page wider than the window) at desktop and at phone width. */
+static void test_pages_accessible(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(h_get(f->d.port, "GET", "/spring24", BROWSER, f->resp, 8192), 302);
+    assert_true(h_wait_flushed(&f->d, 5000));
+    static char js[1 << 16], verdict[1 << 16];
+    assert_true(h_read_file("tests/e2e/a11y.js", js, sizeof(js))[0] != '\0');
+    const char *paths[] = {"/", "/campaigns/spring", "/links/spring24", "/privacy"};
+    const int widths[] = {1000, 390};
+    static struct cdp c;
+    for (int w = 0; w < 2; w++) {
+        assert_int_equal(cdp_open(&c, f->r.dir, widths[w]), 0);
+        for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+            char url[200];
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->d.dash_port, paths[i]);
+            if (cdp_navigate(&c, url) != 0)
+                fail_msg("Chromium did not load %s", url);
+            if (cdp_eval_string(&c, js, verdict, sizeof(verdict)) != 0 ||
+                strcmp(verdict, "ok") != 0)
+                fail_msg("%s at %d px:\n%s", paths[i], widths[w], verdict);
+        }
+        cdp_close(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pages_in_chromium, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pages_accessible, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
