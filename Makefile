@@ -2,6 +2,8 @@
 
 CC ?= cc
 PKGS := libevent hiredis libxxhash inih nettle
+# hopctl alone: the HTML parser of hopctl wrap.
+CLI_PKGS := gumbo
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
@@ -12,8 +14,9 @@ SANFLAGS :=
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(CLI_PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CLI_LIBS = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 # Each wing sees its own headers and common's (ours first: hiredis's include
 # dir holds generic names such as async.h and read.h); tests see all three.
 INC_common := -Iinclude/common
@@ -35,11 +38,11 @@ endif
 # Three wings (docs/architecture.md): what both programs share, the
 # daemon's own, hopctl's own. hopcount links common + daemon, hopctl common +
 # cli; a wing includes only its own headers and common's (make check-wings).
-COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr json
+COMMON_SRC := util log conf code url keys hash paths slot slotmap cidr json html
 DAEMON_SRC := privacy hll tally reply batch spool rconn sentinel route links offload flush access \
 	proxyproto realip lists burst held uniq http handler \
 	metrics admin dashread dashjson dashhtml dashboard priv worker server main
-CLI_SRC := rnodes store csv ctl output links import stats markers prune main
+CLI_SRC := rnodes store csv ctl output links import stats markers prune wraptext wraphtml wraplist wrapcodes wrap main
 
 # Lua scripts are files (src/WING/lua/NAME.lua), embedded as the C string
 # lua_NAME by scripts/embed-lua.
@@ -51,11 +54,11 @@ DAEMON_OBJ := $(DAEMON_SRC:%=$(BUILD)/obj/daemon/%.o) $(DAEMON_LUA:%=$(BUILD)/ob
 CLI_OBJ := $(CLI_SRC:%=$(BUILD)/obj/cli/%.o) $(CLI_LUA:%=$(BUILD)/obj/cli/lua/%.lua.o)
 
 UNIT_TESTS := test_conf test_hll test_code test_url test_privacy test_keys test_tally test_reply test_spool test_csv \
-	test_access test_cache test_flush test_rconn test_slot test_cidr test_realip test_burst
+	test_access test_cache test_flush test_rconn test_slot test_cidr test_realip test_burst test_wrapfind
 UNIT_BIN := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 E2E_BIN := $(BUILD)/tests/test_e2e $(BUILD)/tests/test_http $(BUILD)/tests/test_links $(BUILD)/tests/test_hopctl $(BUILD)/tests/test_ops \
 	$(BUILD)/tests/test_scripts $(BUILD)/tests/test_scanners $(BUILD)/tests/test_uniques \
-	$(BUILD)/tests/test_dashboard $(BUILD)/tests/test_browser
+	$(BUILD)/tests/test_dashboard $(BUILD)/tests/test_browser $(BUILD)/tests/test_wrap
 FAULT_BIN := $(BUILD)/tests/test_faults
 ABUSE_BIN := $(BUILD)/tests/test_abuse
 OVERFLOW_BIN := $(BUILD)/tests/test_overflow
@@ -64,7 +67,8 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
-	bench-import bench-cluster bench-scanners bench-retention bench-uniques fuzz install uninstall
+	bench-import bench-cluster bench-scanners bench-retention bench-uniques bench-wrap fuzz install \
+	uninstall
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -92,7 +96,7 @@ $(BUILD)/hopcount: $(COMMON_OBJ) $(DAEMON_OBJ)
 
 $(BUILD)/hopctl: $(COMMON_OBJ) $(CLI_OBJ)
 	$(E) "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) $(CLI_LIBS)
 
 # A unit test links common and the modules it tests, nothing else.
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(COMMON_OBJ)
@@ -109,6 +113,8 @@ $(BUILD)/tests/test_burst: $(BUILD)/obj/daemon/burst.o $(BUILD)/obj/daemon/held.
 # Redis's HyperLogLog cells, against a real redis-server.
 $(BUILD)/tests/test_hll: $(BUILD)/obj/daemon/hll.o $(BUILD)/tests/e2e/harness.o
 $(BUILD)/tests/test_csv: $(BUILD)/obj/cli/csv.o
+$(BUILD)/tests/test_wrapfind: $(addprefix $(BUILD)/obj/cli/,wraptext.o wraphtml.o wraplist.o)
+$(BUILD)/tests/test_wrapfind: LDLIBS += $(CLI_LIBS)
 # The link cache's state machine, against a real redis-server.
 $(BUILD)/tests/test_cache: $(addprefix $(BUILD)/obj/daemon/,links.o rconn.o route.o \
 	sentinel.o metrics.o) $(BUILD)/tests/e2e/harness.o
@@ -123,7 +129,7 @@ $(E2E_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/e2e/test_%.o $(BUILD)/tests/e2
 	$(E) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
-$(BUILD)/tests/test_browser: $(BUILD)/tests/e2e/cdp.o
+$(BUILD)/tests/test_browser $(BUILD)/tests/test_wrap: $(BUILD)/tests/e2e/cdp.o
 
 $(BUILD)/tests/test_abuse: $(BUILD)/tests/faults/test_abuse.o $(BUILD)/tests/e2e/harness.o $(COMMON_OBJ)
 	$(E) "  LD      $@"
@@ -178,7 +184,7 @@ $(INST)/hopcount: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(DAEM
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(INST)/hopctl: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(CLI_OBJ) $(INST)/paths.o
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_ALL) $(CLI_LIBS)
 
 # The conf and unit with their installed paths.
 $(INST)/hopcount.conf: conf/hopcount.conf Makefile
@@ -260,7 +266,7 @@ test-cluster: check-deps
 
 # libFuzzer drivers (clang), each run FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
-FUZZERS := url request conf csv proxy
+FUZZERS := url request conf csv proxy wrap
 FUZZ_SRC := $(COMMON_SRC:%=src/common/%.c)
 FUZZ_CFLAGS = $(INC_tests) -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(PKG_CFLAGS)
@@ -272,19 +278,21 @@ FUZZ_EXTRA_request := $(addprefix src/daemon/,http.c metrics.c access.c privacy.
 FUZZ_EXTRA_url := src/daemon/reply.c
 FUZZ_EXTRA_csv := src/cli/csv.c
 FUZZ_EXTRA_proxy := $(addprefix src/daemon/,proxyproto.c realip.c)
+FUZZ_EXTRA_wrap := $(addprefix src/cli/,wraptext.c wraphtml.c wraplist.c)
 
 .SECONDEXPANSION:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $$(FUZZ_EXTRA_$$*) $(wildcard include/*/*.h)
 	@mkdir -p build/fuzz
 	$(E) "  FUZZ-CC $@"
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA_$*) $(LDLIBS_ALL)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC) $(FUZZ_EXTRA_$*) $(LDLIBS_ALL) $(CLI_LIBS)
 
 fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
 	$(Q)for f in $(FUZZERS); do \
 		rm -rf build/fuzz/corpus-$$f && cp -r tests/fuzz/corpus/$$f build/fuzz/corpus-$$f && \
 		echo "fuzz: $$f for $(FUZZ_SECONDS) s" && \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
-			build/fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log || \
+			build/fuzz/corpus-$$f tests/fuzz/corpus/$$f $$([ $$f = wrap ] && echo tests/e2e/mail) \
+			2>build/fuzz/$$f.log || \
 			{ tail -40 build/fuzz/$$f.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$f.log; \
 	done
@@ -327,6 +335,11 @@ $(BUILD)/loadtest/clients: loadtest/src/clients.c loadtest/src/agents.h
 bench-uniques: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/loadtest/clients
 	$(Q)loadtest/uniques
+
+# hopctl wrap of a 2 MB newsletter with 5,000 links (not part of make test).
+bench-wrap: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)loadtest/wrap
 
 fmt:
 	clang-format -i src/*/*.c include/*/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h tests/faults/*.c

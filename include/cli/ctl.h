@@ -43,7 +43,15 @@ enum {
     OPT_DRY_RUN = 1 << 7,
     OPT_NO_TRACK = 1 << 8,
     OPT_FULL = 1 << 9,
+    OPT_BASE = 1 << 10,
+    OPT_OUTPUT = 1 << 11,
+    OPT_MAP = 1 << 12,
+    OPT_SKIP = 1 << 13,
+    OPT_CODES = 1 << 14,
+    OPT_STRICT = 1 << 15,
 };
+
+#define CTL_SKIP_MAX 64 /* --skip patterns */
 
 struct opts {
     unsigned given; /* OPT_* bits seen */
@@ -56,6 +64,14 @@ struct opts {
     int older_than; /* days */
     bool dry_run;
     bool notrack; /* --no-track */
+    const char *format_name; /* --format as given (wrap's are html|text|auto) */
+    const char *base;        /* wrap --base */
+    const char *output;      /* wrap -o */
+    const char *map;         /* wrap --map */
+    const char *skip[CTL_SKIP_MAX];
+    int nskip;
+    bool codes_slug; /* wrap --codes slug */
+    bool strict;     /* wrap --strict */
 };
 
 struct ctl {
@@ -98,7 +114,19 @@ int ctl_connect(struct ctl *ctl);
 void ctl_link_from_args(struct store_link *l, const char *code, const char *url,
                         const char *campaign);
 
-/* The commands (SPEC §5): links.c, import.c, stats.c. */
+/* Links read back: each code, and what store_read_links found. */
+struct ctl_links {
+    struct store_read *v;
+    size_t n, cap;
+};
+/* The links of campaign camp (its set; NULL: every link, SCAN), sorted by
+ * code, each once, read (url NULL: gone since). 0, or -1 with err. */
+int ctl_links_read(struct store *st, const char *camp, struct ctl_links *l, char *err,
+                   size_t errsz);
+void ctl_links_free(struct ctl_links *l);
+
+/* The commands (SPEC §5): links.c, import.c, stats.c, prune.c, markers.c,
+ * wrap.c. */
 int cmd_add(struct ctl *ctl);
 int cmd_new(struct ctl *ctl);
 int cmd_rm(struct ctl *ctl);
@@ -107,5 +135,6 @@ int cmd_import(struct ctl *ctl);
 int cmd_stats(struct ctl *ctl);
 int cmd_markers(struct ctl *ctl);
 int cmd_prune(struct ctl *ctl);
+int cmd_wrap(struct ctl *ctl);
 
 #endif

@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "code.h"
@@ -102,4 +103,56 @@ void ctl_link_from_args(struct store_link *l, const char *code, const char *url,
     l->campaign = campaign ? campaign : "";
     l->campaign_len = campaign ? strlen(campaign) : 0;
     l->notrack = false;
+}
+
+/* ---- links read back ----------------------------------------------------- */
+
+static void links_push(const char *code, size_t len, void *arg)
+{
+    struct ctl_links *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    memset(&l->v[l->n], 0, sizeof(l->v[0]));
+    l->v[l->n++].code = xstrndup(code, len);
+}
+
+void ctl_links_free(struct ctl_links *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].code);
+        free(l->v[i].url);
+        free(l->v[i].campaign);
+        free(l->v[i].error); /* a key of another type: not a link, not listed */
+    }
+    free(l->v);
+    *l = (struct ctl_links){0};
+}
+
+static int by_code(const void *a, const void *b)
+{
+    return strcmp(((const struct store_read *)a)->code,
+                  ((const struct store_read *)b)->code);
+}
+
+int ctl_links_read(struct store *st, const char *camp, struct ctl_links *l, char *err,
+                   size_t errsz)
+{
+    if (store_scan_codes(st, camp, links_push, l, err, errsz) != 0)
+        return -1;
+    /* SCAN may return a key more than once: sort, then drop repeats. (No
+     * links: l->v is NULL, which qsort must not be given.) */
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), by_code);
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (w > 0 && strcmp(l->v[w - 1].code, l->v[i].code) == 0) {
+            free(l->v[i].code);
+            continue;
+        }
+        l->v[w++] = l->v[i];
+    }
+    l->n = w;
+    return store_read_links(st, l->v, l->n, err, errsz);
 }

@@ -103,63 +103,8 @@ int cmd_rm(struct ctl *ctl)
 
 /* ---- list ---------------------------------------------------------------- */
 
-struct list {
-    struct store_read *v;
-    size_t n, cap;
-};
-
-static void list_push(const char *code, size_t len, void *arg)
-{
-    struct list *l = arg;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-    }
-    memset(&l->v[l->n], 0, sizeof(l->v[0]));
-    l->v[l->n++].code = xstrndup(code, len);
-}
-
-static void list_free(struct list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].code);
-        free(l->v[i].url);
-        free(l->v[i].campaign);
-        free(l->v[i].error); /* a key of another type: not a link, not listed */
-    }
-    free(l->v);
-}
-
-static int by_code(const void *a, const void *b)
-{
-    return strcmp(((const struct store_read *)a)->code,
-                  ((const struct store_read *)b)->code);
-}
-
-/* The codes of campaign camp (NULL: of every link), sorted, each once. */
-static int collect_codes(struct store *st, const char *camp, struct list *l, char *err,
-                         size_t errsz)
-{
-    if (store_scan_codes(st, camp, list_push, l, err, errsz) != 0)
-        return -1;
-    /* SCAN may return a key more than once: sort, then drop repeats. (No
-     * links: l->v is NULL, which qsort must not be given.) */
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof(*l->v), by_code);
-    size_t w = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (w > 0 && strcmp(l->v[w - 1].code, l->v[i].code) == 0) {
-            free(l->v[i].code);
-            continue;
-        }
-        l->v[w++] = l->v[i];
-    }
-    l->n = w;
-    return 0;
-}
-
 /* The links as a table whose columns fit the longest code and campaign. */
-static void print_table(const struct list *l)
+static void print_table(const struct ctl_links *l)
 {
     size_t cw = 4, kw = 8;
     for (size_t i = 0; i < l->n; i++) {
@@ -189,7 +134,7 @@ static void print_table(const struct list *l)
 }
 
 /* code,url,campaign,track rows that hopctl import reads back. */
-static void print_csv(const struct list *l)
+static void print_csv(const struct ctl_links *l)
 {
     printf("code,url,campaign,track\n");
     for (size_t i = 0; i < l->n; i++) {
@@ -205,7 +150,7 @@ static void print_csv(const struct list *l)
     }
 }
 
-static void print_json(const struct list *l)
+static void print_json(const struct ctl_links *l)
 {
     bool first = true;
     printf("[");
@@ -228,7 +173,7 @@ static void print_json(const struct list *l)
 
 int cmd_list(struct ctl *ctl)
 {
-    struct list l = {0};
+    struct ctl_links l = {0};
     char err[512];
     const char *camp = ctl->o.campaign;
 
@@ -236,9 +181,8 @@ int cmd_list(struct ctl *ctl)
         return ctl_fail("%s", err);
     if (ctl_connect(ctl) != EXIT_OK)
         return EXIT_BAD;
-    if (collect_codes(ctl->store, camp, &l, err, sizeof(err)) != 0 ||
-        store_read_links(ctl->store, l.v, l.n, err, sizeof(err)) != 0) {
-        list_free(&l);
+    if (ctl_links_read(ctl->store, camp, &l, err, sizeof(err)) != 0) {
+        ctl_links_free(&l);
         return ctl_fail("%s", err);
     }
     if (ctl->o.format == FORMAT_TABLE)
@@ -247,6 +191,6 @@ int cmd_list(struct ctl *ctl)
         print_csv(&l);
     else
         print_json(&l);
-    list_free(&l);
+    ctl_links_free(&l);
     return EXIT_OK;
 }

@@ -80,6 +80,23 @@ static const struct command commands[] = {
      "windows since the last pass; --full reads every field (also the first pass,\n"
      "a window changed by more than a month, and every 30 days). --dry-run counts\n"
      "what would go. Run daily (hopcount-prune.timer).\n"},
+    {"wrap", cmd_wrap,
+     OPT_CAMPAIGN | OPT_BASE | OPT_FORMAT | OPT_DRY_RUN | OPT_MAP | OPT_OUTPUT |
+         OPT_SKIP | OPT_CODES | OPT_LENGTH | OPT_STRICT,
+     0, 1,
+     "wrap --base URL [--campaign NAME] [--format html|text|auto] [--codes random|slug]\n"
+     "       [--length N] [--skip PATTERN]... [--map FILE] [-o FILE] [--strict] "
+     "[--dry-run] [FILE|-]",
+     "Write the newsletter FILE (default stdin) with every trackable link replaced by\n"
+     "a tracked one, BASE/CODE: in HTML the href of <a> and <area> (only those bytes\n"
+     "change), in text http(s) URLs. One link per distinct target in the campaign;\n"
+     "links the campaign has already are reused, so running it again changes nothing.\n"
+     "Left as they are: mailto:, tel:, #anchors, relative URLs, BASE's host, URLs with\n"
+     "ESP merge tags ({{ }}, {% %}, *| |*, [ ], %% %%: said), data-hopcount=\"off\",\n"
+     "URLs matching a --skip glob; data-hopcount=\"notrack\" makes a --no-track link.\n"
+     "A target the daemon would refuse is said as FILE:LINE: reason (exit 1; --strict:\n"
+     "nothing written). --dry-run prints each target's code, new or existing, and\n"
+     "writes nothing. --map writes code,url,campaign,track rows (hopctl import).\n"},
     {"markers", cmd_markers, OPT_OLDER | OPT_DRY_RUN, 0, 0,
      "markers [--older-than DAYS [--dry-run]]",
      "Count hopcount's flush markers (P:flush:*), which a killed or spooling run\n"
@@ -138,7 +155,7 @@ static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
     case 'd':
         *bit = OPT_DAYS;
         return parse_int_opt("days", arg, 1, STATS_DAYS_MAX, &o->days);
-    case 'o':
+    case 'A':
         *bit = OPT_OLDER;
         return parse_int_opt("older-than", arg, 1, STATS_DAYS_MAX, &o->older_than);
     case 'n':
@@ -154,17 +171,55 @@ static int take_option(struct opts *o, int opt, const char *arg, unsigned *bit)
         return EXIT_OK;
     case 'F':
         *bit = OPT_FORMAT;
-        if (strcmp(arg, "table") == 0)
-            o->format = FORMAT_TABLE;
-        else if (strcmp(arg, "csv") == 0)
-            o->format = FORMAT_CSV;
-        else if (strcmp(arg, "json") == 0)
-            o->format = FORMAT_JSON;
-        else
-            return ctl_usage_error("--format: \"%s\" is not table, csv or json", arg);
+        o->format_name = arg; /* checked with the command (format_check) */
+        return EXIT_OK;
+    case 'B':
+        *bit = OPT_BASE;
+        o->base = arg;
+        return EXIT_OK;
+    case 'O':
+        *bit = OPT_OUTPUT;
+        o->output = arg;
+        return EXIT_OK;
+    case 'M':
+        *bit = OPT_MAP;
+        o->map = arg;
+        return EXIT_OK;
+    case 'S':
+        *bit = OPT_SKIP;
+        if (o->nskip == CTL_SKIP_MAX)
+            return ctl_usage_error("--skip: at most %d patterns", CTL_SKIP_MAX);
+        o->skip[o->nskip++] = arg;
+        return EXIT_OK;
+    case 'K':
+        *bit = OPT_CODES;
+        if (strcmp(arg, "random") != 0 && strcmp(arg, "slug") != 0)
+            return ctl_usage_error("--codes: \"%s\" is not random or slug", arg);
+        o->codes_slug = strcmp(arg, "slug") == 0;
+        return EXIT_OK;
+    case 'X':
+        *bit = OPT_STRICT;
+        o->strict = true;
         return EXIT_OK;
     }
     return ctl_usage_error("unknown option -%c", opt);
+}
+
+/* --format's value, as the current command reads it: table, csv or json,
+ * or wrap's html, text or auto. EXIT_OK or EXIT_USAGE (said). */
+static int format_check(struct opts *o)
+{
+    static const char *const tables[] = {"table", "csv", "json"};
+    static const char *const mails[] = {"html", "text", "auto"};
+    bool wrap = current->run == cmd_wrap;
+    const char *const *names = wrap ? mails : tables;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(o->format_name, names[i]) == 0) {
+            o->format = wrap ? FORMAT_TABLE : (enum format)i;
+            return EXIT_OK;
+        }
+    return ctl_usage_error("--format: \"%s\" is not %s, %s or %s", o->format_name,
+                           names[0], names[1], names[2]);
 }
 
 /* The current command's options and arguments. EXIT_OK; -1 after --help;
@@ -178,7 +233,13 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
         {"length", required_argument, NULL, 'l'},
         {"days", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'F'},
-        {"older-than", required_argument, NULL, 'o'},
+        {"older-than", required_argument, NULL, 'A'},
+        {"base", required_argument, NULL, 'B'},
+        {"output", required_argument, NULL, 'O'},
+        {"map", required_argument, NULL, 'M'},
+        {"skip", required_argument, NULL, 'S'},
+        {"codes", required_argument, NULL, 'K'},
+        {"strict", no_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'n'},
         {"no-track", no_argument, NULL, 'T'},
         {"full", no_argument, NULL, 'U'},
@@ -189,7 +250,7 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
 
     optind = 0; /* GNU: start over, argv[0] being the command */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
         unsigned bit = 0;
         if (opt == 'h') {
             printf("usage: hopctl [-c FILE] %s\n\n%s", current->synopsis, current->help);
@@ -199,12 +260,16 @@ static int parse_command(struct ctl *ctl, int argc, char **argv)
             return ctl_usage_error("%s needs a value", argv[optind - 1]);
         if (opt == '?')
             return ctl_usage_error("unknown option %s", argv[optind - 1]);
+        if (opt == 'o')
+            opt = 'O'; /* -o FILE is --output FILE */
         if (take_option(&ctl->o, opt, optarg, &bit) != EXIT_OK)
             return EXIT_USAGE;
         if (!(current->allowed & bit))
             return ctl_usage_error("%s does not take %s", current->name, argv[optind - 1]);
         ctl->o.given |= bit;
     }
+    if ((ctl->o.given & OPT_FORMAT) && format_check(&ctl->o) != EXIT_OK)
+        return EXIT_USAGE;
     ctl->args = argv + optind;
     ctl->nargs = argc - optind;
     if (ctl->nargs < current->min_args)

@@ -5,45 +5,16 @@
 
 #include "code.h"
 #include "dashread.h"
+#include "html.h"
 #include "keys.h"
 #include "url.h"
 
 #define CHART_H 120 /* a chart's drawing height, in its own units */
 #define BAR_W 12    /* a day's or an hour's bar */
 
-/* s[0..len) as HTML text or attribute value: & < > " ' as entities. */
-static void html(FILE *out, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        switch (c) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&#39;", out);
-            break;
-        default:
-            if ((unsigned char)c < 0x20 || c == 0x7f)
-                fputs("&#xfffd;", out); /* a control: shown as a replacement */
-            else
-                putc(c, out);
-        }
-    }
-}
-
 static void text(FILE *out, const char *s)
 {
-    html(out, s, strlen(s));
+    html_escape(out, s, strlen(s));
 }
 
 static const char style[] =
