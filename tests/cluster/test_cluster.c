@@ -393,9 +393,6 @@ static int lines(const char *s)
     return n;
 }
 
-/* 7. hopctl, every command, in cluster mode: links, their campaign sets
- * and the live change on both daemons; list and import across primaries;
- * stats across shards; rm --purge. */
 /* Unique followers in a cluster: the day's key is one key on one primary,
  * each HyperLogLog lives in its own slot, and two nodes agree. 300
  * clients follow c00 through both nodes: one follower each, for the link
@@ -446,6 +443,9 @@ static void test_uniques_cluster(void **state)
         fail_msg("hopctl stats c00: %s", out);
 }
 
+/* 7. hopctl, every command, in cluster mode: links, their campaign sets
+ * and the live change on both daemons; list, import and wrap across
+ * primaries; stats across shards; rm --purge. */
 static void test_hopctl_cluster(void **state)
 {
     struct fx *f = *state;
@@ -485,8 +485,29 @@ static void test_hopctl_cluster(void **state)
     assert_int_equal(ctl(f, "import", path), 0);
     assert_non_null(strstr(out, "2000 unchanged"));
 
+    /* wrap: a mail's five targets become links on their slots' primaries;
+     * wrapping it again finds them all (the same mail out, no new link). */
+    static char first[sizeof(out)];
+    assert_int_equal(ctl(f, "wrap", "--base", "https://go.example.com", "--campaign",
+                         "mail", "tests/e2e/mail/tables.html"),
+                     0);
+    snprintf(first, sizeof(first), "%s", out);
+    assert_int_equal(ctl(f, "wrap", "--base", "https://go.example.com", "--campaign",
+                         "mail", "tests/e2e/mail/tables.html"),
+                     0);
+    assert_string_equal(out, first);
+    assert_non_null(strstr(err, "6 link(s) wrapped: 5 target(s), 0 new link(s)"));
+    assert_int_equal(ctl(f, "list", "--campaign", "mail", "--format", "csv"), 0);
+    assert_int_equal(lines(out), 1 + 5);
+    char wrapped[96], resp[4096], loc[256];
+    const char *at = strstr(first, "href=https://go.example.com/");
+    assert_non_null(at);
+    snprintf(wrapped, sizeof(wrapped), "/%.*s", (int)strcspn(at + 28, ">"), at + 28);
+    assert_int_equal(h_get(f->d[1].port, "GET", wrapped, "", resp, sizeof(resp)), 302);
+    assert_string_equal(h_header(resp, "Location", loc, sizeof(loc)),
+                        "https://example.com/lookbook");
+
     /* stats reads a link's and a campaign's counters wherever they live. */
-    char resp[4096];
     for (int i = 0; i < 7; i++)
         assert_int_equal(h_get(f->d[i % 2].port, "GET", "/k1", "", resp, sizeof(resp)),
                          302);
