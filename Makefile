@@ -1,6 +1,9 @@
 # hopcount — plain GNU make. `make`, `make run`, `make test`, `make test SANITIZE=1`.
 
 CC ?= cc
+# The version, in one place: debian/changelog's first entry (0.2.0-1 -> 0.2.0).
+PAREN := ()
+VERSION := $(shell head -1 debian/changelog | cut -d' ' -f2 | tr -d '$(PAREN)' | cut -d- -f1)
 PKGS := libevent hiredis libxxhash inih nettle
 # hopctl alone: the HTML parser of hopctl wrap.
 CLI_PKGS := gumbo
@@ -68,7 +71,7 @@ CLUSTER_BIN := $(BUILD)/tests/test_cluster $(BUILD)/tests/test_sentinel
 .SECONDARY:
 .PHONY: all clean run test test-faults test-cluster deps check-deps check-wings unit e2e fmt bench \
 	bench-import bench-cluster bench-scanners bench-retention bench-uniques bench-wrap fuzz install \
-	uninstall
+	uninstall install-files deb test-deb
 all: $(BUILD)/hopcount $(BUILD)/hopctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -174,10 +177,10 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 INST := $(BUILD)/install
 INSTALL ?= install
 
-$(INST)/paths.o: src/common/paths.c include/common/paths.h
+$(INST)/paths.o: src/common/paths.c include/common/paths.h debian/changelog
 	@mkdir -p $(INST)
 	$(Q)$(CC) $(INC_common) $(BASE_CFLAGS) -DHOPCOUNT_CONF_DEFAULT='"$(CONFDIR)/hopcount.conf"' \
-		-c -o $@ $<
+		-DHOPCOUNT_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(INST)/hopcount: $(filter-out $(BUILD)/obj/common/paths.o,$(COMMON_OBJ)) $(DAEMON_OBJ) \
 		$(INST)/paths.o
@@ -193,14 +196,32 @@ $(INST)/hopcount.conf: conf/hopcount.conf Makefile
 		-e 's|^scanners_file = .*|scanners_file = $(CONFDIR)/scanners.txt|' \
 		-e 's|^spool_dir = .*|spool_dir = $(STATEDIR)/spool|' $< >$@
 
+# SERVICE_USER=NAME (the Debian package's): the units run as that system
+# user instead of a dynamic one.
 $(INST)/hopcount.service $(INST)/hopcount-prune.service $(INST)/hopcount-prune.timer: \
-		$(INST)/%: conf/%
+		$(INST)/%: conf/% Makefile
 	@mkdir -p $(INST)
 	$(Q)sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/usr/local/bin|$(BINDIR)|g' \
-		-e 's|/usr/local/etc/hopcount|$(CONFDIR)|g' $< >$@
+		-e 's|/usr/local/etc/hopcount|$(CONFDIR)|g' \
+		$(if $(SERVICE_USER),-e 's|^DynamicUser=yes$$|User=$(SERVICE_USER)\nGroup=$(SERVICE_USER)|') \
+		$< >$@
 
-install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.service \
-		$(INST)/hopcount-prune.service $(INST)/hopcount-prune.timer
+# Both builds carry the version (debian/changelog's).
+$(BUILD)/obj/common/paths.o $(BUILD)/tests/e2e/test_ops.o: debian/changelog
+$(BUILD)/obj/common/paths.o $(BUILD)/tests/e2e/test_ops.o: \
+	BASE_CFLAGS += -DHOPCOUNT_VERSION='"$(VERSION)"'
+
+# The man pages with the version in their title line.
+$(INST)/hopctl.1 $(INST)/hopcount.conf.5 $(INST)/hopcount.8: $(INST)/%: man/% debian/changelog
+	@mkdir -p $(INST)
+	$(Q)sed -e '1s/"hopcount"/"hopcount $(VERSION)"/' $< >$@
+
+# What install writes, built (debian/rules builds it, then installs).
+install-files: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.service \
+	$(INST)/hopcount-prune.service $(INST)/hopcount-prune.timer $(INST)/hopctl.1 \
+	$(INST)/hopcount.conf.5 $(INST)/hopcount.8
+
+install: install-files
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR)
@@ -213,9 +234,9 @@ install: $(INST)/hopcount $(INST)/hopctl $(INST)/hopcount.conf $(INST)/hopcount.
 	fi
 	$(INSTALL) -m 0644 conf/bots.txt $(DESTDIR)$(CONFDIR)/bots.txt
 	$(INSTALL) -m 0644 conf/scanners.txt $(DESTDIR)$(CONFDIR)/scanners.txt
-	$(INSTALL) -m 0644 man/hopctl.1 $(DESTDIR)$(MANDIR)/man1/hopctl.1
-	$(INSTALL) -m 0644 man/hopcount.conf.5 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5
-	$(INSTALL) -m 0644 man/hopcount.8 $(DESTDIR)$(MANDIR)/man8/hopcount.8
+	$(INSTALL) -m 0644 $(INST)/hopctl.1 $(DESTDIR)$(MANDIR)/man1/hopctl.1
+	$(INSTALL) -m 0644 $(INST)/hopcount.conf.5 $(DESTDIR)$(MANDIR)/man5/hopcount.conf.5
+	$(INSTALL) -m 0644 $(INST)/hopcount.8 $(DESTDIR)$(MANDIR)/man8/hopcount.8
 	$(INSTALL) -m 0644 $(INST)/hopcount.service $(DESTDIR)$(UNITDIR)/hopcount.service
 	$(INSTALL) -m 0644 $(INST)/hopcount-prune.service $(DESTDIR)$(UNITDIR)/hopcount-prune.service
 	$(INSTALL) -m 0644 $(INST)/hopcount-prune.timer $(DESTDIR)$(UNITDIR)/hopcount-prune.timer
@@ -296,6 +317,22 @@ fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
 			{ tail -40 build/fuzz/$$f.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$f.log; \
 	done
+
+# The Debian package, hopcount_VERSION-REV_ARCH.deb in build/ (needs
+# scripts/install-deps --deb): dpkg-buildpackage on the tree, debian/rules
+# calling this Makefile with the installed paths.
+deb:
+	$(Q)scripts/install-deps --deb --check >/dev/null 2>&1 || scripts/install-deps --deb
+	$(Q)dpkg-buildpackage -b -us -uc
+	$(Q)mkdir -p build && mv ../hopcount_$(VERSION)-*.deb ../hopcount-dbgsym_$(VERSION)-*.deb \
+		../hopcount_$(VERSION)-*.buildinfo \
+		../hopcount_$(VERSION)-*.changes build/
+	$(Q)ls build/hopcount_$(VERSION)-*.deb
+
+# The package built, linted, installed, upgraded under load, removed and
+# purged on this machine (root; CI runs it): tests/deb/run.
+test-deb:
+	$(Q)tests/deb/run
 
 # The benchmark (not part of make test): needs scripts/install-deps --bench.
 bench: all

@@ -5,7 +5,7 @@
 #define HOPCOUNT_CONF_DEFAULT "conf/hopcount.conf"
 #endif
 #ifndef HOPCOUNT_VERSION
-#define HOPCOUNT_VERSION "0.1.0"
+#define HOPCOUNT_VERSION "unknown" /* the Makefile passes debian/changelog's */
 #endif
 
 const char paths_conf_default[] = HOPCOUNT_CONF_DEFAULT;

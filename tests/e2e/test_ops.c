@@ -315,7 +315,7 @@ static void test_metrics_after_traffic(void **state)
         {"hopcount_workers", 2},
         {"hopcount_spool_bytes", 0},
         {"hopcount_link_cache_evictions_total", 0},
-        {"hopcount_build_info{version=\"0.1.0\"}", 1},
+        {"hopcount_build_info{version=\"" HOPCOUNT_VERSION "\"}", 1},
         {"hopcount_config_last_reload_successful", 1},
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
