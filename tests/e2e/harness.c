@@ -38,6 +38,29 @@ long long h_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* n distinct free ports into out: each bound (so the kernel cannot hand
+ * one out twice) until all are chosen. 0, or -1. */
+static int free_ports(int *out, int n)
+{
+    int fds[8], rc = 0;
+    if (n > 8)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            getsockname(fds[i], (struct sockaddr *)&sa, &len) != 0)
+            rc = -1;
+        out[i] = ntohs(sa.sin_port);
+    }
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
+}
+
 int h_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -377,10 +400,15 @@ static int write_conf(struct h_daemon *d, const struct h_redis *r, const char *e
 
 int h_daemon_conf(struct h_daemon *d, const struct h_redis *r, const char *extra)
 {
-    d->port = h_free_port();
+    /* Three at once: picked one by one, two could be the same port (CI
+     * met a dashboard on the admin listener's port). */
+    int ports[3];
+    if (free_ports(ports, 3) != 0)
+        return -1;
+    d->port = ports[0];
     d->exited = false;
-    d->admin_port = h_free_port();
-    d->dash_port = h_free_port();
+    d->admin_port = ports[1];
+    d->dash_port = ports[2];
     snprintf(d->conf, sizeof(d->conf), "%s/hopcount-%d.conf", r->dir, d->port);
     snprintf(d->log, sizeof(d->log), "%s/hopcount-%d.log", r->dir, d->port);
     return write_conf(d, r, extra);
