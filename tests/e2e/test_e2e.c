@@ -629,9 +629,17 @@ static void test_sigterm_flushes(void **state)
 static void test_redis_restart(void **state)
 {
     struct fx *f = *state;
-    for (int i = 0; i < 10; i++)
+    /* Each of the two workers has a cache of its own, and the kernel deals
+     * connections to them at random (SO_REUSEPORT): follow until both hold
+     * the link, or a worker that never saw it answers 503 once Redis is
+     * gone (CI met that: all ten of a fixed ten went to one worker). */
+    int n = 0;
+    while (n < 10 || (h_metric(&f->d, "hopcount_link_cache_entries") < 2 && n < 200)) {
         assert_int_equal(get(f, "/spring24", BROWSER), 302);
-    assert_int_equal(total(f, "hc:clicks:spring24", 10), 10);
+        n++;
+    }
+    assert_int_equal(h_metric(&f->d, "hopcount_link_cache_entries"), 2);
+    assert_int_equal(total(f, "hc:clicks:spring24", n), n);
     h_redis_stop(&f->r, true);
     /* Cached links are still served while Redis is away, and counted. */
     for (int i = 0; i < 10; i++)
@@ -643,9 +651,9 @@ static void test_redis_restart(void **state)
     assert_int_equal(h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP), 503);
     h_sleep_ms(300);
     assert_int_equal(h_redis_start(&f->r), 0);
-    assert_int_equal(total(f, "hc:clicks:spring24", 20), 20);
-    assert_int_equal(h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", 20, 3000),
-                     20);
+    assert_int_equal(total(f, "hc:clicks:spring24", n + 10), n + 10);
+    assert_int_equal(
+        h_wait_hget(&f->r, "hc:campaign:spring:clicks", "total", n + 10, 3000), n + 10);
     for (int i = 0;
          i < 100 && h_get(f->d.admin_port, "GET", "/readyz", "", f->resp, RESP) != 200;
          i++)
