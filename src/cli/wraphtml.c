@@ -123,21 +123,35 @@ static void take_link(const struct walk *w, const GumboElement *e)
     }
 }
 
-static void walk(const struct walk *w, const GumboNode *node)
+/* Every element under root, in document order, without recursion (a mail
+ * may nest deeper than the stack would). */
+static void walk(const struct walk *w, const GumboNode *root)
 {
-    const GumboVector *children;
-    if (node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE) {
-        const GumboElement *e = &node->v.element;
-        if (e->tag == GUMBO_TAG_A || e->tag == GUMBO_TAG_AREA)
-            take_link(w, e);
-        children = &e->children;
-    } else if (node->type == GUMBO_NODE_DOCUMENT) {
-        children = &node->v.document.children;
-    } else {
-        return;
+    size_t cap = 256, n = 0;
+    const GumboNode **stack = xmalloc(cap * sizeof(*stack));
+    stack[n++] = root;
+    while (n > 0) {
+        const GumboNode *node = stack[--n];
+        const GumboVector *children;
+        if (node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE) {
+            const GumboElement *e = &node->v.element;
+            if (e->tag == GUMBO_TAG_A || e->tag == GUMBO_TAG_AREA)
+                take_link(w, e);
+            children = &e->children;
+        } else if (node->type == GUMBO_NODE_DOCUMENT) {
+            children = &node->v.document.children;
+        } else {
+            continue;
+        }
+        if (n + children->length > cap) {
+            while (n + children->length > cap)
+                cap *= 2;
+            stack = xrealloc(stack, cap * sizeof(*stack));
+        }
+        for (unsigned i = children->length; i-- > 0;) /* the first on top */
+            stack[n++] = children->data[i];
     }
-    for (unsigned i = 0; i < children->length; i++)
-        walk(w, children->data[i]);
+    free(stack);
 }
 
 static int by_start(const void *a, const void *b)
