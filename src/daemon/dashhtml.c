@@ -17,6 +17,17 @@ static void text(FILE *out, const char *s)
     html_escape(out, s, strlen(s));
 }
 
+/* <a href="/DIR/NAME">NAME</a>, NAME escaped (codes and campaign names are
+ * URL-safe: checked before they come here). */
+static void link_to(FILE *out, const char *dir, const char *name)
+{
+    fprintf(out, "<a href=\"/%s/", dir);
+    text(out, name);
+    fputs("\">", out);
+    text(out, name);
+    fputs("</a>", out);
+}
+
 static const char style[] =
     "body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1a1a1a;"
     "background:#fff;margin:0}"
@@ -211,15 +222,12 @@ static void page_campaigns(FILE *out, const struct dash_read *rd)
           out);
     for (size_t i = 0; i < rd->nrows; i++) {
         const struct dash_row *r = &rd->rows[i];
-        fputs("<tr><td><a href=\"/campaigns/", out);
-        text(out, r->code);
-        fputs("\">", out);
-        text(out, r->code);
-        fprintf(
-            out,
-            "</a></td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
-            "<td>",
-            r->nlinks, r->t.total, r->t.bot, r->t.scan, r->period);
+        fputs("<tr><td>", out);
+        link_to(out, "campaigns", r->code);
+        fprintf(out,
+                "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+                "<td>",
+                r->nlinks, r->t.total, r->t.bot, r->t.scan, r->period);
         sparkline(out, rd, r->days, r->code);
         fputs("</td></tr>\n", out);
     }
@@ -248,11 +256,9 @@ static void page_campaign(FILE *out, const struct dash_read *rd)
         out);
     for (size_t i = 0; i < rd->nrows; i++) {
         const struct dash_row *r = &rd->rows[i];
-        fputs("<tr><td><a href=\"/links/", out);
-        text(out, r->code);
-        fputs("\">", out);
-        text(out, r->code);
-        fputs("</a></td><td class=\"t\">", out);
+        fputs("<tr><td>", out);
+        link_to(out, "links", r->code);
+        fputs("</td><td class=\"t\">", out);
         target(out, r->url);
         fprintf(out, "</td><td>%lld</td><td>%lld</td><td>%lld</td></tr>\n", r->t.total,
                 r->t.bot, r->t.scan);
@@ -312,11 +318,7 @@ static void page_link(FILE *out, const struct dash_read *rd)
     if (rd->campaign == NULL) {
         fputs("—", out);
     } else if (code_campaign_valid(rd->campaign, strlen(rd->campaign))) {
-        fputs("<a href=\"/campaigns/", out);
-        text(out, rd->campaign);
-        fputs("\">", out);
-        text(out, rd->campaign);
-        fputs("</a>", out);
+        link_to(out, "campaigns", rd->campaign);
     } else {
         text(out, rd->campaign);
     }
